@@ -1,0 +1,75 @@
+# Cataloop: every target goes through `setup`, which is idempotent and fast when nothing changed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS := .tools-venv
+REQS := pyproject.toml layers/cataloop/requirements.txt requirements-local.txt requirements-dev.txt
+STAMP := $(VENV)/.setup-stamp
+TOOLS_STAMP := $(TOOLS)/.setup-stamp
+SAM_CLI_VERSION := 1.170.0
+PYTEST_ARGS ?=
+
+.PHONY: help setup tools demo test lint typecheck template-check unit integration e2e bench build deploy clean reset
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): $(REQS)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the project, local cloud and dev tools
+
+# aws-sam-cli pins many packages, so it lives in its own virtualenv.
+$(TOOLS_STAMP):
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
+	@touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP) ## install aws-sam-cli in its own virtualenv
+
+demo: setup ## run the main job end to end on the local cloud
+	$(VENV)/bin/cataloop demo
+
+lint: setup ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: setup ## mypy on the shared package
+	$(VENV)/bin/mypy
+
+template-check: setup tools ## cfn-lint, sam validate --lint, sam build
+	$(VENV)/bin/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint --template template.yaml
+	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel >/dev/null
+
+test: lint typecheck template-check ## lint, template checks and the whole test suite
+	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
+
+unit: setup ## fast unit tests only
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup
+	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
+
+e2e: setup
+	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
+
+bench: setup ## run the benchmarks and write bench/results/*.json
+	$(PY) -m bench
+
+build: tools ## sam build
+	$(TOOLS)/bin/sam build --cached --parallel
+
+deploy: build ## sam deploy to dev (ENV=prod for production)
+	$(TOOLS)/bin/sam deploy --config-env $${ENV:-dev}
+
+reset: setup ## clear the local cloud state in .cataloop/
+	$(VENV)/bin/cataloop reset
+
+clean: ## remove virtualenvs, build output and local state
+	rm -rf $(VENV) $(TOOLS) .aws-sam .cataloop .pytest_cache .mypy_cache .ruff_cache

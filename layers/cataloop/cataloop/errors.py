@@ -1,0 +1,24 @@
+"""Errors a caller can act on. Handlers map them to Fail causes, 4xx responses or DLQ messages."""
+
+from __future__ import annotations
+
+
+class CataloopError(Exception):
+    """Base class: `str(error)` is a message that says what to fix."""
+
+
+class InvalidInput(CataloopError):
+    """The input failed validation; the message lists the fields and what is wrong."""
+
+
+class Conflict(CataloopError):
+    """A conditional write lost: the item changed since it was read."""
+
+
+class ModelError(CataloopError):
+    """A model call failed in a way that retrying the same request will not fix."""
+
+
+class RetryableModelError(CataloopError):
+    """Throttling or a transient service error: the state machine retries with backoff and jitter.
+    The class name is what Step Functions matches in Retry.ErrorEquals."""

@@ -1,0 +1,1 @@
+"""Use cases, one per module, written against the ports in cataloop.ports."""
