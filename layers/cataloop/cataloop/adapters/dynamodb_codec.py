@@ -1,0 +1,33 @@
+"""Python values <-> DynamoDB AttributeValues. Floats become Decimals (DynamoDB has no float type)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(value: dict[str, Any]) -> dict[str, Any]:
+    """Serialise a JSON-compatible dict (pydantic `model_dump(mode="json")`) to an item."""
+    exact = json.loads(json.dumps(value, default=str), parse_float=Decimal)
+    return {key: _serializer.serialize(item) for key, item in exact.items() if item is not None}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Deserialise an item; Decimals become int or float so pydantic models validate naturally."""
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(item) for item in value]
+    return value

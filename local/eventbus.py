@@ -1,0 +1,132 @@
+"""EventBridge targets moto does not deliver itself: Step Functions state machines and Lambda functions.
+
+moto matches rules with its own `EventPattern` and delivers SQS/log targets, but silently skips `states`
+and `lambda` targets. We wrap `Rule.send_to_targets` once: moto keeps delivering its own target kinds, and for the
+other two target kinds we start the execution (named after the event id, so a redelivered event starts
+no second execution) or invoke the function asynchronously, as EventBridge would. A target that cannot
+be reached goes to the rule's dead-letter queue when one is configured, as in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+
+@dataclass
+class Delivery:
+    rule: str
+    target_arn: str
+    event_id: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class EventRouter:
+    """Delivers matched events to state-machine and Lambda targets; records every delivery."""
+
+    region: str
+    invoke_function: Callable[[str, Any], Any]
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def deliver(self, rule: Any, raw_event: dict[str, Any]) -> None:
+        event = as_delivered(raw_event)
+        for target in rule.targets:
+            arn: str = target["Arn"]
+            service = arn.split(":")[2]
+            if service not in ("states", "lambda"):
+                continue
+            payload = _target_input(target, event)
+            try:
+                if service == "states":
+                    self._start_execution(arn, event, payload)
+                else:
+                    self.invoke_function(arn, payload)
+                self.deliveries.append(Delivery(rule.name, arn, event["id"], True))
+            except Exception as error:
+                self.deliveries.append(Delivery(rule.name, arn, event["id"], False, str(error)))
+                self._dead_letter(target, event, error)
+
+    def _start_execution(self, arn: str, event: dict[str, Any], payload: Any) -> None:
+        client = boto3.client("stepfunctions", region_name=self.region)
+        # Execution names are at most 80 characters; an event id is a UUID.
+        client.start_execution(stateMachineArn=arn, name=event["id"][:80], input=json.dumps(payload))
+
+    def _dead_letter(self, target: dict[str, Any], event: dict[str, Any], error: Exception) -> None:
+        dlq_arn = target.get("DeadLetterConfig", {}).get("Arn")
+        if not dlq_arn:
+            raise error
+        queue_name = dlq_arn.split(":")[5]
+        sqs = boto3.client("sqs", region_name=self.region)
+        url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps(event),
+            MessageAttributes={
+                "ERROR_CODE": {"DataType": "String", "StringValue": type(error).__name__},
+                "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error)[:1000]},
+                "RULE_ARN": {"DataType": "String", "StringValue": target.get("Arn", "")},
+            },
+        )
+
+
+def as_delivered(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as EventBridge hands it to a target. moto's copy carries `time` as epoch seconds and an
+    extra `ingestion-time`; the real envelope has an ISO-8601 `time` and no such field."""
+    delivered = {key: value for key, value in event.items() if key != "ingestion-time"}
+    if isinstance(delivered.get("time"), int | float):
+        moment = datetime.fromtimestamp(delivered["time"], tz=UTC)
+        delivered["time"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return delivered
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    path = target.get("InputPath")
+    if path:
+        value: Any = event
+        for part in path.removeprefix("$").strip(".").split("."):
+            if part:
+                value = value[part]
+        return value
+    return event
+
+
+_router: EventRouter | None = None
+_patched = False
+_lock = threading.Lock()
+
+
+def route_rule_targets(router: EventRouter | None) -> None:
+    """Attach `router` to moto's rule delivery (None detaches). Patches moto once per process."""
+    global _router, _patched
+    with _lock:
+        _router = router
+        if _patched:
+            return
+        from moto.events.models import Rule
+
+        original = Rule.send_to_targets
+
+        def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+            # moto raises NotImplementedError for state-machine and Lambda targets: hand it the others only.
+            all_targets = self.targets
+            ours = [t for t in all_targets if t["Arn"].split(":")[2] in ("states", "lambda")]
+            self.targets = [t for t in all_targets if t not in ours]
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = all_targets
+            if ours and _router is not None and self.event_pattern.matches_event(original_event):
+                _router.deliver(self, original_event)
+
+        Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        _patched = True

@@ -1,0 +1,255 @@
+"""In-process Lambda: every function of the template runs its Python handler in this process.
+
+moto would run a Lambda in Docker. All of moto's callers (a Step Functions task, `lambda.invoke`, an
+EventBridge target) go through one method, `moto.awslambda.models.LambdaFunction.invoke`; routing that
+method to the registry below makes every caller work, and an exception comes back as a function error
+(`X-Amz-Function-Error: Unhandled` with `errorType`/`errorMessage`) so Retry/Catch in the ASL apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes and method of the real Lambda context that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    timeout_seconds: int
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+        self.log_group_name = self.log_group_name or f"/aws/lambda/{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """One function of the template: where its code is and how it is configured."""
+
+    logical_id: str
+    name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int = 30
+    memory: int = 512
+    log: FunctionLog = field(default_factory=lambda: FunctionLog())
+    _module: ModuleType | None = None
+
+    def load(self) -> Handler:
+        module_file, _, function = self.handler.rpartition(".")
+        if self._module is None:
+            path = self.code_dir / (module_file.replace(".", "/") + ".py")
+            if not path.is_file():
+                raise FileNotFoundError(f"{self.logical_id}: handler file {path} does not exist")
+            module_name = f"cataloop_function_{self.logical_id}"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            # Loggers created at import bind to stdout: bind them to this function's log, as in Lambda.
+            with applied_environment(self.environment), contextlib.redirect_stdout(self.log):
+                spec.loader.exec_module(module)
+            self._module = module
+        handler = getattr(self._module, function, None)
+        if handler is None:
+            raise AttributeError(f"{self.logical_id}: {self.handler} has no function {function!r}")
+        return handler  # type: ignore[no-any-return]
+
+
+class FunctionLog(io.TextIOBase):
+    """What a function prints (Powertools logs and EMF metrics): kept in memory and, when a path is set,
+    appended to a file, like the function's CloudWatch log group."""
+
+    def __init__(self, path: Path | None = None, keep: int = 20000):
+        self.path = path
+        self.lines: list[str] = []
+        self._keep = keep
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *complete, self._partial = self._partial.split("\n")
+        if complete:
+            self.lines.extend(complete)
+            del self.lines[: -self._keep]
+            if self.path is not None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write("\n".join(complete) + "\n")
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """The lines that are JSON objects (structured logs and EMF metric blobs)."""
+        found = []
+        for line in self.lines:
+            if line.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    found.append(json.loads(line))
+        return found
+
+
+_environment_lock = threading.RLock()
+
+
+@contextmanager
+def applied_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set a function's environment variables for the duration of a call, then restore the old ones."""
+    with _environment_lock:
+        saved = {key: os.environ.get(key) for key in variables}
+        os.environ.update({key: str(value) for key, value in variables.items()})
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+
+class FunctionError(Exception):
+    """A handler raised: carries the payload Lambda would return with X-Amz-Function-Error."""
+
+    def __init__(self, payload: dict[str, Any]):
+        super().__init__(payload.get("errorMessage", ""))
+        self.payload = payload
+
+
+@dataclass
+class Invocation:
+    function: str
+    request_id: str
+    event: Any
+    ok: bool
+    duration_ms: float
+    error_type: str | None = None
+
+
+class FunctionRegistry:
+    """Functions by name and ARN; runs handlers in-process and keeps a log of invocations."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, LocalFunction] = {}
+        self._by_logical_id: dict[str, LocalFunction] = {}
+        self.invocations: list[Invocation] = []
+        self._lock = threading.RLock()
+
+    def register(self, function: LocalFunction) -> None:
+        self._by_name[function.name] = function
+        self._by_logical_id[function.logical_id] = function
+
+    def get(self, name_or_arn_or_logical_id: str) -> LocalFunction:
+        key = name_or_arn_or_logical_id
+        if key.startswith("arn:"):
+            key = key.split(":")[6]
+        function = self._by_name.get(key) or self._by_logical_id.get(key)
+        if function is None:
+            known = ", ".join(sorted(self._by_logical_id))
+            raise KeyError(f"no function {name_or_arn_or_logical_id!r}; known: {known}")
+        return function
+
+    @property
+    def functions(self) -> list[LocalFunction]:
+        return list(self._by_logical_id.values())
+
+    def invoke(self, name: str, event: Any) -> Any:
+        """Run the handler with a fresh context; raise FunctionError with Lambda's error payload."""
+        function = self.get(name)
+        context = LambdaContext(
+            function_name=function.name,
+            memory_limit_in_mb=function.memory,
+            invoked_function_arn=function.arn,
+            timeout_seconds=function.timeout,
+        )
+        started = time.perf_counter()
+        # One invocation at a time: handlers share os.environ in this process.
+        with self._lock, applied_environment(function.environment), contextlib.redirect_stdout(function.log):
+            try:
+                result = function.load()(event, context)
+            except Exception as error:
+                elapsed = (time.perf_counter() - started) * 1000
+                self.invocations.append(
+                    Invocation(
+                        function.logical_id,
+                        context.aws_request_id,
+                        event,
+                        False,
+                        elapsed,
+                        type(error).__name__,
+                    )
+                )
+                raise FunctionError(
+                    {
+                        "errorType": type(error).__name__,
+                        "errorMessage": str(error),
+                        "requestId": context.aws_request_id,
+                        "stackTrace": traceback.format_exception(error)[-5:],
+                    }
+                ) from error
+        elapsed = (time.perf_counter() - started) * 1000
+        self.invocations.append(Invocation(function.logical_id, context.aws_request_id, event, True, elapsed))
+        return result
+
+
+_active_registry: FunctionRegistry | None = None
+_patched = False
+
+
+def route_moto_invocations(registry: FunctionRegistry | None) -> None:
+    """Send every moto Lambda invoke to `registry` (None detaches). Patches moto once per process."""
+    global _active_registry, _patched
+    _active_registry = registry
+    if _patched:
+        return
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
+        if _active_registry is None:
+            raise RuntimeError("no local function registry is attached to moto")
+        event = json.loads(body) if body else {}
+        try:
+            result = _active_registry.invoke(self.function_name, event)
+            payload = json.dumps(result, default=str)
+        except FunctionError as error:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(error.payload)
+        if request_headers.get("x-amz-invocation-type", "RequestResponse") == "RequestResponse":
+            return payload.encode("utf-8")
+        return payload
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    _patched = True
