@@ -1,5 +1,179 @@
-"""`cataloop` command line (placeholder until the local cloud lands)."""
+"""`cataloop`: the local cloud's command line.
+
+Every command starts the local cloud from `template.yaml`, restores `.cataloop/`, does its work and saves
+the tables again, so one command sees what the previous one left. Commands that report take
+`--json PATH` and write their results there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STATE = PROJECT_ROOT / ".cataloop"
 
 
-def main() -> int:
+def _write_json(path: str | None, payload: Any) -> None:
+    if path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def local_cloud(state_dir: Path, save: bool = True) -> Iterator[Any]:
+    """The project's template on the local cloud with state in `state_dir`."""
+    from .cloud import LocalCloud
+
+    cloud = LocalCloud(PROJECT_ROOT / "template.yaml", state_dir=state_dir)
+    cloud.start()
+    try:
+        yield cloud
+    except BaseException:
+        cloud.stop(save=False)
+        raise
+    cloud.stop(save=save)
+
+
+def events_from_file(path: Path) -> list[dict[str, Any]]:
+    """PutEvents entries from a file holding one EventBridge event, a JSON list of them, or JSON lines."""
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise SystemExit(f"{path}: the file is empty; expected an EventBridge event as JSON")
+    try:
+        loaded = json.loads(text)
+        events = loaded if isinstance(loaded, list) else [loaded]
+    except json.JSONDecodeError:
+        try:
+            events = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise SystemExit(f"{path}: not JSON or JSON lines ({error})") from error
+    entries = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or "detail-type" not in event or "source" not in event:
+            raise SystemExit(f"{path}: event {index} needs 'source', 'detail-type' and 'detail'")
+        entries.append({"Source": event["source"], "DetailType": event["detail-type"], "Detail": event.get("detail", {})})
+    return entries
+
+
+# ---------------------------------------------------------------------------- commands
+def cmd_events_put(args: argparse.Namespace) -> int:
+    entries = events_from_file(Path(args.file))
+    with local_cloud(args.state_dir) as cloud:
+        response = cloud.put_events(entries)
+        delivered = cloud.pump_streams()
+        executions = []
+        for logical in cloud.state_machine_arns:
+            for execution in cloud.executions(logical):
+                detail = cloud.describe_execution(execution["executionArn"])
+                executions.append({key: detail.get(key) for key in ("name", "status", "error", "cause")})
+    result = {"put": response, "executions": executions, "stream_records_delivered": delivered}
+    for execution in executions:
+        line = f"{execution['status']:<10} {execution['name']}"
+        if execution.get("error"):
+            line += f"  {execution['error']}: {execution['cause']}"
+        print(line)
+    print(f"stream records delivered: {delivered}")
+    _write_json(args.json, result)
+    return 0 if all(e["status"] == "SUCCEEDED" for e in executions) else 1
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from .lambdas import FunctionError
+
+    event = json.loads(Path(args.event).read_text(encoding="utf-8"))
+    with local_cloud(args.state_dir) as cloud:
+        try:
+            result: Any = cloud.invoke(args.function, event)
+            failed = False
+        except FunctionError as error:
+            result, failed = error.payload, True
+        except KeyError as error:
+            raise SystemExit(str(error)) from error
+        cloud.pump_streams()
+    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    _write_json(args.json, result)
+    return 1 if failed else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    with local_cloud(args.state_dir) as cloud:
+        server = cloud.http_server(port=args.port)
+        server.start()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        print(f"Cataloop local cloud on {server.url}  (routes: {', '.join(r.route_key for r in cloud.routes)})")
+        print("Ctrl-C to stop; tables are saved on exit.")
+        try:
+            # Stream delivery runs between requests too, as Lambda's pollers do.
+            while not stop.wait(0.5):
+                cloud.pump_streams()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.stop()
     return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from .state import LocalState
+
+    LocalState(args.state_dir).clear()
+    print(f"cleared {args.state_dir}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cataloop", description=__doc__.splitlines()[0])
+    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="local state (default .cataloop/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
+            reports: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        if reports:
+            sub.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+        return sub
+
+    demo = add("demo", cmd_demo, "run the main job end to end on a fresh local cloud and print a summary")
+    demo.add_argument("--products", type=int, default=None, help="limit the number of products replayed")
+
+    serve = add("serve", cmd_serve, "run the local cloud and its HTTP API until Ctrl-C", reports=False)
+    serve.add_argument("--port", type=int, default=3000)
+
+    invoke = add("invoke", cmd_invoke, "invoke one function with an event file (like `sam local invoke`)")
+    invoke.add_argument("function", help="logical id or function name from template.yaml")
+    invoke.add_argument("event", help="path to the event JSON")
+
+    events = commands.add_parser("events", help="EventBridge commands").add_subparsers(dest="events_command", required=True)
+    put = events.add_parser("put", help="put the events of a file on the bus and run what they start")
+    put.add_argument("file")
+    put.add_argument("--json", metavar="PATH")
+    put.set_defaults(handler=cmd_events_put)
+
+    add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

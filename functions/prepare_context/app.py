@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cataloop.adapters.dynamodb_products import DynamoProductStore
 from cataloop.domain.events import ProductCreatedEvent
+from cataloop.errors import InvalidInput
 from cataloop.services.intake import prepare_context
 from cataloop.settings import settings
 from cataloop.validation import parse_as
@@ -23,7 +24,11 @@ metrics = Metrics()
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    command = parse_as(ProductCreatedEvent, event, "ProductCreated event")
+    try:
+        command = parse_as(ProductCreatedEvent, event, "ProductCreated event")
+    except InvalidInput:
+        metrics.add_metric(name="ProductsRejected", unit=MetricUnit.Count, value=1)
+        raise
     config = settings()
     store = DynamoProductStore(boto3.client("dynamodb", region_name=config.region), config.products_table)
     result = prepare_context(command, store)
