@@ -107,7 +107,9 @@ class IntrinsicResolver:
                 return handler(self, arg)
             if key.startswith("Fn::"):
                 raise TemplateError(f"intrinsic {key} is not supported by the local cloud")
-        return {key: self.resolve(item) for key, item in value.items()}
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        # A property set to !Ref AWS::NoValue is removed, as CloudFormation does.
+        return {key: item for key, item in resolved.items() if item is not None}
 
     def _ref(self, arg: Any) -> Any:
         return self.ref(arg)

@@ -25,7 +25,9 @@ def _write_json(path: str | None, payload: Any) -> None:
     if path:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        target.write_text(
+            json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
+        )
 
 
 @contextmanager
@@ -60,7 +62,9 @@ def events_from_file(path: Path) -> list[dict[str, Any]]:
     for index, event in enumerate(events):
         if not isinstance(event, dict) or "detail-type" not in event or "source" not in event:
             raise SystemExit(f"{path}: event {index} needs 'source', 'detail-type' and 'detail'")
-        entries.append({"Source": event["source"], "DetailType": event["detail-type"], "Detail": event.get("detail", {})})
+        entries.append(
+            {"Source": event["source"], "DetailType": event["detail-type"], "Detail": event.get("detail", {})}
+        )
     return entries
 
 
@@ -110,7 +114,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.start()
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        print(f"Cataloop local cloud on {server.url}  (routes: {', '.join(r.route_key for r in cloud.routes)})")
+        print(
+            f"Cataloop local cloud on {server.url}  (routes: {', '.join(r.route_key for r in cloud.routes)})"
+        )
         print("Ctrl-C to stop; tables are saved on exit.")
         try:
             # Stream delivery runs between requests too, as Lambda's pollers do.
@@ -139,11 +145,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cataloop", description=__doc__.splitlines()[0])
-    parser.add_argument("--state-dir", type=Path, default=DEFAULT_STATE, help="local state (default .cataloop/)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE, help="local state (default .cataloop/)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str,
-            reports: bool = True) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str, reports: bool = True
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         if reports:
@@ -160,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("function", help="logical id or function name from template.yaml")
     invoke.add_argument("event", help="path to the event JSON")
 
-    events = commands.add_parser("events", help="EventBridge commands").add_subparsers(dest="events_command", required=True)
+    events = commands.add_parser("events", help="EventBridge commands").add_subparsers(
+        dest="events_command", required=True
+    )
     put = events.add_parser("put", help="put the events of a file on the bus and run what they start")
     put.add_argument("file")
     put.add_argument("--json", metavar="PATH")

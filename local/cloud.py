@@ -12,6 +12,8 @@ import io
 import json
 import logging
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +44,8 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "false",
     "CATALOOP_LOCAL": "1",
+    # The offline supervisor's labelled reference set (a simulated strong model; see docs/offline-baseline.md).
+    "CATALOOP_REFERENCE_SET": str(Path(__file__).resolve().parents[1] / "data" / "oa-mine" / "train.jsonl"),
 }
 # Declared in the template but with nothing to emulate locally (monitoring, permissions, deployment).
 NOT_EMULATED = {
@@ -78,6 +82,7 @@ class LocalCloud:
         self.state_machine_arns: dict[str, str] = {}
         self.state = LocalState(self.state_dir) if self.state_dir else None
         self._mock: Any = None
+        self._scratch: str | None = None
         self._saved_environment: dict[str, str | None] = {}
         self._resolver = IntrinsicResolver(self.template, self._resolve_resource, self.parameter_overrides)
 
@@ -86,8 +91,11 @@ class LocalCloud:
         from moto import mock_aws
 
         environment = {**LOCAL_ENVIRONMENT, **self.extra_environment}
-        if self.state_dir is not None:
-            environment.setdefault("CATALOOP_STATE_DIR", str(self.state_dir))
+        # Engines that live on disk (the local search index, the embedding cache) go in the state
+        # directory; a cloud without one gets a temporary directory, removed at stop.
+        if self.state_dir is None:
+            self._scratch = tempfile.mkdtemp(prefix="cataloop-")
+        environment.setdefault("CATALOOP_STATE_DIR", str(self.state_dir or self._scratch))
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         if not os.environ.get("CATALOOP_DEBUG"):
@@ -112,6 +120,12 @@ class LocalCloud:
             if save:
                 self.save()
         finally:
+            from cataloop import wiring
+
+            wiring.close_search_indexes()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
             lambdas.route_moto_invocations(None)
             eventbus.route_rule_targets(None)
             self._mock.stop()
@@ -336,7 +350,7 @@ class LocalCloud:
             arn=self._resolve_resource(logical_id, "Arn"),
             code_dir=(self.root / props["CodeUri"]).resolve(),
             handler=props["Handler"],
-            environment={**environment, "AWS_LAMBDA_FUNCTION_NAME": name},
+            environment={**environment, "AWS_LAMBDA_FUNCTION_NAME": name, **self._local_overrides()},
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
         )
@@ -353,6 +367,14 @@ class LocalCloud:
         )
         for event_name, event in props.get("Events", {}).items():
             self._wire_function_event(logical_id, name, event_name, event)
+
+    def _local_overrides(self) -> dict[str, str]:
+        # The template's variables describe AWS; these say "local" wherever both are set.
+        return {
+            key: os.environ[key]
+            for key in ("CATALOOP_LOCAL", "CATALOOP_STATE_DIR", "CATALOOP_REFERENCE_SET")
+            if key in os.environ
+        }
 
     def _wire_function_event(
         self, logical_id: str, name: str, event_name: str, event: dict[str, Any]

@@ -58,7 +58,9 @@ def run_demo(args: argparse.Namespace) -> int:
             detail = cloud.describe_execution(execution["executionArn"])
             statuses[detail["status"]] += 1
             if detail["status"] != "SUCCEEDED":
-                failures.append({"name": detail["name"], "error": detail.get("error"), "cause": detail.get("cause")})
+                failures.append(
+                    {"name": detail["name"], "error": detail.get("error"), "cause": detail.get("cause")}
+                )
         table = cloud.table_names()["ProductsTable"]
         items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=table)["Items"]
         product_status = Counter(item["status"]["S"] for item in items)

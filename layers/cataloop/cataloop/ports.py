@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +51,24 @@ class ModelClient(Protocol):
     """Structured-output model call: returns `output_model` validated, or raises ModelError."""
 
     def invoke(self, request: ModelRequest, output_model: type[OutputT]) -> ModelResponse[OutputT]: ...
+
+
+class SearchIndex(Protocol):
+    """A product index with external versioning behind an alias (OpenSearch, or the local engine)."""
+
+    def ensure_index(self) -> str: ...
+
+    def create_index(self) -> str: ...
+
+    def swap_alias(self, new_index: str) -> None: ...
+
+    def bulk_upsert(
+        self, documents: Sequence[Any], vectors: Any = None, *, index: str | None = None
+    ) -> Any: ...
+
+    def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> Any: ...
+
+    def search(self, plan: Any, query_vector: Sequence[float] | None = None) -> Any: ...
 
 
 class Embedder(Protocol):

@@ -27,6 +27,15 @@ class Settings(BaseModel):
     audit_sample_rate: float = Field(default=0.05, ge=0, le=1)
     state_dir: str = ".cataloop"
     local: bool = False
+    reference_set_path: str = ""
+    search_backend: Literal["local", "opensearch"] = "local"
+    opensearch_host: str = ""
+    opensearch_service: Literal["es", "aoss"] = "es"
+    products_alias: str = "products"
+    embedding_provider: Literal["bedrock", "local"] = "local"
+    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    embedding_dimension: int = Field(default=384, ge=8, le=4096)
+    dictionary_dir: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -47,6 +56,19 @@ class Settings(BaseModel):
             "audit_sample_rate": env.get("AUDIT_SAMPLE_RATE"),
             "state_dir": env.get("CATALOOP_STATE_DIR"),
             "local": env.get("CATALOOP_LOCAL") == "1",
+            "reference_set_path": env.get("CATALOOP_REFERENCE_SET"),
+            "search_backend": "local" if env.get("CATALOOP_LOCAL") == "1" else env.get("SEARCH_BACKEND"),
+            "opensearch_host": env.get("OPENSEARCH_HOST"),
+            "opensearch_service": env.get("OPENSEARCH_SERVICE"),
+            "products_alias": env.get("PRODUCTS_ALIAS"),
+            "embedding_provider": "local"
+            if env.get("CATALOOP_LOCAL") == "1"
+            else env.get("EMBEDDING_PROVIDER"),
+            "embedding_model_id": env.get("EMBEDDING_MODEL_ID"),
+            "embedding_dimension": 384
+            if env.get("CATALOOP_LOCAL") == "1"
+            else env.get("EMBEDDING_DIMENSION"),
+            "dictionary_dir": env.get("CATALOOP_DICTIONARY_DIR"),
         }
         return cls(**{key: value for key, value in values.items() if value not in (None, "")})
 

