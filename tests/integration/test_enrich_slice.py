@@ -132,3 +132,22 @@ def test_tables_survive_a_restart_without_replaying_streams(tmp_path: Any) -> No
         assert second.pump_streams() == 0  # restored items are not new changes
     finally:
         second.stop(save=False)
+
+
+def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: LocalCloud) -> None:
+    from cataloop import wiring
+    from cataloop.domain.search_plan import build_search_plan
+    from cataloop.settings import Settings
+
+    _put_sample(cloud, "product_created.json")
+    assert cloud.pump_streams() == 1
+
+    indexer_runs = [i for i in cloud.functions.invocations if i.function == "IndexerFunction"]
+    assert [run.ok for run in indexer_runs] == [True]
+    record = indexer_runs[0].event["Records"][0]
+    assert record["eventName"] == "INSERT"
+    assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/cataloop-dev-products/stream/")
+    index = wiring.search_index(Settings(local=True, search_backend="local", embedding_provider="local",
+                                         state_dir=str(cloud.state_dir)))
+    hits = index.search(build_search_plan("death wish", mode="keyword")).hits
+    assert [hit.id for hit in hits] == ["oa-coffee-0001"]
