@@ -25,6 +25,7 @@ class Settings(BaseModel):
     evaluator_model_id: str = "offline-evaluator"
     supervisor_model_id: str = "offline-supervisor"
     audit_sample_rate: float = Field(default=0.05, ge=0, le=1)
+    review_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
     state_dir: str = ".cataloop"
     local: bool = False
     reference_set_path: str = ""

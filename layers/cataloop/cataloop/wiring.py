@@ -17,8 +17,9 @@ import boto3
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .adapters.dynamodb_products import DynamoProductStore
     from .adapters.korean_analyzer import KoreanAnalyzer
-    from .ports import Embedder, SearchIndex
+    from .ports import Embedder, ModelClient, SearchIndex
 
 _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
@@ -27,7 +28,39 @@ _search_indexes: dict[tuple[str, ...], Any] = {}
 @lru_cache(maxsize=16)
 def aws_client(service: str, region: str) -> Any:
     """One boto3 client per service and region (clients are thread-safe and expensive to create)."""
-    return boto3.client(service, region_name=region)
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+
+
+def product_store(settings: Settings) -> DynamoProductStore:
+    from .adapters.dynamodb_products import DynamoProductStore
+
+    return DynamoProductStore(aws_client("dynamodb", settings.region), settings.products_table)
+
+
+def model_ids(settings: Settings) -> dict[str, str]:
+    return {
+        "generator": settings.generator_model_id,
+        "generator_b": settings.generator_b_model_id,
+        "evaluator": settings.evaluator_model_id,
+        "supervisor": settings.supervisor_model_id,
+    }
+
+
+@lru_cache(maxsize=4)
+def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str], ...], region: str) -> Any:
+    if provider == "offline":
+        from .adapters.offline_models import OfflineModelClient
+
+        return OfflineModelClient(reference_path=reference_set or None, model_ids=dict(ids))
+    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+
+    return BedrockModelClient(make_bedrock_runtime_client(region), model_ids=dict(ids))  # type: ignore[arg-type]
+
+
+def model_client(settings: Settings) -> ModelClient:
+    """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set)."""
+    ids = tuple(sorted(model_ids(settings).items()))
+    return _model_client(settings.model_provider, settings.reference_set_path, ids, settings.region)  # type: ignore[no-any-return]
 
 
 def dictionary_dir(settings: Settings) -> Path:
@@ -71,7 +104,7 @@ def embedder(settings: Settings) -> Embedder:
     return TitanEmbedder(
         make_bedrock_runtime_client(settings.region),
         model_id=settings.embedding_model_id,
-        dimension=settings.embedding_dimension,  # type: ignore[arg-type]
+        dimension=settings.embedding_dimension,
     )
 
 
@@ -84,7 +117,7 @@ def search_index(settings: Settings) -> SearchIndex:
             index = _build_search_index(settings)
             index.ensure_index()  # the alias points at a live index before the first write or query
             _search_indexes[key] = index
-        return _search_indexes[key]  # type: ignore[no-any-return]
+        return _search_indexes[key]
 
 
 def _build_search_index(settings: Settings) -> Any:

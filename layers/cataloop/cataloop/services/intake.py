@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..domain.catalog import StoredProduct
 from ..domain.events import ProductCreatedEvent
+from ..domain.learning import LearningView
 from ..domain.products import ProductListing
+
+# (category path, product text) -> the learnings to inject into the workers' prompts.
+LearningRetriever = Callable[[list[str], str], list[LearningView]]
 
 
 class PendingProductStore(Protocol):
@@ -16,16 +21,21 @@ class PendingProductStore(Protocol):
     ) -> tuple[StoredProduct, bool]: ...
 
 
-def prepare_context(event: ProductCreatedEvent, store: PendingProductStore) -> dict[str, Any]:
-    """Store the raw product PENDING (version 1, once per event) and return the workflow context."""
+def prepare_context(
+    event: ProductCreatedEvent, store: PendingProductStore, retrieve: LearningRetriever | None = None
+) -> dict[str, Any]:
+    """Store the raw product PENDING (version 1, once per event) and return the workflow context with
+    the learnings for its category path (ids and versions, so Persist records what influenced it)."""
     listing = event.detail.product
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     stored, created = store.create_pending(listing, event.id, now)
+    text = " ".join([listing.title, listing.description[:500]])
+    learnings = retrieve(listing.category_path, text) if retrieve is not None else []
     return {
         "product_id": stored.product_id,
         "version": stored.version,
         "event_id": event.id,
         "created": created,
-        "category_path": listing.category_path,
-        "locale": listing.locale,
+        "listing": listing.model_dump(mode="json", exclude_none=True),
+        "learnings": [view.model_dump(mode="json") for view in learnings],
     }

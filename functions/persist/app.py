@@ -1,0 +1,49 @@
+"""Persist: the enriched product as a new item version with provenance (idempotent per event+product)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cataloop import wiring
+from cataloop.services.extraction_eval import default_prices
+from cataloop.services.workflow import PersistInput, persist_enrichment
+from cataloop.settings import settings
+from cataloop.validation import parse_as
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# A redelivered ProductCreated starts a second execution; keyed on (event, product) it writes no second version.
+_persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+_idempotency = IdempotencyConfig(
+    event_key_jmespath="[context.event_id, context.product_id]", raise_on_no_idempotency_key=True
+)
+
+
+@idempotent_function(data_keyword_argument="state", persistence_store=_persistence, config=_idempotency)
+def _persist(state: dict[str, Any]) -> dict[str, Any]:
+    payload = parse_as(PersistInput, state, "Persist state input")
+    return persist_enrichment(payload, wiring.product_store(settings()), default_prices())
+
+
+@logger.inject_lambda_context(correlation_id_path="context.product_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _idempotency.register_lambda_context(context)
+    result = _persist(state=event)
+    metrics.add_metric(name="ProductsEnriched", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="TokensPerProduct", unit=MetricUnit.Count, value=result["tokens"])
+    # Modelled from the price table in config/model_prices.json, in micro-dollars per product.
+    metrics.add_metric(
+        name="ModelledCostMicroUSD", unit=MetricUnit.Count, value=round(result["modelled_cost"] * 1e6)
+    )
+    return result

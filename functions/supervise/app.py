@@ -1,0 +1,43 @@
+"""Supervisor (strong model): resolve a disagreement or audit an agreement; propose learnings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cataloop import wiring
+from cataloop.domain.attributes import schema_for
+from cataloop.services.enrichment import supervise
+from cataloop.services.workflow import SuperviseInput, review_routing
+from cataloop.settings import settings
+from cataloop.validation import parse_as
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="listing.product_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_as(SuperviseInput, event, "Supervise state input")
+    config = settings()
+    run = supervise(
+        state.listing,
+        schema_for(state.listing.category_path),
+        state.runs,
+        state.evaluation,
+        state.consensus,
+        state.learnings,
+        wiring.model_client(config),
+    )
+    outcome = review_routing(run, config.review_confidence_threshold)
+    metrics.add_metric(name="SupervisorCalls", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name="HumanReviewRate", unit=MetricUnit.Percent, value=100 if outcome.needs_review else 0
+    )
+    metrics.add_metric(name="LearningsProposed", unit=MetricUnit.Count, value=len(run.resolution.learnings))
+    return outcome.model_dump(mode="json")

@@ -1,0 +1,216 @@
+"""EnrichProduct state inputs and outputs, and the two states that are not model calls (review, persist).
+
+Each Lambda state validates its input against one of these models, so a malformed state input fails with
+a message naming the field instead of a KeyError deep inside a service.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.catalog import ProductStatus, StoredProduct
+from ..domain.consensus import ConsensusDecision
+from ..domain.learning import LearningView
+from ..domain.products import ProductListing
+from ..errors import InvalidInput
+from .enrichment import EvaluatorRun, ModelCallRecord, SupervisorRun, WorkerRun, final_attributes
+from .extraction_eval import PriceTable
+
+
+class _State(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WorkflowContext(_State):
+    """What PrepareContext hands the rest of the workflow."""
+
+    product_id: str
+    version: int = Field(ge=1)
+    event_id: str
+    created: bool
+    listing: ProductListing
+    learnings: list[LearningView] = Field(default_factory=list)
+
+
+class GenerateInput(_State):
+    role: Literal["generator", "generator_b"]
+    listing: ProductListing
+    learnings: list[LearningView] = Field(default_factory=list)
+
+
+class EvaluateInput(_State):
+    listing: ProductListing
+    learnings: list[LearningView] = Field(default_factory=list)
+    runs: list[WorkerRun] = Field(min_length=1)
+
+
+class ConsensusInput(_State):
+    listing: ProductListing
+    runs: list[WorkerRun] = Field(min_length=1)
+    evaluation: EvaluatorRun
+
+
+class SuperviseInput(ConsensusInput):
+    learnings: list[LearningView] = Field(default_factory=list)
+    consensus: ConsensusDecision
+
+
+class SupervisionOutcome(SupervisorRun):
+    """The supervisor's run plus the routing flag the Choice state reads."""
+
+    needs_review: bool
+    review_reason: str = ""
+
+
+class PersistInput(_State):
+    context: WorkflowContext
+    runs: list[WorkerRun] = Field(min_length=1)
+    evaluation: EvaluatorRun
+    consensus: ConsensusDecision
+    supervision: SupervisionOutcome | None = None
+    execution_id: str = ""
+
+
+def review_routing(run: SupervisorRun, confidence_threshold: float) -> SupervisionOutcome:
+    """Human review when the supervisor left attributes unresolved or is not confident enough."""
+    resolution = run.resolution
+    reasons = []
+    if resolution.unresolved:
+        reasons.append(f"unresolved attributes: {', '.join(resolution.unresolved)}")
+    if resolution.confidence < confidence_threshold:
+        reasons.append(f"confidence {resolution.confidence:.2f} below {confidence_threshold:.2f}")
+    return SupervisionOutcome(
+        **run.model_dump(), needs_review=bool(reasons), review_reason="; ".join(reasons)
+    )
+
+
+def review_message(payload: PersistInput | SuperviseInput, outcome: SupervisionOutcome) -> dict[str, Any]:
+    """The human-review queue message: enough to act without opening the workflow."""
+    listing = payload.listing if isinstance(payload, SuperviseInput) else payload.context.listing
+    return {
+        "product_id": listing.product_id,
+        "title": listing.title,
+        "category_path": listing.category_path,
+        "reason": outcome.review_reason,
+        "unresolved": outcome.resolution.unresolved,
+        "supervisor_reason": outcome.resolution.reason,
+        "proposed": {k: v.value for k, v in outcome.resolution.attributes.items()},
+    }
+
+
+class ProductWriter(Protocol):
+    def get(self, product_id: str) -> StoredProduct | None: ...
+
+    def put_version(self, product: StoredProduct) -> StoredProduct: ...
+
+
+def _calls(payload: PersistInput) -> list[ModelCallRecord]:
+    calls = [run.call for run in payload.runs] + [payload.evaluation.call]
+    if payload.supervision is not None:
+        calls.append(payload.supervision.call)
+    return calls
+
+
+def provenance(payload: PersistInput, prices: PriceTable) -> dict[str, Any]:
+    """Everything needed to trace an attribute back to the models, prompts and learnings behind it."""
+    calls = _calls(payload)
+    injected = {view.id: view.version for view in payload.context.learnings}
+    used = sorted(
+        {i for run in payload.runs for i in run.extraction.learning_ids_used}
+        | set(payload.evaluation.report.learning_ids_used)
+        | set(payload.supervision.resolution.learning_ids_used if payload.supervision else [])
+    )
+    return {
+        "source_event_id": payload.context.event_id,
+        "execution_id": payload.execution_id,
+        "decision": payload.consensus.decision,
+        "disagreed_attributes": payload.consensus.disagreed_attributes,
+        "consensus_reasons": payload.consensus.reasons[:20],
+        "workers": [
+            {
+                "role": run.call.role,
+                "model_id": run.call.model_id,
+                "extraction": run.extraction.model_dump(mode="json"),
+                "dropped": run.dropped,
+            }
+            for run in payload.runs
+        ],
+        "evaluator": {
+            "model_id": payload.evaluation.call.model_id,
+            "verdicts": [v.model_dump(mode="json") for v in payload.evaluation.report.verdicts],
+        },
+        "supervisor": None
+        if payload.supervision is None
+        else {
+            "model_id": payload.supervision.call.model_id,
+            "reason": payload.supervision.resolution.reason,
+            "confidence": payload.supervision.resolution.confidence,
+            "unresolved": payload.supervision.resolution.unresolved,
+            "needs_review": payload.supervision.needs_review,
+            "learnings_proposed": len(payload.supervision.resolution.learnings),
+        },
+        "learnings_injected": [{"id": i, "version": v} for i, v in injected.items()],
+        "learnings_used": used,
+        "prompts": sorted({f"{c.template_id}@{c.template_version}" for c in calls}),
+        "models": sorted({c.model_id for c in calls}),
+        "tokens": {
+            "input": sum(c.usage.input_tokens for c in calls),
+            "output": sum(c.usage.output_tokens for c in calls),
+            "by_role": {c.role: c.usage.input_tokens + c.usage.output_tokens for c in calls},
+        },
+        "modelled_cost": round(sum(prices.cost(c) for c in calls), 6),
+        "truncated_input": any(c.truncated for c in calls),
+    }
+
+
+def persist_enrichment(payload: PersistInput, store: ProductWriter, prices: PriceTable) -> dict[str, Any]:
+    """Write the enriched product as the next version of the stored one, with its provenance."""
+    current = store.get(payload.context.product_id)
+    if current is None:
+        raise InvalidInput(
+            f"product {payload.context.product_id} is not stored; PrepareContext must run first"
+        )
+    supervision = payload.supervision
+    attributes = final_attributes(payload.consensus, supervision)
+    worker_titles = [run.extraction.search_title for run in payload.runs if run.extraction.search_title]
+    keywords = list(dict.fromkeys(k for run in payload.runs for k in run.extraction.keywords))[:30]
+    status = (
+        ProductStatus.NEEDS_REVIEW
+        if supervision is not None and supervision.needs_review
+        else ProductStatus.ENRICHED
+    )
+    enriched = current.model_copy(
+        update={
+            "status": status,
+            "updated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "enrichment": {
+                "attributes": {name: value.model_dump(mode="json") for name, value in attributes.items()},
+                "search_title": worker_titles[0] if worker_titles else payload.context.listing.title,
+                "keywords": keywords,
+                "is_food": _is_food(attributes),
+            },
+            "provenance": provenance(payload, prices),
+        }
+    )
+    written = store.put_version(enriched)  # Conflict when another writer got there first
+    trace = enriched.provenance or {}
+    return {
+        "product_id": written.product_id,
+        "version": written.version,
+        "status": written.status.value,
+        "attributes": sorted(attributes),
+        "tokens": trace["tokens"]["input"] + trace["tokens"]["output"],
+        "modelled_cost": trace["modelled_cost"],
+        "learnings_injected": [item["id"] for item in trace["learnings_injected"]],
+    }
+
+
+def _is_food(attributes: dict[str, Any]) -> bool | None:
+    value = attributes.get("is_food")
+    if value is None:
+        return None
+    text = (value.normalised or value.value).strip().lower()
+    return text in ("true", "yes", "1", "food")
