@@ -60,7 +60,7 @@ def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str],
 def model_client(settings: Settings) -> ModelClient:
     """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set)."""
     ids = tuple(sorted(model_ids(settings).items()))
-    return _model_client(settings.model_provider, settings.reference_set_path, ids, settings.region)  # type: ignore[no-any-return]
+    return _model_client(settings.model_provider, settings.reference_set_path, ids, settings.region)
 
 
 def dictionary_dir(settings: Settings) -> Path:

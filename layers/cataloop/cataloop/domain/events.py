@@ -9,7 +9,7 @@ from .products import ProductCreatedDetail
 SOURCE_CATALOG = "cataloop.catalog"
 
 
-class ProductCreatedEvent(EventBridgeModel):  # type: ignore[misc]
+class ProductCreatedEvent(EventBridgeModel):
     """A `ProductCreated` event from the seller catalog."""
 
     detail: ProductCreatedDetail
