@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from cataloop import wiring
 from cataloop.services.extraction_eval import default_prices
+from cataloop.services.knowledge_base import record_influence
 from cataloop.services.workflow import PersistInput, persist_enrichment
 from cataloop.settings import settings
 from cataloop.validation import parse_as
@@ -31,7 +32,17 @@ _idempotency = IdempotencyConfig(
 @idempotent_function(data_keyword_argument="state", persistence_store=_persistence, config=_idempotency)
 def _persist(state: dict[str, Any]) -> dict[str, Any]:
     payload = parse_as(PersistInput, state, "Persist state input")
-    return persist_enrichment(payload, wiring.product_store(settings()), default_prices())
+    config = settings()
+    result = persist_enrichment(payload, wiring.product_store(config), default_prices())
+    # Which learnings shaped this version: one query away for an auditor tracing a wrong attribute.
+    record_influence(
+        wiring.knowledge_store(config),
+        payload.context.learnings,
+        result["product_id"],
+        result["version"],
+        payload.execution_id or None,
+    )
+    return result
 
 
 @logger.inject_lambda_context(correlation_id_path="context.product_id")

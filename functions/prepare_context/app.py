@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from cataloop.adapters.dynamodb_products import DynamoProductStore
+from cataloop import wiring
 from cataloop.domain.events import ProductCreatedEvent
+from cataloop.domain.learning import LearningView
 from cataloop.errors import InvalidInput
 from cataloop.services.intake import prepare_context
+from cataloop.services.knowledge_base import retrieve_for_prompt
 from cataloop.settings import settings
 from cataloop.validation import parse_as
 
@@ -30,12 +31,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="ProductsRejected", unit=MetricUnit.Count, value=1)
         raise
     config = settings()
-    store = DynamoProductStore(boto3.client("dynamodb", region_name=config.region), config.products_table)
-    result = prepare_context(command, store)
+    knowledge = wiring.knowledge_store(config)
+
+    def retrieve(category_path: list[str], text: str) -> list[LearningView]:
+        return retrieve_for_prompt(knowledge, category_path, text, budget=config.learning_token_budget)
+
+    result = prepare_context(command, wiring.product_store(config), retrieve)
     metrics.add_metric(
         name="ProductsAccepted" if result["created"] else "ProductsRedelivered",
         unit=MetricUnit.Count,
         value=1,
     )
-    logger.info("product accepted", extra={"product_id": result["product_id"], "new_item": result["created"]})
+    logger.info(
+        "product accepted",
+        extra={
+            "product_id": result["product_id"],
+            "new_item": result["created"],
+            "learnings": [item["id"] for item in result["learnings"]],
+        },
+    )
     return result

@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
-
 from cataloop_local.cloud import LocalCloud
+
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -35,15 +35,16 @@ def _only_execution(cloud: LocalCloud) -> dict[str, Any]:
     return cloud.describe_execution(executions[0]["executionArn"])
 
 
-def test_product_created_starts_the_workflow_and_stores_the_product_pending(cloud: LocalCloud) -> None:
+def test_product_created_starts_the_workflow_which_stores_then_enriches_the_product(cloud: LocalCloud) -> None:
     _put_sample(cloud, "product_created.json")
 
     execution = _only_execution(cloud)
     assert execution["status"] == "SUCCEEDED"
     items = _products()
     assert len(items) == 1
-    assert items[0]["status"] == {"S": "PENDING"}
-    assert items[0]["version"] == {"N": "1"}
+    # PrepareContext wrote version 1 (PENDING); Persist wrote version 2 on top of it.
+    assert items[0]["status"] in ({"S": "ENRICHED"}, {"S": "NEEDS_REVIEW"})
+    assert items[0]["version"] == {"N": "2"}
     assert items[0]["listing"]["M"]["title"]["S"].startswith("Death Wish Coffee")
     # The handler ran in-process with a Lambda context and Powertools' correlation id = event id.
     logs = cloud.functions.get("PrepareContextFunction").log.json_lines()
@@ -73,7 +74,7 @@ def test_the_same_event_delivered_twice_writes_one_product(cloud: LocalCloud) ->
     first = json.loads(_only_execution(cloud)["input"])
     second = cloud.invoke("PrepareContextFunction", first)
 
-    assert second["created"] is False and second["version"] == 1
+    assert second["created"] is False and second["version"] == 2
     assert len(_products()) == 1
 
 
@@ -140,14 +141,17 @@ def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: Loca
     from cataloop.settings import Settings
 
     _put_sample(cloud, "product_created.json")
-    assert cloud.pump_streams() == 1
+    # Version 1 (PENDING) and version 2 (enriched) arrive in one batch.
+    assert cloud.pump_streams() == 2
 
     indexer_runs = [i for i in cloud.functions.invocations if i.function == "IndexerFunction"]
     assert [run.ok for run in indexer_runs] == [True]
-    record = indexer_runs[0].event["Records"][0]
-    assert record["eventName"] == "INSERT"
+    records = indexer_runs[0].event["Records"]
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
+    record = records[0]
     assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/cataloop-dev-products/stream/")
     index = wiring.search_index(Settings(local=True, search_backend="local", embedding_provider="local",
                                          state_dir=str(cloud.state_dir)))
     hits = index.search(build_search_plan("death wish", mode="keyword")).hits
     assert [hit.id for hit in hits] == ["oa-coffee-0001"]
+    assert hits[0].source["attr_brand"]  # the enriched version is the one indexed

@@ -26,6 +26,9 @@ class Settings(BaseModel):
     supervisor_model_id: str = "offline-supervisor"
     audit_sample_rate: float = Field(default=0.05, ge=0, le=1)
     review_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
+    deployment_mode: Literal["deploy_and_learn", "learn_then_deploy"] = "deploy_and_learn"
+    memory_manager_model_id: str = ""
+    learning_token_budget: int = Field(default=400, ge=0, le=20000)
     state_dir: str = ".cataloop"
     local: bool = False
     reference_set_path: str = ""
@@ -70,6 +73,9 @@ class Settings(BaseModel):
             if env.get("CATALOOP_LOCAL") == "1"
             else env.get("EMBEDDING_DIMENSION"),
             "dictionary_dir": env.get("CATALOOP_DICTIONARY_DIR"),
+            "deployment_mode": env.get("DEPLOYMENT_MODE"),
+            "memory_manager_model_id": env.get("MEMORY_MANAGER_MODEL_ID"),
+            "learning_token_budget": env.get("LEARNING_TOKEN_BUDGET"),
         }
         return cls(**{key: value for key, value in values.items() if value not in (None, "")})
 

@@ -17,6 +17,7 @@ import boto3
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .adapters.dynamodb_knowledge import DynamoKnowledgeStore
     from .adapters.dynamodb_products import DynamoProductStore
     from .adapters.korean_analyzer import KoreanAnalyzer
     from .ports import Embedder, ModelClient, SearchIndex
@@ -35,6 +36,24 @@ def product_store(settings: Settings) -> DynamoProductStore:
     from .adapters.dynamodb_products import DynamoProductStore
 
     return DynamoProductStore(aws_client("dynamodb", settings.region), settings.products_table)
+
+
+def knowledge_store(settings: Settings) -> DynamoKnowledgeStore:
+    from .adapters.dynamodb_knowledge import DynamoKnowledgeStore
+
+    return DynamoKnowledgeStore(aws_client("dynamodb", settings.region), settings.knowledge_table)
+
+
+def memory_manager_model(settings: Settings) -> ModelClient | None:
+    """The memory manager's model, or None to use the offline placement rules (similarity plus rules)."""
+    if settings.model_provider == "offline" or not settings.memory_manager_model_id:
+        return None
+    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+
+    return BedrockModelClient(
+        make_bedrock_runtime_client(settings.region),
+        model_ids={"memory_manager": settings.memory_manager_model_id},
+    )
 
 
 def model_ids(settings: Settings) -> dict[str, str]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.catalog import ProductStatus, StoredProduct
 from ..domain.consensus import ConsensusDecision
-from ..domain.learning import LearningView
+from ..domain.learning import LearningDraft, LearningView
 from ..domain.products import ProductListing
 from ..errors import InvalidInput
 from .enrichment import EvaluatorRun, ModelCallRecord, SupervisorRun, WorkerRun, final_attributes
@@ -63,6 +63,7 @@ class SupervisionOutcome(SupervisorRun):
 
     needs_review: bool
     review_reason: str = ""
+    learning_count: int = 0
 
 
 class PersistInput(_State):
@@ -99,6 +100,15 @@ def review_message(payload: PersistInput | SuperviseInput, outcome: SupervisionO
         "supervisor_reason": outcome.resolution.reason,
         "proposed": {k: v.value for k, v in outcome.resolution.attributes.items()},
     }
+
+
+class PlaceLearningsInput(_State):
+    """The MemoryManager state: the supervisor's drafts and where they came from."""
+
+    product_id: str
+    event_id: str
+    execution_id: str = ""
+    drafts: list[LearningDraft] = Field(min_length=1, max_length=10)
 
 
 class ProductWriter(Protocol):
