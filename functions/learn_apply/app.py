@@ -1,0 +1,55 @@
+"""LearnApply: correct the product, downvote the culprit learnings, place new learnings (idempotent per signal)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cataloop import wiring
+from cataloop.domain.knowledge import DeploymentMode
+from cataloop.services.feedback import ApplyInput, apply_feedback
+from cataloop.settings import settings
+from cataloop.validation import parse_as
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+# A seller who files the same dispute twice, or a redelivered event, is one signal: keyed on its id, the
+# second run returns the first run's outcome and writes nothing.
+_persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
+_idempotency = IdempotencyConfig(event_key_jmespath="signal.signal_id", raise_on_no_idempotency_key=True)
+
+
+@idempotent_function(data_keyword_argument="state", persistence_store=_persistence, config=_idempotency)
+def _apply(state: dict[str, Any]) -> dict[str, Any]:
+    payload = parse_as(ApplyInput, state, "LearnApply state input")
+    config = settings()
+    outcome = apply_feedback(
+        payload,
+        wiring.product_store(config),
+        wiring.knowledge_store(config),
+        DeploymentMode(config.deployment_mode),
+        wiring.memory_manager_model(config),
+    )
+    return outcome.model_dump(mode="json")
+
+
+@logger.inject_lambda_context(correlation_id_path="signal.signal_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _idempotency.register_lambda_context(context)
+    outcome = _apply(state=event)
+    metrics.add_dimension(name="channel", value=outcome["channel"])
+    metrics.add_metric(name="Corrections", unit=MetricUnit.Count, value=len(outcome["corrected"]))
+    metrics.add_metric(name="LearningsCreated", unit=MetricUnit.Count, value=outcome["learnings_created"])
+    metrics.add_metric(name="LearningsDownvoted", unit=MetricUnit.Count, value=len(outcome["downvoted"]))
+    logger.info("feedback applied", extra={"outcome": outcome})
+    return outcome

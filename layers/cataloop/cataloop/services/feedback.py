@@ -1,0 +1,471 @@
+"""LearnFromFeedback use cases: read a feedback event, triage it against the product's extraction, resolve it
+with the supervisor, then correct the product, downvote the learnings behind the error and place the new
+learnings (the memory manager), counting every supporting signal.
+
+One function per workflow state: `triage_feedback` (LearnTriage), `resolve_feedback` (LearnResolve),
+`apply_feedback` (LearnApply). Every write in `apply_feedback` checks what it is about to change, so a
+retried state changes nothing twice; the handler also makes the whole step idempotent per signal id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..domain.attributes import schema_for
+from ..domain.catalog import StoredProduct
+from ..domain.extraction import SupervisorResolution
+from ..domain.feedback import (
+    EVENT_MODELS,
+    EVENT_SOURCES,
+    AggregatedDraft,
+    ClaimJudgement,
+    FeedbackSignal,
+    TriageDecision,
+    aggregate_drafts,
+    correction_learnings,
+    culprits,
+    describe_feedback_error,
+    extracted_values,
+    judge_claim,
+    resolve_attribute,
+    signal_of,
+    triage,
+)
+from ..domain.knowledge import DeploymentMode, Learning, change_for, utc_now
+from ..domain.learning import LearningDraft
+from ..domain.products import ProductListing
+from ..domain.prompting import data_block, prepare_product_data, render_supervisor
+from ..errors import Conflict, InvalidInput, ModelError
+from ..ports import ModelClient, ModelRequest, PromptText
+from .knowledge_base import KnowledgeStore, place_learning, vote
+
+logger = logging.getLogger(__name__)
+
+MAX_FEEDBACK_HISTORY = 50
+SUPPORT_ATTEMPTS = 5
+
+
+class ProductAccess(Protocol):
+    def get(self, product_id: str) -> StoredProduct | None: ...
+
+    def put_version(self, product: StoredProduct) -> StoredProduct: ...
+
+
+class FeedbackProduct(BaseModel):
+    """What triage read of the product: its listing, its extraction and the learnings behind it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: str
+    version: int = Field(ge=1)
+    listing: ProductListing
+    extracted: dict[str, str] | None = None
+    learnings_used: list[str] = Field(default_factory=list)
+    applied_signals: list[str] = Field(default_factory=list)
+
+
+class TriageOutput(BaseModel):
+    """LearnTriage state output (and the shared part of the later states' input)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    signal: FeedbackSignal
+    product: FeedbackProduct
+    triage: TriageDecision
+
+
+class FeedbackResolution(BaseModel):
+    """LearnResolve state output: a judgement per suspect, the learnings to place, and the review routing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    judgements: list[ClaimJudgement]
+    drafts: list[LearningDraft] = Field(default_factory=list, max_length=20)
+    supervisor_model_id: str = ""
+    needs_review: bool
+    review_reason: str = ""
+
+
+class ApplyInput(TriageOutput):
+    resolution: FeedbackResolution
+    execution_id: str = ""
+
+
+class PlacedLearning(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    node_path: list[str]
+    learning_ids: list[str]
+    support_count: int | None = None
+
+
+class FeedbackOutcome(BaseModel):
+    """What one signal changed: the product version written, the votes cast, the learnings placed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: str
+    channel: str
+    kind: str
+    product_id: str
+    product_version: int | None = None
+    corrected: list[str] = Field(default_factory=list)
+    downvoted: list[str] = Field(default_factory=list)
+    retired: list[str] = Field(default_factory=list)
+    placed: list[PlacedLearning] = Field(default_factory=list)
+    learnings_created: int = 0
+    needs_review: bool = False
+    review_reason: str = ""
+
+
+# ------------------------------------------------------------------------------------------------- triage
+
+
+def read_feedback_event(raw: Any) -> FeedbackSignal:
+    """The signal of a feedback event envelope; InvalidInput naming the detail-type, source or fields to fix."""
+    if not isinstance(raw, Mapping):
+        raise InvalidInput(f"feedback event must be a JSON object, got {type(raw).__name__}")
+    detail_type = raw.get("detail-type")
+    model = EVENT_MODELS.get(str(detail_type))
+    if model is None:
+        raise InvalidInput(
+            f"unsupported feedback detail-type {detail_type!r}; expected one of {sorted(EVENT_MODELS)}"
+        )
+    expected_source = EVENT_SOURCES[str(detail_type)]
+    if raw.get("source") != expected_source:
+        raise InvalidInput(
+            f"{detail_type} events must come from source {expected_source!r}, not {raw.get('source')!r}"
+        )
+    try:
+        event = model.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {detail_type} event: {describe_feedback_error(error)}") from None
+    return signal_of(event)
+
+
+def feedback_product(stored: StoredProduct) -> FeedbackProduct:
+    provenance = stored.provenance or {}
+    history = provenance.get("feedback") or []
+    return FeedbackProduct(
+        product_id=stored.product_id,
+        version=stored.version,
+        listing=stored.listing,
+        extracted=extracted_values(stored.enrichment),
+        learnings_used=[str(i) for i in provenance.get("learnings_used") or []],
+        applied_signals=[str(entry.get("signal_id")) for entry in history if isinstance(entry, Mapping)],
+    )
+
+
+def triage_feedback(signal: FeedbackSignal, products: ProductAccess) -> TriageOutput:
+    """Load the product and its extraction provenance and decide whether the signal points at an extraction
+    error. InvalidInput when the product is unknown (nothing to learn from; the event is wrong)."""
+    stored = products.get(signal.product_id)
+    if stored is None:
+        raise InvalidInput(
+            f"{signal.kind} {signal.signal_id} is about product {signal.product_id}, which is not in the catalog"
+        )
+    product = feedback_product(stored)
+    decision = triage(
+        signal, schema_for(product.listing.category_path), product.extracted, product.applied_signals
+    )
+    return TriageOutput(signal=signal, product=product, triage=decision)
+
+
+# ------------------------------------------------------------------------------------------------ resolve
+
+
+def _supervisor_request(state: TriageOutput) -> ModelRequest:
+    """The supervisor's usual disagreement request, with the feedback as the second candidate and as a
+    delimited data block: the model judges the claim the way it judges a worker's reading."""
+    listing = state.product.listing
+    schema = schema_for(listing.category_path)
+    product = prepare_product_data(listing)
+    current = {
+        name: {"value": value, "confidence": 0.5} for name, value in (state.product.extracted or {}).items()
+    }
+    claimed = {
+        s.attribute: {"value": s.claimed, "confidence": 0.5} for s in state.triage.suspects if s.claimed
+    }
+    candidates: list[dict[str, Any]] = [
+        {"role": "extraction", "extraction": {"attributes": current}},
+        {"role": state.signal.channel, "extraction": {"attributes": claimed}},
+    ]
+    disputed = [s.attribute for s in state.triage.suspects]
+    feedback = {
+        "kind": state.signal.kind,
+        "channel": state.signal.channel,
+        "reason_code": state.signal.reason_code,
+        "text": state.signal.text,
+        "suspects": [s.model_dump(mode="json") for s in state.triage.suspects],
+    }
+    base = render_supervisor(product, schema, candidates, None, "DISAGREE", disputed)
+    prompt = PromptText(
+        template_id=base.template_id,
+        template_version=base.template_version,
+        system=base.system,
+        user=base.user + f"\n<feedback_data>\n{data_block(feedback)}\n</feedback_data>",
+    )
+    payload = {
+        "product": product.model_dump(mode="json"),
+        "schema": schema.model_dump(mode="json"),
+        "learnings": [],
+        "candidates": candidates,
+        "evaluation": None,
+        "decision": "DISAGREE",
+        "disagreed_attributes": disputed,
+        "agreed_values": {n: v for n, v in current.items() if n not in disputed},
+        "source_channel": state.signal.channel,
+        "feedback": feedback,
+    }
+    return ModelRequest(role="supervisor", prompt=prompt, payload=payload)
+
+
+def resolve_feedback(state: TriageOutput, model: ModelClient, review_threshold: float) -> FeedbackResolution:
+    """Judge each suspect with the supervisor's reading and the listing; write the learnings for confirmed
+    corrections. Human review when a suspect stays unsure or a correction is below `review_threshold`."""
+    listing = state.product.listing
+    schema = schema_for(listing.category_path)
+    response = model.invoke(_supervisor_request(state), SupervisorResolution)
+    try:
+        resolution = SupervisorResolution.model_validate(response.output.model_dump(mode="json"))
+    except ValidationError as error:
+        raise ModelError(f"supervisor output does not match SupervisorResolution: {error}") from None
+    judgements: list[ClaimJudgement] = []
+    drafts: list[LearningDraft] = []
+    for suspect in state.triage.suspects:
+        spec = resolve_attribute(suspect.attribute, schema)
+        if spec is None:
+            continue
+        read = resolution.attributes.get(spec.name)
+        judgement = judge_claim(
+            suspect,
+            spec,
+            listing,
+            state.signal.channel,
+            None if read is None or spec.name in resolution.unresolved else read.value,
+            resolution.confidence,
+        )
+        judgements.append(judgement)
+        drafts.extend(
+            correction_learnings(
+                judgement,
+                schema,
+                listing.category_path,
+                state.signal.channel,
+                listing.product_id,
+                f"{state.signal.signal_id}: {state.signal.text}"
+                if state.signal.text
+                else state.signal.signal_id,
+            )
+        )
+    reasons = [f"{j.attribute}: {j.reason}" for j in judgements if j.verdict == "unsure"]
+    reasons += [
+        f"{j.attribute}: correction confidence {j.confidence:.2f} below {review_threshold:.2f}"
+        for j in judgements
+        if j.verdict == "correct" and j.confidence < review_threshold
+    ]
+    return FeedbackResolution(
+        judgements=judgements,
+        drafts=[item.draft for item in aggregate_drafts((state.signal.signal_id, d) for d in drafts)],
+        supervisor_model_id=response.model_id,
+        needs_review=bool(reasons),
+        review_reason="; ".join(reasons)[:2000],
+    )
+
+
+# -------------------------------------------------------------------------------------------------- apply
+
+
+def _now_text(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _correct_product(
+    state: ApplyInput, corrections: Sequence[ClaimJudgement], products: ProductAccess, now: datetime
+) -> tuple[int | None, list[str]]:
+    """Write the corrected attributes as the next product version (reindexed by the stream). Skips
+    attributes that no longer hold the wrong value, and the whole write when this signal is already in the
+    product's feedback history."""
+    current = products.get(state.product.product_id)
+    if current is None:
+        raise InvalidInput(f"product {state.product.product_id} disappeared before the correction")
+    provenance = dict(current.provenance or {})
+    history = [entry for entry in provenance.get("feedback") or [] if isinstance(entry, Mapping)]
+    if any(entry.get("signal_id") == state.signal.signal_id for entry in history):
+        return current.version, []
+    enrichment = dict(current.enrichment or {})
+    attributes = dict(enrichment.get("attributes") or {})
+    changed: dict[str, dict[str, Any]] = {}
+    for judgement in corrections:
+        if judgement.value is None:
+            continue
+        present = attributes.get(judgement.attribute) or {}
+        if present.get("value") not in (judgement.wrong_value, None) and present.get("value") != (
+            judgement.value.value
+        ):
+            logger.info(
+                "attribute changed since triage; correction skipped",
+                extra={"attribute": judgement.attribute, "value": present.get("value")},
+            )
+            continue
+        if present.get("value") == judgement.value.value:
+            continue
+        attributes[judgement.attribute] = judgement.value.model_dump(mode="json")
+        changed[judgement.attribute] = {"old": judgement.wrong_value, "new": judgement.value.value}
+    if not changed:
+        return current.version, []
+    enrichment["attributes"] = attributes
+    if "is_food" in changed:
+        enrichment["is_food"] = str(changed["is_food"]["new"]).strip().lower() in ("true", "yes", "1", "food")
+    entry = {
+        "signal_id": state.signal.signal_id,
+        "kind": state.signal.kind,
+        "channel": state.signal.channel,
+        "event_id": state.signal.event_id,
+        "execution_id": state.execution_id,
+        "corrected": changed,
+        "at": _now_text(now),
+    }
+    provenance["feedback"] = [*history, entry][-MAX_FEEDBACK_HISTORY:]
+    written = products.put_version(
+        current.model_copy(
+            update={"enrichment": enrichment, "provenance": provenance, "updated_at": _now_text(now)}
+        )
+    )
+    return written.version, sorted(changed)
+
+
+def _already_noted(learning: Learning, signal_id: str) -> bool:
+    """True when this signal already voted on, supported or created the learning (a retried step). The id
+    must stand alone: 'D-1' is not noted by 'D-10'."""
+    mention = re.compile(rf"(?<![\w:.-]){re.escape(signal_id)}(?![\w.-])")
+    texts = [entry.reason for entry in learning.audit] + list(learning.provenance.evidence)
+    return any(mention.search(text) for text in texts)
+
+
+def _add_support(
+    store: KnowledgeStore, learning_id: str, signal_id: str, now: Callable[[], datetime]
+) -> Learning | None:
+    """One more supporting signal on a learning the memory manager judged already known (same product)."""
+    for _ in range(SUPPORT_ATTEMPTS):
+        learning = store.get_learning(learning_id)
+        if learning is None or not learning.live or _already_noted(learning, signal_id):
+            return learning
+        supported = learning.revise(
+            now(),
+            "feedback",
+            "supported",
+            f"{signal_id} supports it again",
+            support_count=learning.support_count + 1,
+        )
+        node = store.get_node(learning.scope_path)
+        if node is None:
+            return learning
+        try:
+            store.commit(change_for([(supported, learning)], {node.key: node}))
+            return supported
+        except Conflict:
+            continue
+    raise Conflict(f"learning {learning_id} kept changing while counting support for {signal_id}; retry")
+
+
+def apply_feedback(
+    state: ApplyInput,
+    products: ProductAccess,
+    knowledge: KnowledgeStore,
+    mode: DeploymentMode,
+    memory_model: ModelClient | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> FeedbackOutcome:
+    """Correct the product (new version), downvote the learnings that shaped the wrong values, and place the
+    correction learnings with the memory manager (merges count support). Safe to retry."""
+    signal = state.signal
+    corrections = [j for j in state.resolution.judgements if j.verdict == "correct"]
+    version, corrected = _correct_product(state, corrections, products, now()) if corrections else (None, [])
+    used = [found for i in state.product.learnings_used if (found := knowledge.get_learning(i)) is not None]
+    downvoted: list[str] = []
+    retired: list[str] = []
+    for judgement in corrections:
+        for culprit in culprits(judgement, used):
+            learning = knowledge.get_learning(culprit.learning_id)
+            if learning is None or not learning.live or _already_noted(learning, signal.signal_id):
+                continue
+            voted = vote(
+                knowledge,
+                culprit.learning_id,
+                -culprit.penalty,
+                f"{signal.signal_id}: {culprit.reason}",
+                actor=f"feedback:{signal.channel}",
+                now=now,
+            )
+            downvoted.append(voted.id)
+            if not voted.live:
+                retired.append(voted.id)
+    placed: list[PlacedLearning] = []
+    created = 0
+    for draft in state.resolution.drafts:
+        result = place_learning(
+            draft, knowledge, mode, memory_model, now, execution_id=state.execution_id or None
+        )
+        final = result.final
+        support: int | None = None
+        if final.action == "noop" and final.target_learning_id:
+            again = _add_support(knowledge, final.target_learning_id, signal.signal_id, now)
+            support = again.support_count if again else None
+        elif result.changed:
+            support = result.changed[0].support_count
+        if final.action in ("add", "replace"):
+            created += 1
+        placed.append(
+            PlacedLearning(
+                action=final.action,
+                node_path=final.node_path,
+                learning_ids=[item.id for item in result.changed] or [final.target_learning_id or ""],
+                support_count=support,
+            )
+        )
+    return FeedbackOutcome(
+        signal_id=signal.signal_id,
+        channel=signal.channel,
+        kind=signal.kind,
+        product_id=state.product.product_id,
+        product_version=version,
+        corrected=corrected,
+        downvoted=downvoted,
+        retired=retired,
+        placed=placed,
+        learnings_created=created,
+        needs_review=state.resolution.needs_review,
+        review_reason=state.resolution.review_reason,
+    )
+
+
+def aggregate_signals(pairs: Sequence[tuple[str, LearningDraft]]) -> list[AggregatedDraft]:
+    """Batch form of the aggregation (e.g. a day of returns): one draft per category and directive, with
+    its support count, for `place_aggregated` to write."""
+    return aggregate_drafts(pairs)
+
+
+def place_aggregated(
+    aggregated: AggregatedDraft,
+    knowledge: KnowledgeStore,
+    mode: DeploymentMode,
+    memory_model: ModelClient | None = None,
+    now: Callable[[], datetime] = utc_now,
+) -> Learning | None:
+    """Place one aggregated draft and record all its supporting signals on the resulting learning."""
+    result = place_learning(aggregated.draft, knowledge, mode, memory_model, now)
+    target = result.changed[0].id if result.changed else result.final.target_learning_id
+    if target is None:
+        return None
+    learning = knowledge.get_learning(target)
+    for signal_id in aggregated.signal_ids[1:]:
+        learning = _add_support(knowledge, target, signal_id, now)
+    return learning

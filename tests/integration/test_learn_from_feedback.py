@@ -1,0 +1,257 @@
+"""LearnFromFeedback through the real rules, ASL, handlers and offline baseline on the local cloud."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from cataloop.adapters.dynamodb_codec import from_item
+from cataloop_local.cloud import LocalCloud
+
+pytestmark = pytest.mark.integration
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+VITAMIN_TITLE = "Nature Made Vitamin D3 2000 IU, 100 Softgels, Pack of 2"
+
+
+def _enrich(
+    cloud: LocalCloud, product_id: str, title: str, category: list[str], brand: str
+) -> dict[str, Any]:
+    listing = {"product_id": product_id, "title": title, "category_path": category, "brand": brand}
+    cloud.put_events(
+        [{"Source": "cataloop.catalog", "DetailType": "ProductCreated", "Detail": {"product": listing}}]
+    )
+    return _product(product_id)
+
+
+def _product(product_id: str) -> dict[str, Any]:
+    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName="cataloop-dev-products", Key={"product_id": {"S": product_id}}
+    )["Item"]
+    return from_item(item)
+
+
+def _values(product: dict[str, Any]) -> dict[str, str]:
+    return {name: value["value"] for name, value in product["enrichment"]["attributes"].items()}
+
+
+def _plant_culprit(cloud: LocalCloud) -> str:
+    """An active learning that is wrong: in vitamins, 'N Softgels' is the bottle's content, not a pack size."""
+    from cataloop import wiring
+    from cataloop.domain.knowledge import DeploymentMode
+    from cataloop.domain.learning import LearningDraft
+    from cataloop.services.knowledge_base import place_learning
+    from cataloop.settings import settings
+
+    draft = LearningDraft(
+        text="In Vitamin, a number followed by 'Softgels' is the Pack size.",
+        scope_path=["Vitamin"],
+        attributes=["Pack size"],
+        directive={"type": "pattern", "attribute": "Pack size", "unit_terms": ["Softgels"]},
+    )
+    result = place_learning(draft, wiring.knowledge_store(settings()), DeploymentMode.DEPLOY_AND_LEARN)
+    return result.changed[0].id
+
+
+def _learning(learning_id: str) -> Any:
+    from cataloop import wiring
+    from cataloop.settings import settings
+
+    learning = wiring.knowledge_store(settings()).get_learning(learning_id)
+    assert learning is not None
+    return learning
+
+
+def _feedback(cloud: LocalCloud, source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:
+    before = {e["executionArn"] for e in cloud.executions("LearnFromFeedbackStateMachine")}
+    cloud.put_events([{"Source": source, "DetailType": detail_type, "Detail": detail}])
+    new = [e for e in cloud.executions("LearnFromFeedbackStateMachine") if e["executionArn"] not in before]
+    assert len(new) == 1, "the rule should start exactly one execution"
+    return cloud.describe_execution(new[0]["executionArn"])
+
+
+def _dispute(dispute_id: str, product_id: str = "vit-1") -> dict[str, Any]:
+    return {
+        "dispute_id": dispute_id,
+        "product_id": product_id,
+        "seller_id": "seller-7",
+        "attribute": "pack_count",
+        "claimed_value": "2",
+        "evidence": "Two bottles per order (Pack of 2); 100 Softgels is what one bottle holds.",
+    }
+
+
+def _tables() -> dict[str, list[dict[str, Any]]]:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    return {
+        table: sorted(
+            client.scan(TableName=table)["Items"], key=lambda item: json.dumps(item, sort_keys=True)
+        )
+        for table in ("cataloop-dev-products", "cataloop-dev-knowledge")
+    }
+
+
+def _review_messages(cloud: LocalCloud) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=cloud.queue_url("HumanReviewQueue"), MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+@pytest.fixture
+def wrong_pack_count(cloud: LocalCloud) -> tuple[LocalCloud, str]:
+    culprit = _plant_culprit(cloud)
+    product = _enrich(cloud, "vit-1", VITAMIN_TITLE, ["Vitamin"], "Nature Made")
+    # The premise: both workers followed the culprit, agreed, and the wrong pack count was persisted.
+    assert _values(product)["Pack size"] == "100 Softgels"
+    assert culprit in product["provenance"]["learnings_used"]
+    return cloud, culprit
+
+
+def test_a_dispute_on_a_wrong_pack_count_corrects_it_downvotes_the_culprit_and_teaches_the_next_product(
+    wrong_pack_count: tuple[LocalCloud, str],
+) -> None:
+    cloud, culprit = wrong_pack_count
+
+    execution = _feedback(cloud, "cataloop.seller", "SellerDisputeFiled", _dispute("D-1"))
+
+    assert execution["status"] == "SUCCEEDED"
+    outcome = json.loads(execution["output"])
+    assert outcome["relevant"] is True and outcome["channel"] == "seller_feedback"
+    corrected = _product("vit-1")
+    assert corrected["version"] == 3
+    assert corrected["enrichment"]["attributes"]["Pack size"]["value"] == "Pack of 2"
+    assert corrected["provenance"]["feedback"][0]["corrected"] == {
+        "Pack size": {"old": "100 Softgels", "new": "Pack of 2"}
+    }
+    wrong = _learning(culprit)
+    assert wrong.status.value == "retired" and wrong.votes == 0
+    assert "SellerDisputeFiled:D-1" in wrong.audit[-1].reason
+    created = outcome["outcome"]["placed"]
+    assert [p["action"] for p in created] == ["add"]
+    taught = _learning(created[0]["learning_ids"][0])
+    assert taught.source_channel == "seller_feedback" and taught.status.value == "active"
+    assert _review_messages(cloud) == []
+
+    similar = _enrich(
+        cloud, "vit-2", "Nature Made Fish Oil 1200 mg, 60 Softgels, Pack of 3", ["Vitamin"], "Nature Made"
+    )
+    values = _values(similar)
+    assert values["Pack size"] == "Pack of 3" and values["Net content"] == "60 Softgels"
+    assert culprit not in [item["id"] for item in similar["provenance"]["learnings_injected"]]
+    assert taught.id in similar["provenance"]["learnings_used"]
+
+
+def test_an_irrelevant_return_reason_changes_nothing(wrong_pack_count: tuple[LocalCloud, str]) -> None:
+    cloud, _ = wrong_pack_count
+    before = _tables()
+
+    detail = {
+        "return_id": "R-9",
+        "product_id": "vit-1",
+        "reason_code": "LATE_DELIVERY",
+        "text": "arrived late",
+    }
+    execution = _feedback(cloud, "cataloop.customer", "ProductReturned", detail)
+
+    assert execution["status"] == "SUCCEEDED"
+    output = json.loads(execution["output"])
+    assert output["relevant"] is False and "late delivery" in output["reason"]
+    assert _tables() == before
+    assert _review_messages(cloud) == []
+
+
+def test_duplicate_feedback_has_one_effect(wrong_pack_count: tuple[LocalCloud, str]) -> None:
+    cloud, culprit = wrong_pack_count
+    first = _feedback(cloud, "cataloop.seller", "SellerDisputeFiled", _dispute("D-2"))
+    after_first = _tables()
+
+    # The seller files the same dispute again: a new event id, the same dispute id.
+    second = _feedback(cloud, "cataloop.seller", "SellerDisputeFiled", _dispute("D-2"))
+
+    assert first["status"] == second["status"] == "SUCCEEDED"
+    assert json.loads(second["output"])["relevant"] is False
+    assert "duplicate" in json.loads(second["output"])["reason"]
+    assert _tables() == after_first
+    assert _product("vit-1")["version"] == 3 and _learning(culprit).votes == 0
+
+
+def test_a_replayed_apply_step_is_idempotent_per_signal(wrong_pack_count: tuple[LocalCloud, str]) -> None:
+    cloud, culprit = wrong_pack_count
+    raw = json.loads((EVENTS / "seller_dispute_filed.json").read_text(encoding="utf-8"))
+    raw["detail"] = _dispute("D-3")
+    triaged = cloud.invoke("LearnTriageFunction", raw)
+    assert triaged["triage"]["relevant"] is True
+    resolution = cloud.invoke("LearnResolveFunction", triaged)
+    state = {**triaged, "resolution": resolution, "execution_id": "manual"}
+
+    first = cloud.invoke("LearnApplyFunction", state)
+    snapshot = _tables()
+    second = cloud.invoke("LearnApplyFunction", state)
+
+    assert first["corrected"] == ["Pack size"] and first["retired"] == [culprit]
+    assert second == first
+    assert _tables() == snapshot
+    assert _product("vit-1")["version"] == 3
+
+
+def test_a_claim_nothing_supports_goes_to_human_review_without_a_correction(cloud: LocalCloud) -> None:
+    _enrich(cloud, "vit-4", VITAMIN_TITLE, ["Vitamin"], "Nature Made")
+    detail = {
+        "return_id": "R-4",
+        "product_id": "vit-4",
+        "reason_code": "WRONG_QUANTITY",
+        "text": "expected more than this",
+    }
+    before = _product("vit-4")
+
+    execution = _feedback(cloud, "cataloop.customer", "ProductReturned", detail)
+
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["outcome"]["needs_review"] is True
+    assert _product("vit-4") == before
+    messages = _review_messages(cloud)
+    assert [(m["source"], m["signal_id"], m["product_id"]) for m in messages] == [
+        ("feedback", "ProductReturned:R-4", "vit-4")
+    ]
+    assert "gives no value" in messages[0]["reason"]
+
+
+def test_a_malformed_event_fails_with_a_clear_cause_and_writes_nothing(cloud: LocalCloud) -> None:
+    raw = json.loads((EVENTS / "product_returned_malformed.json").read_text(encoding="utf-8"))
+    before = _tables()
+
+    execution = _feedback(cloud, raw["source"], raw["detail-type"], raw["detail"])
+
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "InvalidInput"
+    assert "detail.return_id" in execution["cause"] and "detail.reason_code" in execution["cause"]
+    assert _tables() == before
+
+
+def test_the_demo_feedback_round_reports_what_the_cloud_recorded(
+    wrong_pack_count: tuple[LocalCloud, str],
+) -> None:
+    from cataloop_local.feedback_round import run_feedback_round
+
+    cloud, _ = wrong_pack_count
+    _enrich(cloud, "shoe-1", "Nike Men's Air Zoom Pegasus 38 Running Shoe, Black, 10.5 US", ["Shoes"], "Nike")
+
+    summary = run_feedback_round(cloud, ["vit-1", "shoe-1", "missing-product"])
+
+    seller, customer = summary["by_channel"]["seller_feedback"], summary["by_channel"]["customer_feedback"]
+    # vit-1: a pack-count dispute (relevant, corrected) and a late delivery (irrelevant); shoe-1: a size
+    # return (relevant, no value -> review) and a late delivery.
+    assert seller == {
+        "signals": 1,
+        "judged_relevant": 1,
+        "corrections": 1,
+        "learnings_created": 1,
+        "learnings_downvoted": 1,
+        "sent_to_review": 0,
+        "failed": 0,
+    }
+    assert customer["signals"] == 3 and customer["judged_relevant"] == 1 and customer["sent_to_review"] == 1
+    assert summary["feedback_learnings_in_knowledge_base"] == {"seller_feedback": 1, "customer_feedback": 0}
