@@ -1,25 +1,167 @@
-"""HTTP API: health now; search and knowledge-base routes are added here as they land."""
+"""HTTP API: health, shopper search and the AI comment on search results (knowledge-base routes follow).
 
-from __future__ import annotations
+The OpenAPI document is generated from these routes (`openapi_document()`, exported to docs/openapi.json by
+scripts/export_openapi.py). Errors a caller can fix answer 400 with `{"message": ...}`.
+"""
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
 import cataloop
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from cataloop import wiring
+from cataloop.domain.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
+from cataloop.domain.search_comment import MAX_TOKEN_CHARS, SearchComment
+from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
+from cataloop.services.search import SearchResponse
 from cataloop.settings import settings
+from pydantic import BaseModel
 
 logger = Logger()
 tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
-@app.get("/health")
+class ErrorMessage(BaseModel):
+    """Every 4xx/5xx body: what went wrong and what to change."""
+
+    message: str
+
+
+def _responses(model: type[BaseModel], description: str) -> dict[int, Any]:
+    return {200: {"description": description, "content": {"application/json": {"model": model}}}, **_ERRORS}
+
+
+_ERRORS: dict[int, Any] = {
+    400: {
+        "description": "A parameter is missing or invalid, or the guardrail refused the query; "
+        "`message` says what to change.",
+        "content": {"application/json": {"model": ErrorMessage}},
+    },
+    503: {
+        "description": "A dependency (guardrail, model) is throttled or unavailable; retry with backoff.",
+        "content": {"application/json": {"model": ErrorMessage}},
+    },
+}
+
+
+def _error(status: int, message: str) -> Response[str]:
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps({"message": message})
+    )
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_parameters(error: RequestValidationError) -> Response[str]:
+    problems = []
+    for item in error.errors()[:10]:
+        location = [str(part) for part in item.get("loc", ()) if part not in ("query", "body")]
+        problems.append(f"{'.'.join(location) or 'request'}: {item.get('msg', 'invalid')}")
+    return _error(400, "invalid request: " + "; ".join(problems))
+
+
+@app.exception_handler(InvalidInput)
+def _invalid_input(error: InvalidInput) -> Response[str]:
+    return _error(400, str(error))
+
+
+@app.exception_handler(RetryableModelError)
+def _unavailable(error: RetryableModelError) -> Response[str]:
+    logger.warning("dependency unavailable", extra={"error": str(error)})
+    return _error(503, "the search service is busy; retry in a few seconds")
+
+
+@app.exception_handler(CataloopError)
+def _service_error(error: CataloopError) -> Response[str]:
+    logger.exception("search failed")
+    return _error(500, "the search failed on our side; it has been logged")
+
+
+@app.get("/health", summary="Liveness and version")
 @tracer.capture_method
 def health() -> dict[str, str]:
     return {"status": "ok", "version": cataloop.__version__, "stage": settings().stage}
+
+
+@app.get(
+    "/search",
+    summary="Search products",
+    description="Keyword or hybrid (lexical + k-NN) product search with the plan that produced the results "
+    "and a token for GET /search/comment.",
+    responses=_responses(SearchResponse, "One page of ranked results, the plan and a comment token."),
+    tags=["search"],
+)
+@tracer.capture_method
+def search(
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY_CHARS,
+            description="What the shopper typed: a product name, initial consonants (ㅇㅋㄹㅌ), text typed "
+            "in the wrong keyboard layout, or a description (아침에 마시기 좋은 음료).",
+        ),
+    ],
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Results per page.")] = 20,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number.")] = 1,
+    sort: Annotated[
+        SortOrder | None,
+        Query(description="Explicit order; left out, the query's own sort intent (저렴한 ...) decides."),
+    ] = None,
+) -> SearchResponse:
+    params: dict[str, Any] = {"q": q, "size": size, "page": page}
+    if sort is not None:
+        params["sort"] = sort
+    request_id = app.current_event.request_context.request_id
+    return wiring.search_service(settings()).search(params, request_id=request_id)
+
+
+@app.get(
+    "/search/comment",
+    summary="AI comment on search results",
+    description="A short comment grounded only on the top results' metadata of the search that issued "
+    "`token`; fetched separately so results are never delayed.",
+    responses=_responses(SearchComment, "The comment and the product ids it is grounded on."),
+    tags=["search"],
+)
+@tracer.capture_method
+def search_comment(
+    token: Annotated[
+        str,
+        Query(
+            min_length=3,
+            max_length=MAX_TOKEN_CHARS,
+            description="`comment_token` from a GET /search response (valid for 10 minutes).",
+        ),
+    ],
+) -> SearchComment:
+    return wiring.search_service(settings()).comment(token)
+
+
+def openapi_document() -> str:
+    """The API's OpenAPI 3.1 document, as committed in docs/openapi.json (stable key order, UTF-8)."""
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="Cataloop API",
+            version=cataloop.__version__,
+            description="Shopper search over the enriched catalog. Errors a caller can fix answer 400 with "
+            '`{"message": ...}`.',
+        )
+    )
+    # Validation errors are answered 400 (see _invalid_parameters), never Powertools' default 422.
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = document.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in json.dumps(document["paths"]):
+            schemas.pop(unused, None)
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

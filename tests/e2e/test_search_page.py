@@ -1,0 +1,109 @@
+"""The search page end to end: local cloud + HTTP server + headless Chromium driven by Playwright (node).
+
+Needs `node`, `tests/e2e/node_modules/playwright-core` (`npm ci --prefix tests/e2e`) and Chromium at
+/usr/bin/chromium (Debian package `chromium`; or set CHROMIUM_PATH). No browser is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cataloop_local.cloud import LocalCloud
+
+from tests.conftest import ROOT, TEMPLATE
+
+pytestmark = pytest.mark.e2e
+
+HERE = Path(__file__).parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
+PRODUCT_IDS = ("km-0001", "km-0007", "km-0097", "km-0360", "km-0363")
+
+
+def _missing() -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed (apt-get install nodejs)"
+    if not (HERE / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core is not installed (npm ci --prefix tests/e2e)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    reason = _missing()
+    if reason is not None:
+        pytest.skip(reason)
+    rows = [json.loads(line)["product"] for line in CATALOG.read_text(encoding="utf-8").splitlines()]
+    cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("search-page") / "state")
+    cloud.start()
+    try:
+        for row in rows:
+            if row["product_id"] in PRODUCT_IDS:
+                cloud.put_events(
+                    [
+                        {
+                            "Source": "cataloop.catalog",
+                            "DetailType": "ProductCreated",
+                            "Detail": {"product": row},
+                        }
+                    ]
+                )
+        cloud.pump_streams()
+        server = cloud.http_server()
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        cloud.stop(save=False)
+
+
+@pytest.fixture(scope="module")
+def report(base_url: str) -> dict[str, Any]:
+    completed = subprocess.run(
+        ["node", str(HERE / "search_page.mjs"), base_url],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "CHROMIUM_PATH": CHROMIUM},
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def test_results_and_plan_are_shown_then_the_comment_arrives_by_its_own_request(report) -> None:
+    food = report["food"]
+    assert food["result_ids"] and set(food["result_ids"]) <= set(PRODUCT_IDS)
+    assert food["result_ids"][0] in {"km-0001", "km-0007"}
+    assert "keyword" in food["plan"] and "식품 의도: true" in food["plan"]
+    assert "상위" in food["comment"] and "오프라인 템플릿" in food["comment_source"]
+    events = report["requests"]
+    first_comment_request = events.index(["request", "/search/comment"])
+    assert events.index(["response", "/search"]) < first_comment_request
+
+
+def test_initial_consonants_show_the_variant_in_the_plan(report) -> None:
+    assert "chosung variant" in report["chosung"]["plan"]
+    assert {"km-0001", "km-0007"} & set(report["chosung"]["result_ids"])
+
+
+def test_markup_in_a_query_is_never_executed(report) -> None:
+    assert report["markup"] == {"executed": False, "images_in_page": 0}
+
+
+def test_a_refused_query_shows_the_api_message(report) -> None:
+    assert "no letters or digits" in report["refused"]["error"]
+    assert report["refused"]["results"] == 0
+    # The browser reports the refused request itself; nothing else may fail (no missing file, no JS error).
+    assert all("status of 400" in error for error in report["console_errors"]), report["console_errors"]

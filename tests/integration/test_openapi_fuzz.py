@@ -1,0 +1,86 @@
+"""Schemathesis against the committed OpenAPI document, on the local server: valid and invalid parameters
+(long, empty, emoji, SQL-looking, markup, control characters, wrong types) never cause a 5xx, every status
+is documented, and every body matches its documented schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from cataloop_local.cloud import LocalCloud
+from hypothesis import HealthCheck, assume, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import ROOT, TEMPLATE
+
+pytestmark = pytest.mark.integration
+
+CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
+PRODUCT_IDS = ("km-0001", "km-0097", "km-0363")
+
+schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], deterministic=True)
+
+# positive_data_acceptance is left out on purpose: the schema cannot express every rule (an emoji-only or
+# guardrail-refused query is schema-valid and correctly answered 400 with a message).
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+]
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("openapi-fuzz") / "state")
+    cloud.start()
+    try:
+        for line in CATALOG.read_text(encoding="utf-8").splitlines():
+            product = json.loads(line)["product"]
+            if product["product_id"] in PRODUCT_IDS:
+                cloud.put_events(
+                    [
+                        {
+                            "Source": "cataloop.catalog",
+                            "DetailType": "ProductCreated",
+                            "Detail": {"product": product},
+                        }
+                    ]
+                )
+        cloud.pump_streams()
+        server = cloud.http_server()
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        cloud.stop(save=False)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
+)
+def test_api_honours_its_openapi_document(case: schemathesis.Case, base_url: str) -> None:
+    # Unexpected HTTP methods (TRACE, OPTIONS, HEAD) reach the local server's BaseHTTPRequestHandler, which
+    # answers 501 where API Gateway answers 404: a gap of local/http_api.py, reported, not of the API.
+    assume(case.method.upper() == "GET")
+    case.call_and_validate(base_url=base_url, checks=CHECKS)

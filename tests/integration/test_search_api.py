@@ -1,0 +1,134 @@
+"""GET /search and GET /search/comment on the local cloud: Korean catalog products enter as ProductCreated
+events, are enriched by the real workflow, indexed from the Products stream, and searched over HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cataloop_local.cloud import LocalCloud
+from cataloop_local.http_api import HttpApiServer
+
+from tests.conftest import ROOT, TEMPLATE
+
+pytestmark = pytest.mark.integration
+
+CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
+# Drinks, the same brand's character goods, another brand's probiotics and a beauty product.
+PRODUCT_IDS = ("km-0001", "km-0007", "km-0010", "km-0097", "km-0255", "km-0360", "km-0363", "km-0365")
+
+
+def _listings() -> list[dict[str, Any]]:
+    wanted = set(PRODUCT_IDS)
+    rows = [json.loads(line)["product"] for line in CATALOG.read_text(encoding="utf-8").splitlines()]
+    return [row for row in rows if row["product_id"] in wanted]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpApiServer, Path]]:
+    state = tmp_path_factory.mktemp("search-api") / "state"
+    cloud = LocalCloud(TEMPLATE, state_dir=state)
+    cloud.start()
+    try:
+        for listing in _listings():
+            response = cloud.put_events(
+                [
+                    {
+                        "Source": "cataloop.catalog",
+                        "DetailType": "ProductCreated",
+                        "Detail": {"product": listing},
+                    }
+                ]
+            )
+            assert response["FailedEntryCount"] == 0
+        assert cloud.pump_streams() >= len(PRODUCT_IDS)
+        server = cloud.http_server()
+        server.start()
+        try:
+            yield server, state
+        finally:
+            server.stop()
+    finally:
+        cloud.stop(save=False)
+
+
+def _get(server: HttpApiServer, path: str, **params: str) -> tuple[int, dict[str, Any]]:
+    url = f"{server.url}{path}?{urllib.parse.urlencode(params)}" if params else f"{server.url}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_search_returns_ranked_catalog_products_with_plan_and_comment(api) -> None:
+    server, _ = api
+    status, body = _get(server, "/search", q="마시는 야쿠르트")
+
+    assert status == 200, body
+    ids = [result["id"] for result in body["results"]]
+    assert ids and set(ids) <= set(PRODUCT_IDS)
+    assert ids[0] in {"km-0001", "km-0007", "km-0010"}  # a drink first: food intent demotes the goods
+    assert body["plan"]["classification"]["food_intent"] is True
+    assert body["comment_token"]
+
+    status, comment = _get(server, "/search/comment", token=body["comment_token"])
+    assert status == 200, comment
+    assert comment["source"] == "offline-template" and comment["language"] == "ko"
+    assert set(comment["grounded_on"]) <= set(ids[:5])
+
+
+def test_initial_consonants_find_the_product_and_the_plan_says_how(api) -> None:
+    server, _ = api
+    status, body = _get(server, "/search", q="ㅇㅋㄹㅌ")
+
+    assert status == 200, body
+    assert body["plan"]["variants"][0]["kind"] == "chosung"
+    assert {result["id"] for result in body["results"]} & {"km-0001", "km-0007"}
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({}, "q"),
+        ({"q": ""}, "q"),
+        ({"q": "🥛🥛🥛"}, "no letters or digits"),
+        ({"q": "가" * 201}, "200"),
+        ({"q": "야쿠르트", "size": "0"}, "size"),
+        ({"q": "야쿠르트", "page": "x"}, "page"),
+        ({"token": "not-a-token"}, "token"),
+    ],
+)
+def test_bad_requests_answer_400_with_a_message_that_says_what_to_fix(api, params, fragment) -> None:
+    server, _ = api
+    path = "/search/comment" if "token" in params else "/search"
+    status, body = _get(server, path, **params)
+
+    assert status == 400, body
+    assert fragment in body["message"]
+
+
+def test_every_search_is_logged_under_the_state_directory_without_personal_data(api) -> None:
+    server, state = api
+    status, _ = _get(server, "/search", q="야쿠르트 010-1234-5678")
+    assert status == 200
+
+    lines = [
+        json.loads(line)
+        for path in sorted((state / "search-log").glob("search-log-*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    assert lines and all("1234-5678" not in json.dumps(line, ensure_ascii=False) for line in lines)
+    assert any(line.get("guardrail_action") == "masked" for line in lines)
+    assert all("latency_ms" in line for line in lines)
+
+
+def test_health_is_still_served(api) -> None:
+    server, _ = api
+    assert _get(server, "/health")[0] == 200
