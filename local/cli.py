@@ -137,6 +137,96 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run one shopper search (and optionally its AI comment) against the local index, as GET /search does."""
+    from cataloop import wiring
+    from cataloop.errors import InvalidInput
+    from cataloop.settings import settings
+
+    params: dict[str, Any] = {"q": args.query, "size": args.size, "page": args.page}
+    if args.sort:
+        params["sort"] = args.sort
+    with local_cloud(args.state_dir) as cloud:
+        cloud.pump_streams()  # index whatever the last command left on the stream
+        service = wiring.search_service(settings())
+        try:
+            response = service.search(params)
+        except InvalidInput as error:
+            print(f"invalid search: {error}", file=sys.stderr)
+            return 2
+        comment = service.comment(response.comment_token) if args.comment and response.comment_token else None
+    plan = response.plan
+    print(
+        f"{response.total} results for {response.query!r} (page {response.page}, mode {plan.mode}, sort {plan.sort})"
+    )
+    if plan.exact_match:
+        print("  exact product-name match: keyword results")
+    if plan.classification is not None:
+        c = plan.classification
+        print(f"  understood as {c.kind}; cleaned query {c.cleaned_query!r}; food intent {c.food_intent}")
+        for reason in c.reasons:
+            print(f"    - {reason}")
+    for variant in plan.variants:
+        print(f"  {variant.reason}")
+    for rule in plan.ranking:
+        print(f"  ranking: {rule}")
+    for result in response.results:
+        price = f"{result.price:,.0f}" if result.price is not None else "-"
+        print(f"{result.position:>3}. {result.id:<10} {result.relevance:6.3f}  {price:>8}  {result.name}")
+    if comment is not None:
+        print(f"\nAI comment ({comment.source}): {comment.text}")
+    payload = response.model_dump(mode="json")
+    if comment is not None:
+        payload["comment"] = comment.model_dump(mode="json")
+    _write_json(args.json, payload)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from cataloop import wiring
+    from cataloop.adapters.dynamodb_scan import DynamoTableScan
+    from cataloop.services.reindex import reindex_learnings, reindex_products
+    from cataloop.settings import settings
+    from tqdm import tqdm
+
+    targets = ["products", "learnings"] if args.index == "all" else [args.index]
+    reports = []
+    with local_cloud(args.state_dir) as cloud:
+        # Pending stream records go to the current generation first, so nothing is in flight.
+        cloud.pump_streams()
+        tables = cloud.table_names()
+        config = settings().model_copy(
+            update={"products_table": tables["ProductsTable"], "knowledge_table": tables["KnowledgeTable"]}
+        )
+        client = wiring.aws_client("dynamodb", config.region)
+        for target in targets:
+            with tqdm(desc=f"reindex {target}", unit="item", disable=args.quiet) as bar:
+                options = {
+                    "on_total": lambda total, bar=bar: bar.reset(total=total),
+                    "on_progress": bar.update,
+                }
+                if target == "products":
+                    scan = DynamoTableScan(client, config.products_table)
+                    report = reindex_products(
+                        wiring.search_index(config), scan, scan.product_listings, **options
+                    )
+                else:
+                    scan = DynamoTableScan(client, config.knowledge_table)
+                    report = reindex_learnings(wiring.learning_index(config), scan, **options)
+            reports.append(report.model_dump())
+            print(
+                f"{report.alias}: {report.indexed} documents from {report.scanned} items into "
+                f"{report.new_index} in {report.build_seconds:.2f} s ({report.documents_per_second:.0f}/s); "
+                f"alias swapped from {', '.join(report.previous_indices) or 'nothing'}; "
+                f"caught up {report.caught_up}, deleted {report.deleted_after_swap}, "
+                f"unreadable {report.unreadable}"
+            )
+            for problem in report.problems:
+                print(f"  unreadable: {problem}")
+    _write_json(args.json, {"reindex": reports})
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -176,6 +266,25 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("file")
     put.add_argument("--json", metavar="PATH")
     put.set_defaults(handler=cmd_events_put)
+
+    search = add("search", cmd_search, "search the local index as GET /search does; prints results and plan")
+    search.add_argument("query", help="what a shopper would type")
+    search.add_argument("--size", type=int, default=10)
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument(
+        "--sort", choices=["relevance", "price_asc", "price_desc", "rating", "popularity", "newest"]
+    )
+    search.add_argument("--comment", action="store_true", help="also fetch the AI comment on the results")
+
+    reindex = add(
+        "reindex",
+        cmd_reindex,
+        "rebuild search indexes from the tables into new generations, then swap the aliases",
+    )
+    reindex.add_argument(
+        "--index", choices=["all", "products", "learnings"], default="all", help="which index (default all)"
+    )
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
     return parser

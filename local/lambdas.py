@@ -9,6 +9,7 @@ method to the registry below makes every caller work, and an exception comes bac
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.util
 import io
 import json
@@ -78,7 +79,7 @@ class LocalFunction:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             # Loggers created at import bind to stdout: bind them to this function's log, as in Lambda.
-            with applied_environment(self.environment), contextlib.redirect_stdout(self.log):
+            with applied_environment(self.environment), function_output(self.log):
                 spec.loader.exec_module(module)
             self._module = module
         handler = getattr(self._module, function, None)
@@ -120,6 +121,35 @@ class FunctionLog(io.TextIOBase):
                 with contextlib.suppress(ValueError):
                     found.append(json.loads(line))
         return found
+
+
+class _LogRouter(io.TextIOBase):
+    """The stdout every function sees. Powertools loggers with the same service name are one logging.Logger
+    per process; a Lambda process holds one function, this one holds all of them, so writes go to the log
+    of the function that is running now rather than to whichever function created the logger first."""
+
+    def __init__(self) -> None:
+        self.current: contextvars.ContextVar[FunctionLog | None] = contextvars.ContextVar("function_log", default=None)
+
+    def write(self, text: str) -> int:
+        log = self.current.get()
+        return log.write(text) if log is not None else sys.__stdout__.write(text)
+
+    def writable(self) -> bool:
+        return True
+
+
+LOG_ROUTER = _LogRouter()
+
+
+@contextmanager
+def function_output(log: FunctionLog) -> Iterator[None]:
+    token = LOG_ROUTER.current.set(log)
+    try:
+        with contextlib.redirect_stdout(LOG_ROUTER):
+            yield
+    finally:
+        LOG_ROUTER.current.reset(token)
 
 
 _environment_lock = threading.RLock()
@@ -197,7 +227,7 @@ class FunctionRegistry:
         )
         started = time.perf_counter()
         # One invocation at a time: handlers share os.environ in this process.
-        with self._lock, applied_environment(function.environment), contextlib.redirect_stdout(function.log):
+        with self._lock, applied_environment(function.environment), function_output(function.log):
             try:
                 result = function.load()(event, context)
             except Exception as error:

@@ -141,15 +141,17 @@ def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: Loca
     from cataloop.settings import Settings
 
     _put_sample(cloud, "product_created.json")
-    # Version 1 (PENDING) and version 2 (enriched) arrive in one batch.
-    assert cloud.pump_streams() == 2
+    cloud.pump_streams()
 
-    indexer_runs = [i for i in cloud.functions.invocations if i.function == "IndexerFunction"]
+    products_stream = "arn:aws:dynamodb:us-east-1:123456789012:table/cataloop-dev-products/stream/"
+    indexer_runs = [i for i in cloud.functions.invocations if i.function == "IndexerFunction"
+                    and i.event["Records"][0]["eventSourceARN"].startswith(products_stream)]
     assert [run.ok for run in indexer_runs] == [True]
+    # Version 1 (PENDING) and version 2 (enriched) arrive in one batch.
     records = indexer_runs[0].event["Records"]
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
     record = records[0]
-    assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/cataloop-dev-products/stream/")
+    assert record["eventSourceARN"].startswith(products_stream)
     index = wiring.search_index(Settings(local=True, search_backend="local", embedding_provider="local",
                                          state_dir=str(cloud.state_dir)))
     hits = index.search(build_search_plan("death wish", mode="keyword")).hits

@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 import pytest
-
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop_local.cloud import LocalCloud
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-
 from cataloop_local.cloud import LocalCloud
+
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.integration

@@ -20,10 +20,14 @@ if TYPE_CHECKING:
     from .adapters.dynamodb_knowledge import DynamoKnowledgeStore
     from .adapters.dynamodb_products import DynamoProductStore
     from .adapters.korean_analyzer import KoreanAnalyzer
+    from .domain.guardrail import Guardrail
     from .ports import Embedder, ModelClient, SearchIndex
+    from .services.knowledge_search import KnowledgeSearch
+    from .services.search import SearchLogWriter, SearchService
 
 _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
+_search_services: dict[tuple[str, ...], Any] = {}
 
 
 @lru_cache(maxsize=16)
@@ -70,7 +74,8 @@ def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str],
     if provider == "offline":
         from .adapters.offline_models import OfflineModelClient
 
-        return OfflineModelClient(reference_path=reference_set or None, model_ids=dict(ids))
+        # The baseline reports its own model ids: provenance must never claim a Bedrock model ran.
+        return OfflineModelClient(reference_path=reference_set or None)
     from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(make_bedrock_runtime_client(region), model_ids=dict(ids))  # type: ignore[arg-type]
@@ -167,6 +172,64 @@ def _build_search_index(settings: Settings) -> Any:
     )
 
 
+# Until Settings has a field for it (ask: LEARNINGS_ALIAS), the learnings alias is fixed: it only needs
+# to differ from the products alias, and both engines keep each alias's generations apart.
+LEARNINGS_ALIAS = "learnings"
+
+
+def learning_index(settings: Settings) -> Any:
+    """The learnings index (local engine or OpenSearch) for these settings, one per process and location;
+    its alias points at a live generation before it is returned."""
+    key = (
+        "learnings",
+        settings.search_backend,
+        settings.state_dir,
+        settings.opensearch_host,
+        LEARNINGS_ALIAS,
+    )
+    with _lock:
+        if key not in _search_indexes:
+            index = _build_learning_index(settings)
+            index.ensure_index()
+            _search_indexes[key] = index
+        return _search_indexes[key]
+
+
+def _build_learning_index(settings: Settings) -> Any:
+    if settings.search_backend == "local":
+        from .adapters.local_learnings import LocalLearningIndex
+
+        return LocalLearningIndex(
+            Path(settings.state_dir) / "learnings",
+            embedder(settings),
+            settings.embedding_dimension,
+            alias=LEARNINGS_ALIAS,
+        )
+    from .adapters.korean_analyzer import nori_index_settings
+    from .adapters.opensearch_index import learnings_index_mapping, make_opensearch_client
+    from .adapters.opensearch_learnings import OpenSearchLearningIndex
+
+    analysis = nori_index_settings(
+        latest_dictionary(settings, "user_dictionary"), latest_dictionary(settings, "synonyms")
+    )
+    client = make_opensearch_client(
+        settings.opensearch_host, settings.region, service=settings.opensearch_service
+    )
+    return OpenSearchLearningIndex(
+        client,
+        LEARNINGS_ALIAS,
+        mapping=learnings_index_mapping(settings.embedding_dimension, analysis),
+        embedder=embedder(settings),
+    )
+
+
+def knowledge_search(settings: Settings) -> KnowledgeSearch:
+    """Similarity search over learnings (the learnings index plus the query embedder)."""
+    from .services.knowledge_search import KnowledgeSearch
+
+    return KnowledgeSearch(learning_index(settings), embedder(settings))
+
+
 def close_search_indexes() -> None:
     """Release local index handles (the local cloud calls this when it stops)."""
     with _lock:
@@ -175,3 +238,111 @@ def close_search_indexes() -> None:
             if close is not None:
                 close()
         _search_indexes.clear()
+        _search_services.clear()
+
+
+# --- search: guardrail, search log, the search service --------------------------------------------------
+# Settings fields read with getattr (guardrail_id, guardrail_version, search_log_bucket, commenter_model_id,
+# comment_token_secret) are optional: without them search runs on the offline guardrail and template.
+
+
+def guardrail(settings: Settings) -> Guardrail:
+    """Bedrock ApplyGuardrail when the settings name a guardrail id (and models are not offline); otherwise
+    the offline word-list and personal-data guardrail."""
+    guardrail_id = str(getattr(settings, "guardrail_id", "") or "")
+    if settings.model_provider == "offline" or not guardrail_id:
+        from .adapters.offline_guardrail import OfflineGuardrail
+
+        return OfflineGuardrail()
+    from .adapters.bedrock_guardrail import BedrockGuardrail
+    from .adapters.bedrock_models import make_bedrock_runtime_client
+
+    version = str(getattr(settings, "guardrail_version", "") or "DRAFT")
+    return BedrockGuardrail(make_bedrock_runtime_client(settings.region), guardrail_id, version)
+
+
+def search_log(settings: Settings) -> SearchLogWriter | None:
+    """S3 when a search-log bucket is configured; JSON Lines under the state directory on the local cloud;
+    otherwise None (a deployed function without a bucket logs nothing rather than writing to /var/task)."""
+    bucket = str(getattr(settings, "search_log_bucket", "") or "")
+    if bucket:
+        from .adapters.search_log_s3 import SearchLogS3
+
+        return SearchLogS3(bucket, client=aws_client("s3", settings.region))
+    if settings.local:
+        from .adapters.search_log_files import SearchLogFiles
+
+        return SearchLogFiles(Path(settings.state_dir) / "search-log")
+    return None
+
+
+def comment_token_secret(settings: Settings) -> bytes:
+    """The HMAC key of comment tokens: configured, else one kept in the local state directory (so tokens
+    survive `cataloop serve` restarts), else a per-process key (tokens then only work on the instance that
+    issued them: configure COMMENT_TOKEN_SECRET in AWS)."""
+    configured = str(getattr(settings, "comment_token_secret", "") or "")
+    if configured:
+        return configured.encode("utf-8")
+    import secrets
+
+    if settings.local:
+        path = Path(settings.state_dir) / "comment-token.key"
+        with _lock:
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(secrets.token_bytes(32))
+            return path.read_bytes()
+    return _process_secret()
+
+
+@lru_cache(maxsize=1)
+def _process_secret() -> bytes:
+    import secrets
+
+    return secrets.token_bytes(32)
+
+
+def commenter_model(settings: Settings) -> ModelClient | None:
+    """The commenter model on Bedrock when configured; None means the offline comment template."""
+    model_id = str(getattr(settings, "commenter_model_id", "") or "")
+    if settings.model_provider == "offline" or not model_id:
+        return None
+    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+
+    return BedrockModelClient(make_bedrock_runtime_client(settings.region), model_ids={"commenter": model_id})
+
+
+def search_service(settings: Settings) -> SearchService:
+    """The search use case over the configured index, embedder, guardrail, log and commenter; one per
+    process and location (it holds the few-shot index and the catalog vocabulary)."""
+    key = (
+        settings.search_backend,
+        settings.state_dir,
+        settings.opensearch_host,
+        settings.products_alias,
+        settings.model_provider,
+    )
+    with _lock:
+        if key not in _search_services:
+            _search_services[key] = _build_search_service(settings)
+        return _search_services[key]
+
+
+def _build_search_service(settings: Settings) -> SearchService:
+    from .domain.query_analysis import FewShotIndex, load_query_vocabulary
+    from .services.search import SearchService, documents_from_product_store
+
+    query_embedder = embedder(settings)
+    few_shot = FewShotIndex(
+        load_query_vocabulary().examples, lambda texts: query_embedder.embed(texts, "query")
+    )
+    return SearchService(
+        search_index(settings),
+        guardrail(settings),
+        few_shot,
+        token_secret=comment_token_secret(settings),
+        embedder=query_embedder,
+        search_log=search_log(settings),
+        documents=documents_from_product_store(product_store(settings)),
+        commenter=commenter_model(settings),
+    )

@@ -25,7 +25,7 @@ class ProductListing(BaseModel):
     category_path: list[str] = Field(min_length=1, max_length=8)
     brand: str | None = Field(default=None, max_length=200)
     price: Decimal | None = Field(default=None, ge=0)
-    currency: str = Field(default="KRW", pattern=r"^[A-Z]{3}$")
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     seller_id: str = Field(default="unknown", max_length=128)
     locale: Literal["ko", "en"] = "en"
     parent_id: ProductId | None = None

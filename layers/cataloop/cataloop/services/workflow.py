@@ -84,7 +84,10 @@ def review_routing(run: SupervisorRun, confidence_threshold: float) -> Supervisi
     if resolution.confidence < confidence_threshold:
         reasons.append(f"confidence {resolution.confidence:.2f} below {confidence_threshold:.2f}")
     return SupervisionOutcome(
-        **run.model_dump(), needs_review=bool(reasons), review_reason="; ".join(reasons)
+        **run.model_dump(),
+        needs_review=bool(reasons),
+        review_reason="; ".join(reasons),
+        learning_count=len(resolution.learnings),
     )
 
 
