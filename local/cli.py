@@ -287,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
 
     add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
+
+    from .evaluation import add_eval_parser
+    from .kb_commands import add_kb_parser
+
+    add_kb_parser(commands)
+    add_eval_parser(commands)
     return parser
 
 

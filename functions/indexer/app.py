@@ -1,4 +1,5 @@
-"""Indexer: Products stream batches -> the search index (bulk, external versions, partial failures)."""
+"""Indexer: Products and Knowledge stream batches -> the product and learnings indexes (bulk, external
+versions, partial failures). Records are routed by the table in their `eventSourceARN`."""
 
 from __future__ import annotations
 
@@ -11,12 +12,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cataloop import wiring
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop.domain.products import ProductListing
-from cataloop.services.indexing import index_product_changes
+from cataloop.errors import InvalidInput
+from cataloop.services.indexing import IndexBatchResult, index_learning_changes, index_product_changes
 from cataloop.settings import settings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+
+
+def source_table(event_source_arn: str) -> str:
+    """The table name in a stream ARN: arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>."""
+    parts = event_source_arn.split(":", 5)
+    resource = parts[5] if len(parts) == 6 else ""
+    if not resource.startswith("table/") or "/stream/" not in resource:
+        raise InvalidInput(f"eventSourceARN {event_source_arn!r} is not a DynamoDB stream ARN")
+    return resource.split("/", 2)[1]
 
 
 def _records(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,6 +39,7 @@ def _records(event: dict[str, Any]) -> list[dict[str, Any]]:
         records.append(
             {
                 "eventName": record.event_name.name if record.event_name else "",
+                "eventSourceARN": record.event_source_arn or "",
                 "dynamodb": {
                     "SequenceNumber": raw["SequenceNumber"],
                     "Keys": from_item(raw.get("Keys", {})),
@@ -48,15 +60,37 @@ def _children(child_ids: list[str]) -> list[ProductListing]:
     return [ProductListing.model_validate(from_item(item)["listing"]) for item in items]
 
 
+def index_records(records: list[dict[str, Any]]) -> IndexBatchResult:
+    """Route each record to the index of its table, in stream order within each table."""
+    config = settings()
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_table.setdefault(source_table(record["eventSourceARN"]), []).append(record)
+    result = IndexBatchResult()
+    for table, batch in by_table.items():
+        if table == config.products_table:
+            result.absorb(index_product_changes(batch, wiring.search_index(config), _children))
+        elif table == config.knowledge_table:
+            result.absorb(index_learning_changes(batch, wiring.learning_index(config)))
+        else:
+            # A mapping to a table this function does not know is a deployment mistake: fail loudly
+            # rather than acknowledge records that were never indexed.
+            raise InvalidInput(
+                f"stream records from table {table!r}; the indexer handles {config.products_table!r} and "
+                f"{config.knowledge_table!r} (check PRODUCTS_TABLE / KNOWLEDGE_TABLE and the event sources)"
+            )
+    return result
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    index = wiring.search_index(settings())
-    result = index_product_changes(_records(event), index, _children)
+    result = index_records(_records(event))
     metrics.add_metric(name="DocumentsIndexed", unit=MetricUnit.Count, value=result.indexed)
     metrics.add_metric(name="DocumentsDeleted", unit=MetricUnit.Count, value=result.deleted)
     metrics.add_metric(name="StaleChangesSkipped", unit=MetricUnit.Count, value=result.stale)
+    metrics.add_metric(name="RecordsNotIndexable", unit=MetricUnit.Count, value=result.ignored)
     metrics.add_metric(
         name="RecordsToRetry", unit=MetricUnit.Count, value=len(result.failed_sequence_numbers)
     )

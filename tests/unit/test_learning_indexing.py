@@ -1,0 +1,297 @@
+"""Learnings index: Knowledge stream records -> learning documents (only learning items), external versions
+and tombstones in the local engine, scope filters, similarity search, and the OpenSearch query body."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.adapters.local_learnings import LocalLearningIndex
+from cataloop.adapters.opensearch_learnings import similar_learnings_body
+from cataloop.domain.knowledge import Learning, LearningStatus, path_key
+from cataloop.domain.learning import ValueLexicon
+from cataloop.domain.learning_search import LearningFilter, learning_document, scope_prefixes
+from cataloop.errors import InvalidInput
+from cataloop.services.indexing import index_learning_changes
+from cataloop.services.knowledge_search import KnowledgeSearch
+from hypothesis import given
+from hypothesis import strategies as st
+
+AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+# Each axis is one topic; a text's vector counts its topic words, so nearness is predictable.
+TOPICS = (("야쿠르트", "유산균", "yakult"), ("나이키", "운동화", "nike"), ("용량", "ml", "volume"))
+
+
+class TopicEmbedder:
+    dimension = len(TOPICS) + 1
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str]] = []
+
+    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[list[float]]:
+        self.calls.append((len(texts), kind))
+        return [[float(sum(t.lower().count(w) for w in words)) for words in TOPICS] + [0.05] for t in texts]
+
+
+def _learning(
+    learning_id: str,
+    text: str,
+    values: list[str],
+    scope: list[str],
+    version: int = 1,
+    status: LearningStatus = LearningStatus.ACTIVE,
+) -> Learning:
+    return Learning(
+        id=learning_id, version=version, text=text, scope_path=scope, attributes=["Brand"],
+        directive=ValueLexicon(attribute="Brand", values=values), status=status, valid_from=AT,
+        valid_to=AT if status is LearningStatus.RETIRED else None, created_at=AT, updated_at=AT,
+    )  # fmt: skip
+
+
+YAKULT = _learning("l-yakult", "야쿠르트 is a Brand of 유산균 drinks", ["야쿠르트"], ["식품", "발효유"])
+NIKE = _learning("l-nike", "나이키 is the Brand on 운동화 titles", ["나이키"], ["패션", "신발"])
+ROOT = _learning("l-root", "Yakult is a Brand, never a volume in ml", ["Yakult"], [])
+
+
+def _item(learning: Learning) -> dict[str, Any]:
+    """A learning as the Knowledge table stores it, deserialised as the indexer receives it."""
+    data = learning.model_dump(mode="json")
+    stored = {
+        "pk": f"NODE#{path_key(learning.scope_path)}",
+        "sk": f"LEARNING#{learning.id}",
+        "entity": "learning",
+    }
+    return from_item(to_item({**stored, **data}))
+
+
+def _record(
+    sequence: int, name: str, keys: dict[str, Any], new: Any = None, old: Any = None
+) -> dict[str, Any]:
+    return {
+        "eventName": name,
+        "dynamodb": {"SequenceNumber": str(sequence), "Keys": keys, "NewImage": new, "OldImage": old},
+    }
+
+
+def _learning_record(sequence: int, learning: Learning, name: str = "INSERT") -> dict[str, Any]:
+    item = _item(learning)
+    keys = {"pk": item["pk"], "sk": item["sk"]}
+    return _record(
+        sequence, name, keys, None if name == "REMOVE" else item, item if name != "INSERT" else None
+    )
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> LocalLearningIndex:
+    learnings = LocalLearningIndex(tmp_path / "learnings", TopicEmbedder(), TopicEmbedder.dimension)
+    learnings.ensure_index()
+    return learnings
+
+
+# --- documents and filters --------------------------------------------------------------------------
+
+
+def test_a_learning_document_carries_scope_keys_status_and_an_embedding_text() -> None:
+    document = learning_document(YAKULT)
+    assert document.scope_prefixes == [
+        "/",
+        path_key(["식품"]),
+        path_key(["식품", "발효유"]),
+        "=" + path_key(["식품", "발효유"]),
+    ]
+    assert (document.id, document.version, document.status) == ("l-yakult", 1, "active")
+    assert "식품 > 발효유" in document.embedding_text and "야쿠르트" in document.embedding_text
+
+
+@given(st.lists(st.text(alphabet="ab가나/%", min_size=1, max_size=4), max_size=4), st.integers(0, 4))
+def test_applies_matches_exactly_the_scope_and_its_ancestors(path: list[str], cut: int) -> None:
+    source = {"status": "active", "scope_prefixes": scope_prefixes(path[:cut])}
+    # A learning placed at a prefix of `path` applies at `path`; one placed deeper does not.
+    assert LearningFilter.for_scope(path, "applies").accepts(source)
+    assert LearningFilter.for_scope(path[:cut], "within").accepts(
+        {"status": "active", "scope_prefixes": scope_prefixes(path)}
+    )
+    if cut < len(path):
+        assert not LearningFilter.for_scope(path[:cut], "applies").accepts(
+            {"status": "active", "scope_prefixes": scope_prefixes(path)}
+        )
+
+
+def test_filters_are_the_same_clauses_in_the_opensearch_body() -> None:
+    learning_filter = LearningFilter.for_scope(["식품"], "within")
+    body = similar_learnings_body([0.1, 0.2], learning_filter, 3)
+    knn = body["query"]["knn"]["embedding"]
+    assert knn["k"] == 3 and body["size"] == 3
+    assert knn["filter"]["bool"]["filter"] == [
+        {"terms": {"scope_prefixes": [path_key(["식품"])]}},
+        {"terms": {"status": ["proposed", "active"]}},
+    ]
+    assert "filter" not in similar_learnings_body([0.1], LearningFilter(), 1)["query"]["knn"]["embedding"]
+
+
+# --- stream batches ---------------------------------------------------------------------------------
+
+
+def test_only_learning_items_are_indexed_and_other_knowledge_items_are_ignored(
+    index: LocalLearningIndex,
+) -> None:
+    node = {"pk": "NODE#/식품", "sk": "#NODE"}
+    records = [
+        _record(1, "INSERT", node, {**node, "entity": "node", "path": ["식품"]}),
+        _learning_record(2, YAKULT),
+        _record(3, "INSERT", {"pk": "LEARNING#l-yakult", "sk": "#LOCATOR"}, {"node_pk": "NODE#/식품"}),
+        _record(4, "INSERT", {"pk": "AUDIT#2026-11-01", "sk": "x"}, {"action": "created"}),
+        _learning_record(5, NIKE),
+    ]
+    result = index_learning_changes(records, index)
+    assert (result.indexed, result.ignored, result.failed_sequence_numbers) == (2, 3, [])
+    assert index.document_count() == 2
+
+
+def test_versions_are_external_and_a_remove_leaves_a_tombstone(index: LocalLearningIndex) -> None:
+    retired = YAKULT.revise(
+        AT, "expert", "retired", "wrong brand", status=LearningStatus.RETIRED, valid_to=AT
+    )
+    result = index_learning_changes(
+        [_learning_record(1, retired, "MODIFY"), _learning_record(2, YAKULT)], index
+    )
+    assert (result.indexed, result.stale) == (1, 1)  # version 1 arrived after version 2
+    hit = index.similar(TopicEmbedder().embed(["야쿠르트"], "query")[0], LearningFilter(), 1)[0]
+    assert hit.source["status"] == "retired"
+
+    removed = index_learning_changes([_learning_record(3, retired, "REMOVE")], index)
+    late = index_learning_changes([_learning_record(4, retired, "MODIFY")], index)
+    assert removed.deleted == 1 and late.stale == 1 and index.document_count() == 0
+
+
+def test_a_poison_learning_is_reported_with_every_later_record(index: LocalLearningIndex) -> None:
+    poison = _learning_record(2, NIKE)
+    poison["dynamodb"]["NewImage"]["text"] = "vague"  # too short and names no directive value
+    records = [_learning_record(1, YAKULT), poison, _learning_record(3, ROOT)]
+    result = index_learning_changes(records, index)
+    assert result.failed_sequence_numbers == ["2", "3"]
+    assert result.rejected and result.rejected[0].startswith("l-nike: ValidationError")
+    assert result.response() == {"batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "3"}]}
+
+
+# --- the local engine -------------------------------------------------------------------------------
+
+
+def test_a_new_generation_is_invisible_until_the_swap_and_state_survives_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "learnings"
+    first = LocalLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
+    old = first.ensure_index()
+    first.bulk_upsert([learning_document(YAKULT)])
+    new = first.create_index()
+    first.bulk_upsert([learning_document(NIKE), learning_document(ROOT)], index=new)
+    assert first.document_count() == 1
+    first.swap_alias(new)
+
+    reopened = LocalLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
+    assert reopened.alias_targets() == [new] and reopened.existing_indices() == [old, new]
+    assert reopened.document_count() == 2 and reopened.document_count(old) == 1
+    with pytest.raises(InvalidInput, match="create_index"):
+        reopened.swap_alias("learnings-v0009")
+
+
+def test_vectors_must_match_the_documents_and_dimension(index: LocalLearningIndex) -> None:
+    with pytest.raises(InvalidInput, match="one each"):
+        index.bulk_upsert([learning_document(YAKULT)], vectors=[[1, 0, 0, 0], [0, 1, 0, 0]])
+    with pytest.raises(InvalidInput, match="dimension 4"):
+        index.bulk_upsert([learning_document(YAKULT)], vectors=[[1, 0]])
+
+
+# --- similarity search ------------------------------------------------------------------------------
+
+
+def _search(index: LocalLearningIndex) -> KnowledgeSearch:
+    retired = _learning(
+        "l-old", "야쿠르트 유산균 is a Brand (old wording)", ["야쿠르트"], ["식품"], 2, LearningStatus.RETIRED
+    )
+    index.bulk_upsert([learning_document(item) for item in (YAKULT, NIKE, ROOT, retired)])
+    return KnowledgeSearch(index, TopicEmbedder())
+
+
+def test_similar_learnings_rank_by_meaning_within_the_applicable_scope(index: LocalLearningIndex) -> None:
+    search = _search(index)
+    found = search.similar_learnings("유산균 야쿠르트 브랜드", ["식품", "발효유", "요구르트"], limit=5)
+    assert [item.id for item in found] == ["l-yakult", "l-root"]  # NIKE's scope is elsewhere, l-old retired
+    assert found[0].score > found[1].score and found[0].scope_path == ["식품", "발효유"]
+
+    everywhere = search.similar_learnings("나이키 운동화", None, limit=2)
+    assert everywhere[0].id == "l-nike"
+    with_history = search.similar_learnings("야쿠르트", ["식품"], reach="within", include_retired=True)
+    assert {item.id for item in with_history} == {"l-yakult", "l-old"}
+
+
+def test_similar_learnings_refuses_bad_input_before_embedding(index: LocalLearningIndex) -> None:
+    embedder = TopicEmbedder()
+    search = KnowledgeSearch(index, embedder)
+    with pytest.raises(InvalidInput, match="text is empty"):
+        search.similar_learnings("   ", ["식품"])
+    with pytest.raises(InvalidInput, match="limit"):
+        search.similar_learnings("야쿠르트", ["식품"], limit=0)
+    assert embedder.calls == []
+    assert search.similar_learnings("야쿠르트", ["식품"]) == []  # empty index: no hits, no error
+
+
+# --- the indexer routes by table ----------------------------------------------------------------------
+
+
+def _indexer_app() -> Any:
+    path = Path(__file__).resolve().parents[2] / "functions" / "indexer" / "app.py"
+    spec = importlib.util.spec_from_file_location("indexer_app_under_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _arn(table: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-01T00:00:00.000"
+
+
+def test_the_indexer_routes_records_to_the_index_of_their_table(
+    index: LocalLearningIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cataloop import wiring
+    from cataloop.settings import settings
+
+    app = _indexer_app()
+    config = settings()
+    products: list[Any] = []
+
+    class ProductIndexSpy:
+        def bulk_upsert(self, documents: Any, vectors: Any = None, *, index: Any = None) -> Any:
+            products.extend(documents)
+            from cataloop.domain.search_document import BulkOutcome
+
+            return BulkOutcome(indexed=len(documents))
+
+    monkeypatch.setattr(wiring, "search_index", lambda _settings: ProductIndexSpy())
+    monkeypatch.setattr(wiring, "learning_index", lambda _settings: index)
+    product_image = {
+        "product_id": "p1", "version": 1, "status": "PENDING", "source_event_id": "e", "created_at": "t",
+        "updated_at": "t", "listing": {"product_id": "p1", "title": "야쿠르트 라이트", "category_path": ["발효유"]},
+    }  # fmt: skip
+    records = [
+        {
+            **_record(1, "INSERT", {"product_id": "p1"}, product_image),
+            "eventSourceARN": _arn(config.products_table),
+        },
+        {**_learning_record(2, YAKULT), "eventSourceARN": _arn(config.knowledge_table)},
+    ]
+    result = app.index_records(records)
+    assert (result.indexed, [document.id for document in products]) == (2, ["p1"])
+    assert index.document_count() == 1
+
+    assert app.source_table(_arn("cataloop-prod-knowledge")) == "cataloop-prod-knowledge"
+    with pytest.raises(InvalidInput, match="not a DynamoDB stream ARN"):
+        app.source_table("arn:aws:sqs:us-east-1:123456789012:queue")
+    with pytest.raises(InvalidInput, match="KNOWLEDGE_TABLE"):
+        app.index_records([{**_learning_record(3, NIKE), "eventSourceARN": _arn("someone-elses-table")}])
