@@ -18,6 +18,7 @@ from cataloop import wiring
 from cataloop.domain.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
 from cataloop.domain.search_comment import MAX_TOKEN_CHARS, SearchComment
 from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
+from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.services.search import SearchResponse
 from cataloop.settings import settings
 from pydantic import BaseModel
@@ -50,19 +51,12 @@ _ERRORS: dict[int, Any] = {
 }
 
 
-def _error(status: int, message: str) -> Response[str]:
-    return Response(
-        status_code=status, content_type="application/json", body=json.dumps({"message": message})
-    )
+_error = error_response
 
 
 @app.exception_handler(RequestValidationError)
 def _invalid_parameters(error: RequestValidationError) -> Response[str]:
-    problems = []
-    for item in error.errors()[:10]:
-        location = [str(part) for part in item.get("loc", ()) if part not in ("query", "body")]
-        problems.append(f"{'.'.join(location) or 'request'}: {item.get('msg', 'invalid')}")
-    return _error(400, "invalid request: " + "; ".join(problems))
+    return _error(400, describe_request_validation(list(error.errors())))
 
 
 @app.exception_handler(InvalidInput)

@@ -1,0 +1,99 @@
+"""Knowledge-base administration API (IAM-authorised routes): browse, show, approve, retire, edit, export, import.
+
+The actor recorded in each audit entry is the caller's IAM identity from the request context, so an
+expert's change is attributable without trusting anything in the request body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from cataloop import wiring
+from cataloop.errors import CataloopError, Conflict
+from cataloop.http_errors import describe_request_validation, error_response
+from cataloop.services import knowledge_base as kb
+from cataloop.settings import settings
+from pydantic import BaseModel, Field
+
+logger = Logger()
+tracer = Tracer()
+app = APIGatewayHttpResolver(enable_validation=True)
+
+
+class Decision(BaseModel):
+    reason: str = Field(min_length=3, max_length=500, description="why (kept in the audit trail)")
+
+
+class Edit(Decision):
+    text: str = Field(min_length=1, max_length=400, description="the learning's new text")
+
+
+def _actor() -> str:
+    iam = (app.current_event.request_context.authorizer.iam if app.current_event.request_context.authorizer else None)
+    arn = getattr(iam, "user_arn", None) if iam else None
+    return str(arn or "local-developer")
+
+
+def _store() -> Any:
+    return wiring.knowledge_store(settings())
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[str]:
+    return error_response(400, describe_request_validation(list(error.errors())))
+
+
+@app.exception_handler(CataloopError)
+def _domain_error(error: CataloopError) -> Response[str]:
+    return error_response(409 if isinstance(error, Conflict) else 400, str(error))
+
+
+@app.get("/kb/tree")
+def tree() -> list[dict[str, Any]]:
+    return [node.model_dump(mode="json") for node in kb.knowledge_tree(_store())]
+
+
+@app.get("/kb/learnings/<learning_id>")
+def show(learning_id: str) -> dict[str, Any]:
+    return kb.show_learning(_store(), learning_id).model_dump(mode="json")
+
+
+@app.post("/kb/learnings/<learning_id>/approve")
+def approve(learning_id: str, decision: Decision) -> dict[str, Any]:
+    return kb.approve(_store(), learning_id, _actor(), decision.reason).model_dump(mode="json")
+
+
+@app.post("/kb/learnings/<learning_id>/retire")
+def retire(learning_id: str, decision: Decision) -> dict[str, Any]:
+    return kb.retire(_store(), learning_id, _actor(), decision.reason).model_dump(mode="json")
+
+
+@app.put("/kb/learnings/<learning_id>")
+def edit(learning_id: str, change: Edit) -> dict[str, Any]:
+    return kb.edit(_store(), learning_id, change.text, _actor(), change.reason).model_dump(mode="json")
+
+
+@app.get("/kb/export")
+def export() -> dict[str, Any]:
+    return kb.export_snapshot(_store()).model_dump(mode="json")
+
+
+@app.post("/kb/import")
+def import_snapshot() -> dict[str, Any]:
+    body = app.current_event.body
+    if not body:
+        raise BadRequestError("send the snapshot JSON as the request body")
+    return kb.import_snapshot(_store(), body).model_dump(mode="json")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
+
