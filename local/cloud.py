@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from cataloop.wiring import aws_client
 
-from . import eventbus, lambdas
+from . import eventbus, lambdas, moto_patches
 from .cfn import IntrinsicResolver, TemplateError, load_template, merged_function_properties
 from .http_api import HttpApiServer, Route
 from .state import LocalState
@@ -104,7 +105,8 @@ class LocalCloud:
             logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        _run_executions_synchronously()
+        moto_patches.run_executions_synchronously()
+        moto_patches.light_transaction_backups()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
         self._create_resources()
@@ -155,7 +157,7 @@ class LocalCloud:
     def put_events(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """PutEvents on the template's bus (EventBusName defaults to the only bus)."""
         bus = self.physical_name(self._only_resource("AWS::Events::EventBus"))
-        client = boto3.client("events", region_name=REGION)
+        client = aws_client("events", REGION)
         prepared = [{"EventBusName": bus, **entry} for entry in entries]
         for entry in prepared:
             if not isinstance(entry.get("Detail"), str):
@@ -168,13 +170,17 @@ class LocalCloud:
         return response
 
     def pump_streams(self) -> int:
-        return self.streams.pump()
+        """Deliver pending stream records, then forget the ones every consumer has read."""
+        delivered = self.streams.pump()
+        for stream_arn, sequence in self.streams.consumed().items():
+            moto_patches.trim_stream(stream_arn.split(":table/")[1].split("/")[0], sequence)
+        return delivered
 
     def http_server(self, port: int = 0) -> HttpApiServer:
         return HttpApiServer(self.routes, self.invoke, port, after_request=self.streams.pump)
 
     def executions(self, logical_id: str) -> list[dict[str, Any]]:
-        client = boto3.client("stepfunctions", region_name=REGION)
+        client = aws_client("stepfunctions", REGION)
         arn = self.state_machine_arns[logical_id]
         found: list[dict[str, Any]] = []
         for page in client.get_paginator("list_executions").paginate(stateMachineArn=arn):
@@ -182,7 +188,7 @@ class LocalCloud:
         return found
 
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
-        return boto3.client("stepfunctions", region_name=REGION).describe_execution(
+        return aws_client("stepfunctions", REGION).describe_execution(
             executionArn=execution_arn
         )
 
@@ -454,21 +460,3 @@ def _placeholder_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README.txt", "Cataloop local cloud: the handler runs in-process from CodeUri.")
     return buffer.getvalue()
-
-
-_sync_patched = False
-
-
-def _run_executions_synchronously() -> None:
-    """moto runs each execution on a thread; locally we run it inside start_execution so a command that
-    starts an execution sees its result deterministically, without polling or sleeps."""
-    global _sync_patched
-    if _sync_patched:
-        return
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    def start(self: Any) -> None:
-        self._execution_logic()
-
-    ExecutionWorker.start = start  # type: ignore[method-assign]
-    _sync_patched = True

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+from cataloop.wiring import aws_client
 
 
 @dataclass
@@ -55,7 +55,7 @@ class EventRouter:
                 self._dead_letter(target, event, error)
 
     def _start_execution(self, arn: str, event: dict[str, Any], payload: Any) -> None:
-        client = boto3.client("stepfunctions", region_name=self.region)
+        client = aws_client("stepfunctions", self.region)
         # Execution names are at most 80 characters; an event id is a UUID.
         client.start_execution(stateMachineArn=arn, name=event["id"][:80], input=json.dumps(payload))
 
@@ -64,7 +64,7 @@ class EventRouter:
         if not dlq_arn:
             raise error
         queue_name = dlq_arn.split(":")[5]
-        sqs = boto3.client("sqs", region_name=self.region)
+        sqs = aws_client("sqs", self.region)
         url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         sqs.send_message(
             QueueUrl=url,

@@ -10,11 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop.domain.scoring import ScoreBoard
 from cataloop.services.extraction_eval import OaMineRecord
+from cataloop.wiring import aws_client
 
 from .cloud import LocalCloud
 
@@ -74,7 +73,7 @@ def submit(cloud: LocalCloud, listing: dict[str, Any]) -> str:
 def read_result(cloud: LocalCloud, product_id: str, execution_arn: str | None) -> ProductResult:
     """What the cloud recorded for one product: the execution outcome and the stored item."""
     table = cloud.table_names()["ProductsTable"]
-    item = boto3.client("dynamodb", region_name="us-east-1").get_item(
+    item = aws_client("dynamodb", "us-east-1").get_item(
         TableName=table, Key={"product_id": {"S": product_id}}
     ).get("Item")
     product = from_item(item) if item else {}
@@ -126,8 +125,11 @@ def replay(
         listing = record.listing()
         arn = submit(cloud, listing.model_dump(mode="json", exclude_none=True))
         results.append(read_result(cloud, listing.product_id, arn))
+        if len(results) % 10 == 0:
+            cloud.pump_streams()  # streams deliver continuously, in batches; the index follows the catalog
         if on_product is not None:
             on_product()
+    cloud.pump_streams()
     size = len(results)
     reports = [
         summarise(results[size * i // slices : size * (i + 1) // slices], gold)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
+from cataloop.wiring import aws_client
 
 from .lambdas import FunctionError
 
@@ -34,6 +34,7 @@ class StreamMapping:
     on_failure_arn: str | None = None
     enabled: bool = True
     _iterators: dict[str, str] = field(default_factory=dict)
+    _consumed: int = 0  # highest sequence number delivered (to the function or its failure destination)
 
 
 @dataclass
@@ -97,12 +98,20 @@ class StreamPoller:
 
     def start_at_latest(self) -> None:
         """Position every mapping after the records already in the stream (used after a state restore)."""
-        client = boto3.client("dynamodbstreams", region_name=self.region)
+        client = aws_client("dynamodbstreams", self.region)
         for mapping in self.mappings:
             for shard in client.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]:
                 mapping._iterators[shard["ShardId"]] = client.get_shard_iterator(
                     StreamArn=mapping.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
                 )["ShardIterator"]
+
+    def consumed(self) -> dict[str, int]:
+        """Per stream, the sequence number up to which every mapping on it has finished."""
+        by_stream: dict[str, int] = {}
+        for mapping in self.mappings:
+            current = by_stream.get(mapping.stream_arn)
+            by_stream[mapping.stream_arn] = mapping._consumed if current is None else min(current, mapping._consumed)
+        return {arn: sequence for arn, sequence in by_stream.items() if sequence > 0}
 
     def pump(self, max_rounds: int = 1000) -> int:
         """Deliver everything pending, including records written by the functions themselves.
@@ -116,7 +125,7 @@ class StreamPoller:
         raise RuntimeError(f"streams still had records after {max_rounds} rounds: a write loop?")
 
     def _poll(self, mapping: StreamMapping) -> int:
-        client = boto3.client("dynamodbstreams", region_name=self.region)
+        client = aws_client("dynamodbstreams", self.region)
         shards = client.describe_stream(StreamArn=mapping.stream_arn)["StreamDescription"]["Shards"]
         total = 0
         for shard in shards:
@@ -136,6 +145,7 @@ class StreamPoller:
                     break
                 total += len(records)
                 self._deliver(mapping, shard_id, records)
+                mapping._consumed = max(mapping._consumed, int(records[-1]["dynamodb"]["SequenceNumber"]))
         return total
 
     def _deliver(self, mapping: StreamMapping, shard_id: str, records: list[dict[str, Any]]) -> None:
@@ -213,6 +223,6 @@ class StreamPoller:
                 "streamArn": mapping.stream_arn,
             },
         }
-        sqs = boto3.client("sqs", region_name=self.region)
+        sqs = aws_client("sqs", self.region)
         url = sqs.get_queue_url(QueueName=mapping.on_failure_arn.split(":")[5])["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message, default=str))
