@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import UTC, datetime
 
 from cataloop_local.eventbus import as_delivered
@@ -49,3 +51,69 @@ def test_http_results_follow_api_gateway_rules() -> None:
     assert http_response({"statusCode": 201, "headers": {"a": "b"}, "body": "x"}) == (201, {"a": "b"}, b"x")
     status, headers, body = http_response({"hello": "world"})
     assert status == 200 and headers["content-type"] == "application/json" and body == b'{"hello": "world"}'
+
+
+def test_a_cancelled_transaction_restores_items_and_emits_no_stream_records() -> None:
+    import boto3
+    import pytest
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from cataloop_local import moto_patches
+
+    moto_patches.light_transaction_backups()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        client.put_item(TableName="t", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
+        with pytest.raises(ClientError, match="TransactionCanceled"):
+            client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "2"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}}, "ConditionExpression": "attribute_exists(pk)"}},
+            ])
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "1"}
+        assert "Item" not in client.get_item(TableName="t", Key={"pk": {"S": "b"}})
+        from moto.dynamodb.models import dynamodb_backends
+
+        shard = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].stream_shard
+        assert [r.record["eventName"] for r in shard.items] == ["INSERT"]
+
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "3"}}}},
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}}}},
+        ])
+        assert [r.record["eventName"] for r in shard.items] == ["INSERT", "MODIFY", "INSERT"]
+
+
+def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: "pytest.MonkeyPatch") -> None:
+    import boto3
+    from moto import mock_aws
+
+    from cataloop_local import moto_patches
+
+    # DynamoDB Streams calls only reach moto with account-id endpoints disabled (ARCHITECTURE §4).
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="s", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        for key in "abc":
+            client.put_item(TableName="s", Item={"pk": {"S": key}})
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        arn = client.describe_table(TableName="s")["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        first = streams.get_records(ShardIterator=iterator, Limit=2)
+        consumed = int(first["Records"][-1]["dynamodb"]["SequenceNumber"])
+
+        assert moto_patches.trim_stream("s", consumed) == 2
+        rest = streams.get_records(ShardIterator=first["NextShardIterator"], Limit=10)["Records"]
+        assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in rest] == ["c"]
+        assert int(rest[0]["dynamodb"]["SequenceNumber"]) == consumed + 1
