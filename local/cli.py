@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     demo = add("demo", cmd_demo, "run the main job end to end on a fresh local cloud and print a summary")
-    demo.add_argument("--products", type=int, default=None, help="limit the number of products replayed")
+    demo.add_argument("--products", type=int, default=None, help="OA-Mine train products to replay (default 200)")
+    demo.add_argument("--korean", type=int, default=None, help="Korean catalog products to load (default 120)")
 
     serve = add("serve", cmd_serve, "run the local cloud and its HTTP API until Ctrl-C", reports=False)
     serve.add_argument("--port", type=int, default=3000)

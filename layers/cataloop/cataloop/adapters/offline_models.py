@@ -32,6 +32,7 @@ from typing import Any, TypeVar, cast
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cataloop.domain.attributes import AttributeSchema, AttributeSpec, schema_for
+from cataloop.domain.catalog import is_food_category
 from cataloop.domain.extraction import (
     AttributeValue,
     EvaluatorReport,
@@ -192,29 +193,6 @@ PATTERN_ATTRIBUTES: dict[str, re.Pattern[str]] = {
     "dosage": re.compile(r"\d[\d,.]*\s?(?:mg|mcg|iu|µg)\b(?:\s?/\s?serving)?", re.IGNORECASE),
     "load size": re.compile(r"\d+\s?loads?\b", re.IGNORECASE),
     "size": re.compile(r"\b\d{1,2}(?:\.5)?\s?(?:[MWDN]|Wide|Narrow)?\s?US\b|\b\d{3}\s?mm\b"),
-}
-FOOD_CATEGORY_WORDS = {
-    "식품",
-    "발효유",
-    "요구르트",
-    "우유",
-    "음료",
-    "과자",
-    "라면",
-    "커피",
-    "차",
-    "간식",
-    "유제품",
-    "생수",
-    "coffee",
-    "tea",
-    "breakfast cereal",
-    "cereal",
-    "food",
-    "grocery",
-    "snacks",
-    "beverages",
-    "vitamin",
 }
 # Words that start descriptions rather than brand names (for strategy B's brand boundary).
 DESCRIPTOR_WORDS = {
@@ -409,7 +387,7 @@ def _key(spec: AttributeSpec) -> str:
 
 
 def _is_food(category_path: list[str]) -> bool:
-    return any(normalise_text(part) in FOOD_CATEGORY_WORDS for part in category_path)
+    return is_food_category(category_path)
 
 
 class _Claims:

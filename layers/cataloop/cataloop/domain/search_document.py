@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cataloop.domain.catalog import is_food_category
 from cataloop.domain.hangul import hangul_to_qwerty, is_syllable, to_chosung
 from cataloop.domain.products import ProductListing
 
@@ -28,10 +29,6 @@ MAX_EMBEDDING_TEXT_CHARS = 1200
 CATEGORY_SEPARATOR = ">"
 
 # Top-level categories that are food when the enrichment does not say; compared case-insensitively.
-FOOD_CATEGORY_ROOTS = frozenset(
-    {"식품", "식료품", "음료", "건강식품", "food", "foods", "grocery", "grocery & gourmet food", "beverages"}
-)
-
 _ATTRIBUTE_NAME = re.compile(r"[^\w]+")
 _INDEX_NAME = re.compile(r"^(?P<alias>[a-z0-9][a-z0-9_-]*)-v(?P<generation>\d{4,})$")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'&+.-]*")
@@ -238,7 +235,7 @@ def _is_food(listing: ProductListing, enrichment: _EnrichmentView, attributes: d
     flag = attributes.get("attr_is_food")
     if flag:
         return flag[0].casefold() in {"true", "yes", "1", "y"}
-    return listing.category_path[0].casefold() in FOOD_CATEGORY_ROOTS
+    return is_food_category(listing.category_path)
 
 
 def _english_text(listing: ProductListing, enrichment: _EnrichmentView) -> str:
