@@ -10,7 +10,7 @@ TOOLS_STAMP := $(TOOLS)/.setup-stamp
 SAM_CLI_VERSION := 1.170.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools demo test lint typecheck template-check unit integration e2e bench build deploy clean reset
+.PHONY: help setup tools e2e-deps demo test lint typecheck template-check unit integration e2e bench build deploy clean reset
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,17 @@ $(TOOLS_STAMP):
 
 tools: $(TOOLS_STAMP) ## install aws-sam-cli in its own virtualenv
 
+# Browser tests: Debian's Chromium (never a downloaded browser) and playwright-core from the npm lockfile.
+E2E_STAMP := tests/e2e/node_modules/.setup-stamp
+$(E2E_STAMP): tests/e2e/package-lock.json
+	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v node >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	@touch $(E2E_STAMP)
+
+e2e-deps: $(E2E_STAMP) ## install Chromium (Debian) and playwright-core (npm) for the browser tests
+
 demo: setup ## run the main job end to end on the local cloud
 	$(VENV)/bin/cataloop demo
 
@@ -47,7 +58,7 @@ template-check: setup tools ## cfn-lint, sam validate --lint, sam build
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel >/dev/null
 
-test: lint typecheck template-check ## lint, template checks and the whole test suite
+test: lint typecheck template-check e2e-deps ## lint, template checks and the whole test suite
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)
 
 unit: setup ## fast unit tests only
@@ -56,7 +67,7 @@ unit: setup ## fast unit tests only
 integration: setup
 	$(VENV)/bin/pytest tests/integration $(PYTEST_ARGS)
 
-e2e: setup
+e2e: setup e2e-deps
 	$(VENV)/bin/pytest tests/e2e $(PYTEST_ARGS)
 
 bench: setup ## run the benchmarks and write bench/results/*.json
@@ -72,4 +83,4 @@ reset: setup ## clear the local cloud state in .cataloop/
 	$(VENV)/bin/cataloop reset
 
 clean: ## remove virtualenvs, build output and local state
-	rm -rf $(VENV) $(TOOLS) .aws-sam .cataloop .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .aws-sam .cataloop .pytest_cache .mypy_cache .ruff_cache tests/e2e/node_modules

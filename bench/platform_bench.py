@@ -23,8 +23,10 @@ COLD_START = (
 
 
 def main(products: int = 60) -> dict:
-    cold = [float(subprocess.check_output([sys.executable, "-c", COLD_START], cwd=ROOT, text=True).split()[-1])
-            for _ in range(3)]
+    cold = [
+        float(subprocess.check_output([sys.executable, "-c", COLD_START], cwd=ROOT, text=True).split()[-1])
+        for _ in range(3)
+    ]
     from cataloop.services.extraction_eval import read_oa_mine
     from cataloop_local.cloud import LocalCloud
 
@@ -40,11 +42,19 @@ def main(products: int = 60) -> dict:
     try:
         execution_ms, stream_ms = [], []
         for record in records:
-            entry = {"Source": "cataloop.catalog", "DetailType": "ProductCreated",
-                     "Detail": json.dumps({"product": record.listing().model_dump(mode="json", exclude_none=True)})}
+            entry = {
+                "Source": "cataloop.catalog",
+                "DetailType": "ProductCreated",
+                "Detail": json.dumps(
+                    {"product": record.listing().model_dump(mode="json", exclude_none=True)}
+                ),
+            }
             execution_ms.append(time_ms(lambda entry=entry: cloud.put_events([entry])))
             stream_ms.append(time_ms(cloud.pump_streams))
-        statuses = [cloud.describe_execution(e["executionArn"])["status"] for e in cloud.executions("EnrichProductStateMachine")]
+        statuses = [
+            cloud.describe_execution(e["executionArn"])["status"]
+            for e in cloud.executions("EnrichProductStateMachine")
+        ]
     finally:
         cloud.stop(save=False)
 
@@ -59,15 +69,22 @@ def main(products: int = 60) -> dict:
         "executions": len(statuses),
     }
     write_result("platform", result)
-    print_table("Local cloud (bench/results/platform.json)", [
-        ("start-up, fresh process (p50)", f"{result['startup_cold_process_ms']['p50_ms']:.0f} ms"),
-        ("start-up, warm (p50)", f"{result['startup_warm_ms']['p50_ms']:.0f} ms"),
-        ("PutEvents -> execution end (p50/p95)",
-         f"{result['put_event_to_execution_end_ms']['p50_ms']:.1f} / {result['put_event_to_execution_end_ms']['p95_ms']:.1f} ms"),
-        ("stream delivery incl. indexing (p50/p95)",
-         f"{result['stream_delivery_ms']['p50_ms']:.1f} / {result['stream_delivery_ms']['p95_ms']:.1f} ms"),
-        ("executions succeeded", f"{result['executions_succeeded']}/{result['executions']}"),
-    ])
+    print_table(
+        "Local cloud (bench/results/platform.json)",
+        [
+            ("start-up, fresh process (p50)", f"{result['startup_cold_process_ms']['p50_ms']:.0f} ms"),
+            ("start-up, warm (p50)", f"{result['startup_warm_ms']['p50_ms']:.0f} ms"),
+            (
+                "PutEvents -> execution end (p50/p95)",
+                f"{result['put_event_to_execution_end_ms']['p50_ms']:.1f} / {result['put_event_to_execution_end_ms']['p95_ms']:.1f} ms",
+            ),
+            (
+                "stream delivery incl. indexing (p50/p95)",
+                f"{result['stream_delivery_ms']['p50_ms']:.1f} / {result['stream_delivery_ms']['p95_ms']:.1f} ms",
+            ),
+            ("executions succeeded", f"{result['executions_succeeded']}/{result['executions']}"),
+        ],
+    )
     return result
 
 

@@ -183,11 +183,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from cataloop import wiring
     from cataloop.adapters.dynamodb_scan import DynamoTableScan
     from cataloop.services.reindex import reindex_learnings, reindex_products
     from cataloop.settings import settings
-    from tqdm import tqdm
 
     targets = ["products", "learnings"] if args.index == "all" else [args.index]
     reports = []
@@ -250,8 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     demo = add("demo", cmd_demo, "run the main job end to end on a fresh local cloud and print a summary")
-    demo.add_argument("--products", type=int, default=None, help="OA-Mine train products to replay (default 200)")
-    demo.add_argument("--korean", type=int, default=None, help="Korean catalog products to load (default 120)")
+    demo.add_argument(
+        "--products", type=int, default=None, help="OA-Mine train products to replay (default 200)"
+    )
+    demo.add_argument(
+        "--korean", type=int, default=None, help="Korean catalog products to load (default 120)"
+    )
 
     serve = add("serve", cmd_serve, "run the local cloud and its HTTP API until Ctrl-C", reports=False)
     serve.add_argument("--port", type=int, default=3000)

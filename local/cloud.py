@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+
 from cataloop.wiring import aws_client
 
 from . import eventbus, lambdas, moto_patches
@@ -188,9 +189,7 @@ class LocalCloud:
         return found
 
     def describe_execution(self, execution_arn: str) -> dict[str, Any]:
-        return aws_client("stepfunctions", REGION).describe_execution(
-            executionArn=execution_arn
-        )
+        return aws_client("stepfunctions", REGION).describe_execution(executionArn=execution_arn)
 
     def table_names(self) -> dict[str, str]:
         return {

@@ -40,11 +40,15 @@ EXAMPLE_SEARCHES = [
 
 def _print_slices(slices: list[Any]) -> None:
     print("\nNorth star: the disagreement rate over the replay (each row is a tenth, in arrival order)")
-    print(f"  {'slice':>5} {'products':>8} {'disagree':>8} {'supervisor':>10} {'review':>7} {'P':>6} {'R':>6} {'F1':>6} {'learnings/prompt':>16}")
+    print(
+        f"  {'slice':>5} {'products':>8} {'disagree':>8} {'supervisor':>10} {'review':>7} {'P':>6} {'R':>6} {'F1':>6} {'learnings/prompt':>16}"
+    )
     for number, report in enumerate(slices, start=1):
-        print(f"  {number:>5} {report.products:>8} {report.disagreement_rate:>8.2f} {report.supervisor_rate:>10.2f} "
-              f"{report.human_review_rate:>7.2f} {report.precision or 0:>6.3f} {report.recall or 0:>6.3f} "
-              f"{report.f1 or 0:>6.3f} {report.learnings_injected_per_product:>16.1f}")
+        print(
+            f"  {number:>5} {report.products:>8} {report.disagreement_rate:>8.2f} {report.supervisor_rate:>10.2f} "
+            f"{report.human_review_rate:>7.2f} {report.precision or 0:>6.3f} {report.recall or 0:>6.3f} "
+            f"{report.f1 or 0:>6.3f} {report.learnings_injected_per_product:>16.1f}"
+        )
 
 
 def _searches(cloud: Any) -> list[dict[str, Any]]:
@@ -69,8 +73,10 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
         if understood is not None:
             detail = f"; {understood.kind}, sort={understood.sort_intent}, food={understood.food_intent}"
         variants = ", ".join(f"{v.kind}->{v.text}" for v in plan.variants)
-        print(f"\n  [{label}] {params['q']!r}: {path}{detail}{'; variants ' + variants if variants else ''}"
-              f"{'; guardrail ' + plan.guardrail.action if plan.guardrail.action != 'none' else ''}")
+        print(
+            f"\n  [{label}] {params['q']!r}: {path}{detail}{'; variants ' + variants if variants else ''}"
+            f"{'; guardrail ' + plan.guardrail.action if plan.guardrail.action != 'none' else ''}"
+        )
         for result in response.results:
             price = f"{result.price:,.0f}" if result.price is not None else "-"
             food = {True: "food", False: "goods", None: "?"}[result.is_food]
@@ -78,9 +84,16 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
         comment = service.comment(response.comment_token) if response.comment_token else None
         if comment is not None:
             print(f"     AI comment ({comment.source}): {comment.text[:160]}")
-        shown.append({"label": label, "query": params["q"], "path": path, "total": response.total,
-                      "results": [r.id for r in response.results],
-                      "comment": comment.text if comment is not None else None})
+        shown.append(
+            {
+                "label": label,
+                "query": params["q"],
+                "path": path,
+                "total": response.total,
+                "results": [r.id for r in response.results],
+                "comment": comment.text if comment is not None else None,
+            }
+        )
     return shown
 
 
@@ -129,10 +142,14 @@ def run_demo(args: argparse.Namespace) -> int:
         "state_dir": str(state_dir),
     }
     first, last = slices[0], slices[-1]
-    print(f"\nDisagreement rate {first.disagreement_rate:.2f} in the first tenth -> {last.disagreement_rate:.2f} in the last; "
-          f"F1 {first.f1 or 0:.3f} -> {last.f1 or 0:.3f}.")
-    print(f"Took {summary['seconds']} s. State kept in {state_dir}: try `cataloop search 유산균`, "
-          "`cataloop kb tree`, `cataloop serve`.")
+    print(
+        f"\nDisagreement rate {first.disagreement_rate:.2f} in the first tenth -> {last.disagreement_rate:.2f} in the last; "
+        f"F1 {first.f1 or 0:.3f} -> {last.f1 or 0:.3f}."
+    )
+    print(
+        f"Took {summary['seconds']} s. State kept in {state_dir}: try `cataloop search 유산균`, "
+        "`cataloop kb tree`, `cataloop serve`."
+    )
     _write_json(getattr(args, "json", None), summary)
     failed = summary["replay"]["failed_executions"] + failures
     return 0 if failed == 0 else 1

@@ -23,8 +23,15 @@ from .cli import PROJECT_ROOT, _write_json
 
 TRAIN = PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"
 SHARED_TEST = PROJECT_ROOT.parent / "shared" / "data" / "oa-mine" / "test.jsonl"
-SUMMARY_KEYS = ("products", "micro", "per_attribute", "disagreement_rate", "supervisor_rate",
-                "tokens_per_product", "modelled_cost_per_product")
+SUMMARY_KEYS = (
+    "products",
+    "micro",
+    "per_attribute",
+    "disagreement_rate",
+    "supervisor_rate",
+    "tokens_per_product",
+    "modelled_cost_per_product",
+)
 
 
 def _offline_model() -> Any:
@@ -41,13 +48,15 @@ def cmd_eval_extraction(args: argparse.Namespace) -> int:
     baseline = EvalSettings(collect_learnings=False, use_learnings=False)
     outcome = run_pipeline(records, _offline_model(), settings=baseline)
     summary = {key: outcome.summary[key] for key in SUMMARY_KEYS}
-    summary.update({
-        "dataset": str(args.dataset),
-        "human_review_rate": outcome.summary["human_review_rate"],
-        "evaluator_approval_rate": outcome.summary["evaluator_approval_rate"],
-        "model": "offline deterministic baseline (docs/offline-baseline.md); supervisor reference set: OA-Mine train",
-        "seconds": round(time.perf_counter() - started, 1),
-    })
+    summary.update(
+        {
+            "dataset": str(args.dataset),
+            "human_review_rate": outcome.summary["human_review_rate"],
+            "evaluator_approval_rate": outcome.summary["evaluator_approval_rate"],
+            "model": "offline deterministic baseline (docs/offline-baseline.md); supervisor reference set: OA-Mine train",
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    )
     micro = summary["micro"]
     print(f"{summary['products']} products from {args.dataset}")
     print(f"  micro P/R/F1         {micro['precision']:.3f} / {micro['recall']:.3f} / {micro['f1']:.3f}")
@@ -80,6 +89,7 @@ class KnowledgeBaseMemory:
 
 def _learning_counts(table: str) -> dict[str, Any]:
     import boto3
+
     from cataloop.adapters.dynamodb_codec import from_item
 
     client = boto3.client("dynamodb", region_name="us-east-1")
@@ -95,8 +105,13 @@ def _learning_counts(table: str) -> dict[str, Any]:
             if data["status"] == "active":
                 kinds[data.get("kind", "?")] += 1
                 channels[data.get("source_channel", "?")] += 1
-    return {"active": status["active"], "proposed": status["proposed"], "retired": status["retired"],
-            "by_kind": dict(kinds), "by_source_channel": dict(channels)}
+    return {
+        "active": status["active"],
+        "proposed": status["proposed"],
+        "retired": status["retired"],
+        "by_kind": dict(kinds),
+        "by_source_channel": dict(channels),
+    }
 
 
 def cmd_eval_learning(args: argparse.Namespace) -> int:
@@ -126,19 +141,24 @@ def cmd_eval_learning(args: argparse.Namespace) -> int:
             frozen = EvalSettings(collect_learnings=False)
             print("scoring test.jsonl without and with the learned knowledge base ...")
             without = run_pipeline(test, model, settings=frozen.model_copy(update={"use_learnings": False}))
-            with_kb = run_pipeline(test, model, settings=frozen,
-                                   memory=KnowledgeBaseMemory(store, config.learning_token_budget))  # type: ignore[arg-type]
+            with_kb = run_pipeline(
+                test, model, settings=frozen, memory=KnowledgeBaseMemory(store, config.learning_token_budget)
+            )  # type: ignore[arg-type]
         finally:
             cloud.stop(save=False)
     failed = sum(not r.succeeded for r in results)
     report = {
         "replay": {
             "products": len(results),
-            "order": "file order" if args.file_order else "round-robin over categories, file order within each",
+            "order": "file order"
+            if args.file_order
+            else "round-robin over categories, file order within each",
             "disagreement_rate_by_slice": [round(s.disagreement_rate, 4) for s in slices],
             "supervisor_rate": round(sum(r.supervised for r in results) / len(results), 4),
             "human_review_rate": round(sum(r.human_review for r in results) / len(results), 4),
-            "learnings_injected_per_product_by_slice": [round(s.learnings_injected_per_product, 2) for s in slices],
+            "learnings_injected_per_product_by_slice": [
+                round(s.learnings_injected_per_product, 2) for s in slices
+            ],
             "failed_executions": failed,
             "seconds": round(replay_seconds, 1),
         },
@@ -151,19 +171,29 @@ def cmd_eval_learning(args: argparse.Namespace) -> int:
             "disagreement_rate_with": round(with_kb.summary["disagreement_rate"], 4),
             "supervisor_rate_without": round(without.summary["supervisor_rate"], 4),
             "supervisor_rate_with": round(with_kb.summary["supervisor_rate"], 4),
-            "modelled_cost_per_product_without": round(without.summary["modelled_cost_per_product"]["amount"], 6),
-            "modelled_cost_per_product_with": round(with_kb.summary["modelled_cost_per_product"]["amount"], 6),
+            "modelled_cost_per_product_without": round(
+                without.summary["modelled_cost_per_product"]["amount"], 6
+            ),
+            "modelled_cost_per_product_with": round(
+                with_kb.summary["modelled_cost_per_product"]["amount"], 6
+            ),
         },
         "seconds": round(time.perf_counter() - started, 1),
     }
     print("\nReplay (through the local cloud): disagreement rate by tenth of the replay")
     print("  " + "  ".join(f"{rate:.2f}" for rate in report["replay"]["disagreement_rate_by_slice"]))
-    print(f"  supervisor rate {report['replay']['supervisor_rate']:.3f}, human review rate "
-          f"{report['replay']['human_review_rate']:.3f}, failed executions {failed}")
-    print(f"Knowledge base: {learnings['active']} active, {learnings['proposed']} proposed, {learnings['retired']} retired")
+    print(
+        f"  supervisor rate {report['replay']['supervisor_rate']:.3f}, human review rate "
+        f"{report['replay']['human_review_rate']:.3f}, failed executions {failed}"
+    )
+    print(
+        f"Knowledge base: {learnings['active']} active, {learnings['proposed']} proposed, {learnings['retired']} retired"
+    )
     t = report["test"]
-    print(f"test.jsonl ({t['products']}): F1 {t['f1_without_learnings']:.3f} -> {t['f1_with_learnings']:.3f}, "
-          f"disagreement {t['disagreement_rate_without']:.3f} -> {t['disagreement_rate_with']:.3f}")
+    print(
+        f"test.jsonl ({t['products']}): F1 {t['f1_without_learnings']:.3f} -> {t['f1_with_learnings']:.3f}, "
+        f"disagreement {t['disagreement_rate_without']:.3f} -> {t['disagreement_rate_with']:.3f}"
+    )
     _write_json(args.json, report)
     return 0 if failed == 0 else 1
 
@@ -171,14 +201,22 @@ def cmd_eval_learning(args: argparse.Namespace) -> int:
 def add_eval_parser(commands: Any) -> None:
     evaluate = commands.add_parser("eval", help="measure the offline baseline on OA-Mine")
     sub = evaluate.add_subparsers(dest="eval_command", required=True)
-    extraction = sub.add_parser("extraction", help="extraction P/R/F1, disagreement, tokens and cost on a JSONL")
-    extraction.add_argument("--dataset", type=Path, default=SHARED_TEST, help="OA-Mine-format JSONL (default: shared test.jsonl)")
+    extraction = sub.add_parser(
+        "extraction", help="extraction P/R/F1, disagreement, tokens and cost on a JSONL"
+    )
+    extraction.add_argument(
+        "--dataset", type=Path, default=SHARED_TEST, help="OA-Mine-format JSONL (default: shared test.jsonl)"
+    )
     extraction.add_argument("--json", metavar="PATH")
     extraction.set_defaults(handler=cmd_eval_extraction)
-    learning = sub.add_parser("learning", help="replay train through the local cloud, then score test with/without learnings")
+    learning = sub.add_parser(
+        "learning", help="replay train through the local cloud, then score test with/without learnings"
+    )
     learning.add_argument("--train", type=Path, default=TRAIN)
     learning.add_argument("--test", type=Path, default=SHARED_TEST)
     learning.add_argument("--limit", type=int, default=None, help="replay only the first N train products")
-    learning.add_argument("--file-order", action="store_true", help="replay in file order (grouped by category)")
+    learning.add_argument(
+        "--file-order", action="store_true", help="replay in file order (grouped by category)"
+    )
     learning.add_argument("--json", metavar="PATH")
     learning.set_defaults(handler=cmd_eval_learning)

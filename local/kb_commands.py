@@ -50,14 +50,20 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
     if action == "show":
         detail = kb.show_learning(store, args.learning_id)
         learning = detail.learning
-        print(f"{learning.id} v{learning.version}  {learning.status}  votes={learning.votes}  support={learning.support_count}")
-        print(f"  scope: {' > '.join(learning.scope_path) or '(root)'}   kind: {learning.kind}   source: {learning.source_channel}")
+        print(
+            f"{learning.id} v{learning.version}  {learning.status}  votes={learning.votes}  support={learning.support_count}"
+        )
+        print(
+            f"  scope: {' > '.join(learning.scope_path) or '(root)'}   kind: {learning.kind}   source: {learning.source_channel}"
+        )
         print(f"  text: {learning.text}")
         for entry in learning.audit[-10:]:
             print(f"  audit: {entry.at} {entry.actor} {entry.action}: {entry.reason}")
         print(f"  influenced {len(detail.influenced)} product versions")
         for item in detail.influenced[:20]:
-            print(f"    {json.dumps(item.model_dump(mode='json') if hasattr(item, 'model_dump') else item, default=str)}")
+            print(
+                f"    {json.dumps(item.model_dump(mode='json') if hasattr(item, 'model_dump') else item, default=str)}"
+            )
         return detail.model_dump(mode="json")
     if action in ("approve", "retire"):
         operation = kb.approve if action == "approve" else kb.retire
@@ -81,7 +87,9 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
 
 
 def add_kb_parser(commands: Any) -> None:
-    kb = commands.add_parser("kb", help="audit and edit the knowledge base (tree, show, approve, retire, edit, export, import)")
+    kb = commands.add_parser(
+        "kb", help="audit and edit the knowledge base (tree, show, approve, retire, edit, export, import)"
+    )
     sub = kb.add_subparsers(dest="kb_command", required=True)
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -91,7 +99,9 @@ def add_kb_parser(commands: Any) -> None:
         return parser
 
     add("tree", "print the category tree with learning counts")
-    add("show", "a learning with its provenance, audit trail and influenced products").add_argument("learning_id")
+    add("show", "a learning with its provenance, audit trail and influenced products").add_argument(
+        "learning_id"
+    )
     for name in ("approve", "retire"):
         parser = add(name, f"{name} a learning (recorded in its audit trail)")
         parser.add_argument("learning_id")

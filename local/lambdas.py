@@ -129,7 +129,9 @@ class _LogRouter(io.TextIOBase):
     of the function that is running now rather than to whichever function created the logger first."""
 
     def __init__(self) -> None:
-        self.current: contextvars.ContextVar[FunctionLog | None] = contextvars.ContextVar("function_log", default=None)
+        self.current: contextvars.ContextVar[FunctionLog | None] = contextvars.ContextVar(
+            "function_log", default=None
+        )
 
     def write(self, text: str) -> int:
         log = self.current.get()

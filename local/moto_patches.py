@@ -68,7 +68,9 @@ def light_transaction_backups() -> None:
             if table is None:
                 continue
             keys = op.get("Key") or {
-                name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name and name in op["Item"]
+                name: op["Item"][name]
+                for name in (table.hash_key_attr, table.range_key_attr)
+                if name and name in op["Item"]
             }
             hash_key, range_key = self.get_keys_value(table, keys)
             touched.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
@@ -103,7 +105,9 @@ def _restore(table: Any, hash_key: Any, range_key: Any, item: Any) -> None:
         table.items[hash_key][range_key] = item
 
 
-def trim_stream(table_name: str, consumed_up_to: int, account: str = "123456789012", region: str = "us-east-1") -> int:
+def trim_stream(
+    table_name: str, consumed_up_to: int, account: str = "123456789012", region: str = "us-east-1"
+) -> int:
     """Drop the records of `table_name`'s stream with sequence numbers <= `consumed_up_to`; returns how many."""
     from moto.dynamodb.models import dynamodb_backends
 

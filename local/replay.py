@@ -57,7 +57,10 @@ class SliceReport:
     learnings_injected_per_product: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {key: (round(value, 4) if isinstance(value, float) else value) for key, value in self.__dict__.items()}
+        return {
+            key: (round(value, 4) if isinstance(value, float) else value)
+            for key, value in self.__dict__.items()
+        }
 
 
 def submit(cloud: LocalCloud, listing: dict[str, Any]) -> str:
@@ -73,9 +76,11 @@ def submit(cloud: LocalCloud, listing: dict[str, Any]) -> str:
 def read_result(cloud: LocalCloud, product_id: str, execution_arn: str | None) -> ProductResult:
     """What the cloud recorded for one product: the execution outcome and the stored item."""
     table = cloud.table_names()["ProductsTable"]
-    item = aws_client("dynamodb", "us-east-1").get_item(
-        TableName=table, Key={"product_id": {"S": product_id}}
-    ).get("Item")
+    item = (
+        aws_client("dynamodb", "us-east-1")
+        .get_item(TableName=table, Key={"product_id": {"S": product_id}})
+        .get("Item")
+    )
     product = from_item(item) if item else {}
     trace = product.get("provenance") or {}
     succeeded = False
@@ -93,7 +98,9 @@ def read_result(cloud: LocalCloud, product_id: str, execution_arn: str | None) -
     )
 
 
-def summarise(results: Sequence[ProductResult], gold: dict[str, dict[str, list[str]]] | None = None) -> SliceReport:
+def summarise(
+    results: Sequence[ProductResult], gold: dict[str, dict[str, list[str]]] | None = None
+) -> SliceReport:
     count = len(results) or 1
     report = SliceReport(
         products=len(results),

@@ -110,7 +110,9 @@ class StreamPoller:
         by_stream: dict[str, int] = {}
         for mapping in self.mappings:
             current = by_stream.get(mapping.stream_arn)
-            by_stream[mapping.stream_arn] = mapping._consumed if current is None else min(current, mapping._consumed)
+            by_stream[mapping.stream_arn] = (
+                mapping._consumed if current is None else min(current, mapping._consumed)
+            )
         return {arn: sequence for arn, sequence in by_stream.items() if sequence > 0}
 
     def pump(self, max_rounds: int = 1000) -> int:

@@ -13,7 +13,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def cloud(tmp_path: Path) -> Iterator["LocalCloud"]:  # noqa: F821 - imported lazily below
+def cloud(tmp_path: Path) -> Iterator[LocalCloud]:  # noqa: F821 - imported lazily below
     """The real template on a fresh local cloud, with its state kept in a temporary directory."""
     from cataloop_local.cloud import LocalCloud
 

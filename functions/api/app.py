@@ -7,13 +7,15 @@ scripts/export_openapi.py). Errors a caller can fix answer 400 with `{"message":
 import json
 from typing import Annotated, Any
 
-import cataloop
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+import cataloop
 from cataloop import wiring
 from cataloop.domain.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
 from cataloop.domain.search_comment import MAX_TOKEN_CHARS, SearchComment
@@ -21,7 +23,6 @@ from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
 from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.services.search import SearchResponse
 from cataloop.settings import settings
-from pydantic import BaseModel
 
 logger = Logger()
 tracer = Tracer()

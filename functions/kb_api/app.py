@@ -14,12 +14,13 @@ from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field
+
 from cataloop import wiring
 from cataloop.errors import CataloopError, Conflict
 from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.services import knowledge_base as kb
 from cataloop.settings import settings
-from pydantic import BaseModel, Field
 
 logger = Logger()
 tracer = Tracer()
@@ -35,7 +36,11 @@ class Edit(Decision):
 
 
 def _actor() -> str:
-    iam = (app.current_event.request_context.authorizer.iam if app.current_event.request_context.authorizer else None)
+    iam = (
+        app.current_event.request_context.authorizer.iam
+        if app.current_event.request_context.authorizer
+        else None
+    )
     arn = getattr(iam, "user_arn", None) if iam else None
     return str(arn or "local-developer")
 
@@ -96,4 +101,3 @@ def import_snapshot() -> dict[str, Any]:
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from cataloop import wiring
 from cataloop.domain.knowledge import DeploymentMode
 from cataloop.services.feedback import ApplyInput, apply_feedback

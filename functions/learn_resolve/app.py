@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from cataloop import wiring
 from cataloop.services.feedback import TriageOutput, resolve_feedback
 from cataloop.settings import settings

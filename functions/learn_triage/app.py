@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from cataloop import wiring
 from cataloop.errors import InvalidInput
 from cataloop.services.feedback import read_feedback_event, triage_feedback

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from cataloop import wiring
 from cataloop.services.extraction_eval import default_prices
 from cataloop.services.knowledge_base import record_influence

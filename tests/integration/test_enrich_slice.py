@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
-from cataloop_local.cloud import LocalCloud
 
+from cataloop_local.cloud import LocalCloud
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,9 @@ def _sample(name: str) -> dict[str, Any]:
 
 def _put_sample(cloud: LocalCloud, name: str) -> None:
     event = _sample(name)
-    response = cloud.put_events([{"Source": event["source"], "DetailType": event["detail-type"], "Detail": event["detail"]}])
+    response = cloud.put_events(
+        [{"Source": event["source"], "DetailType": event["detail-type"], "Detail": event["detail"]}]
+    )
     assert response["FailedEntryCount"] == 0
 
 
@@ -35,7 +37,9 @@ def _only_execution(cloud: LocalCloud) -> dict[str, Any]:
     return cloud.describe_execution(executions[0]["executionArn"])
 
 
-def test_product_created_starts_the_workflow_which_stores_then_enriches_the_product(cloud: LocalCloud) -> None:
+def test_product_created_starts_the_workflow_which_stores_then_enriches_the_product(
+    cloud: LocalCloud,
+) -> None:
     _put_sample(cloud, "product_created.json")
 
     execution = _only_execution(cloud)
@@ -82,17 +86,23 @@ def test_a_different_event_for_an_existing_product_is_rejected(cloud: LocalCloud
     _put_sample(cloud, "product_created.json")
     _put_sample(cloud, "product_created.json")  # a new event id for the same product id
 
-    statuses = sorted(cloud.describe_execution(e["executionArn"])["status"] for e in cloud.executions("EnrichProductStateMachine"))
+    statuses = sorted(
+        cloud.describe_execution(e["executionArn"])["status"]
+        for e in cloud.executions("EnrichProductStateMachine")
+    )
     assert statuses == ["FAILED", "SUCCEEDED"]
     failed = next(
-        cloud.describe_execution(e["executionArn"]) for e in cloud.executions("EnrichProductStateMachine")
+        cloud.describe_execution(e["executionArn"])
+        for e in cloud.executions("EnrichProductStateMachine")
         if cloud.describe_execution(e["executionArn"])["status"] == "FAILED"
     )
     assert failed["error"] == "Conflict" and "already exists" in failed["cause"]
     assert len(_products()) == 1
 
 
-def test_lambda_invoke_through_the_api_reaches_the_handler_and_errors_are_function_errors(cloud: LocalCloud) -> None:
+def test_lambda_invoke_through_the_api_reaches_the_handler_and_errors_are_function_errors(
+    cloud: LocalCloud,
+) -> None:
     client = boto3.client("lambda", region_name="us-east-1")
     response = client.invoke(FunctionName="cataloop-local-PrepareContextFunction", Payload=b'{"detail": {}}')
 
@@ -144,16 +154,23 @@ def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: Loca
     cloud.pump_streams()
 
     products_stream = "arn:aws:dynamodb:us-east-1:123456789012:table/cataloop-dev-products/stream/"
-    indexer_runs = [i for i in cloud.functions.invocations if i.function == "IndexerFunction"
-                    and i.event["Records"][0]["eventSourceARN"].startswith(products_stream)]
+    indexer_runs = [
+        i
+        for i in cloud.functions.invocations
+        if i.function == "IndexerFunction"
+        and i.event["Records"][0]["eventSourceARN"].startswith(products_stream)
+    ]
     assert [run.ok for run in indexer_runs] == [True]
     # Version 1 (PENDING) and version 2 (enriched) arrive in one batch.
     records = indexer_runs[0].event["Records"]
     assert [r["eventName"] for r in records] == ["INSERT", "MODIFY"]
     record = records[0]
     assert record["eventSourceARN"].startswith(products_stream)
-    index = wiring.search_index(Settings(local=True, search_backend="local", embedding_provider="local",
-                                         state_dir=str(cloud.state_dir)))
+    index = wiring.search_index(
+        Settings(
+            local=True, search_backend="local", embedding_provider="local", state_dir=str(cloud.state_dir)
+        )
+    )
     hits = index.search(build_search_plan("death wish", mode="keyword")).hits
     assert [hit.id for hit in hits] == ["oa-coffee-0001"]
     assert hits[0].source["attr_brand"]  # the enriched version is the one indexed

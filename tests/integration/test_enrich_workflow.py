@@ -8,15 +8,25 @@ from typing import Any
 
 import boto3
 import pytest
+
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop_local.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 
 
-def _submit(cloud: LocalCloud, title: str, category: list[str], product_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    listing = {"product_id": product_id or f"p-{uuid.uuid4().hex[:10]}", "title": title, "category_path": category, **extra}
-    cloud.put_events([{"Source": "cataloop.catalog", "DetailType": "ProductCreated", "Detail": {"product": listing}}])
+def _submit(
+    cloud: LocalCloud, title: str, category: list[str], product_id: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    listing = {
+        "product_id": product_id or f"p-{uuid.uuid4().hex[:10]}",
+        "title": title,
+        "category_path": category,
+        **extra,
+    }
+    cloud.put_events(
+        [{"Source": "cataloop.catalog", "DetailType": "ProductCreated", "Detail": {"product": listing}}]
+    )
     return listing
 
 
@@ -30,13 +40,16 @@ def _execution(cloud: LocalCloud, product_id: str) -> dict[str, Any]:
 
 def _product(product_id: str) -> dict[str, Any]:
     item = boto3.client("dynamodb", region_name="us-east-1").get_item(
-        TableName="cataloop-dev-products", Key={"product_id": {"S": product_id}})["Item"]
+        TableName="cataloop-dev-products", Key={"product_id": {"S": product_id}}
+    )["Item"]
     return from_item(item)
 
 
 def _review_messages(cloud: LocalCloud) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="us-east-1")
-    messages = sqs.receive_message(QueueUrl=cloud.queue_url("HumanReviewQueue"), MaxNumberOfMessages=10).get("Messages", [])
+    messages = sqs.receive_message(QueueUrl=cloud.queue_url("HumanReviewQueue"), MaxNumberOfMessages=10).get(
+        "Messages", []
+    )
     return [json.loads(m["Body"]) for m in messages]
 
 
@@ -107,7 +120,9 @@ def test_prompt_injection_in_the_description_has_no_effect(cloud: LocalCloud) ->
     assert "HACKED" not in json.dumps(after)
 
 
-def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cataloop.adapters.offline_models import OfflineModelClient
     from cataloop.errors import ModelError
 
@@ -128,7 +143,9 @@ def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(clo
     assert product["version"] == 1 and product["status"] == "PENDING" and "enrichment" not in product
 
 
-def test_throttling_is_retried_by_the_state_machine(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_throttling_is_retried_by_the_state_machine(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from cataloop.adapters.offline_models import OfflineModelClient
     from cataloop.errors import RetryableModelError
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.integration
 
 def _call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method, headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"content-type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -31,12 +33,15 @@ def _place_one(cloud: LocalCloud) -> str:
     from cataloop.services.knowledge_base import place_learning
     from cataloop.settings import settings
 
-    draft = LearningDraft.model_validate({
-        "text": "In Coffee, 'Death Wish' is a Brand value.",
-        "scope_path": ["Coffee"], "attributes": ["Brand"],
-        "directive": {"type": "value_lexicon", "attribute": "Brand", "values": ["Death Wish"]},
-        "provenance": {"product_id": "oa-coffee-0001"},
-    })
+    draft = LearningDraft.model_validate(
+        {
+            "text": "In Coffee, 'Death Wish' is a Brand value.",
+            "scope_path": ["Coffee"],
+            "attributes": ["Brand"],
+            "directive": {"type": "value_lexicon", "attribute": "Brand", "values": ["Death Wish"]},
+            "provenance": {"product_id": "oa-coffee-0001"},
+        }
+    )
     result = place_learning(draft, wiring.knowledge_store(settings()), DeploymentMode.LEARN_THEN_DEPLOY)
     return result.changed[0].id
 
@@ -52,13 +57,21 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
         status, shown = _call(f"{server.url}/kb/learnings/{learning_id}")
         assert status == 200 and shown["learning"]["status"] == "proposed"
 
-        status, approved = _call(f"{server.url}/kb/learnings/{learning_id}/approve", "POST", {"reason": "checked 3 listings"})
+        status, approved = _call(
+            f"{server.url}/kb/learnings/{learning_id}/approve", "POST", {"reason": "checked 3 listings"}
+        )
         assert status == 200 and approved["status"] == "active"
         assert approved["audit"][-1]["actor"] == "local-developer"
         assert approved["audit"][-1]["reason"] == "checked 3 listings"
 
-        status, edited = _call(f"{server.url}/kb/learnings/{learning_id}", "PUT",
-                               {"text": "In Coffee, 'Death Wish Coffee' and 'Death Wish' are Brand values.", "reason": "full name"})
+        status, edited = _call(
+            f"{server.url}/kb/learnings/{learning_id}",
+            "PUT",
+            {
+                "text": "In Coffee, 'Death Wish Coffee' and 'Death Wish' are Brand values.",
+                "reason": "full name",
+            },
+        )
         assert status == 200 and edited["version"] >= 1
 
         status, error = _call(f"{server.url}/kb/learnings/{learning_id}/retire", "POST", {"reason": "x"})
@@ -67,7 +80,9 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
         status, snapshot = _call(f"{server.url}/kb/export")
         assert status == 200 and snapshot["learnings"]
 
-        status, error = _call(f"{server.url}/kb/import", "POST", b'{"schema_version": 1, "learnings": [{"id": 5}]}')
+        status, error = _call(
+            f"{server.url}/kb/import", "POST", b'{"schema_version": 1, "learnings": [{"id": 5}]}'
+        )
         assert status == 400
         status, tree_after = _call(f"{server.url}/kb/tree")
         assert tree_after == _call(f"{server.url}/kb/tree")[1]

@@ -11,6 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
 from cataloop.domain.knowledge import (
     DeploymentMode,
@@ -31,7 +33,6 @@ from cataloop.domain.learning import (
 from cataloop.errors import Conflict, InvalidInput
 from cataloop.ports import ModelRequest, ModelResponse
 from cataloop.services import knowledge_base as kb
-from moto import mock_aws
 
 pytestmark = pytest.mark.integration
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop_local.cloud import LocalCloud
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from cataloop_local.cloud import LocalCloud
 from hypothesis import HealthCheck, assume, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -20,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cataloop_local.cloud import LocalCloud
 from tests.conftest import ROOT, TEMPLATE
 
 pytestmark = pytest.mark.integration

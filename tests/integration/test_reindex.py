@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+
 from cataloop import wiring
 from cataloop.adapters.dynamodb_codec import to_item
 from cataloop.adapters.dynamodb_scan import DynamoTableScan

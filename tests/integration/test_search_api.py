@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cataloop_local.cloud import LocalCloud
 from cataloop_local.http_api import HttpApiServer
-
 from tests.conftest import ROOT, TEMPLATE
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from typing import Any
 
 import boto3
 import pytest
-from cataloop_local.cloud import LocalCloud
 
+from cataloop_local.cloud import LocalCloud
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.integration
@@ -56,7 +56,9 @@ def test_records_arrive_in_lambda_format_in_batches_of_batch_size(stream_cloud: 
     sizes = [outcome.records for outcome in stream_cloud.streams.outcomes]
     assert sizes == [4, 4, 2]
     record = stream_cloud.functions.get("Recorder")._module.SEEN[0]  # type: ignore[union-attr]
-    assert record["eventSourceARN"].startswith("arn:aws:dynamodb:us-east-1:123456789012:table/stream-test-items/stream/")
+    assert record["eventSourceARN"].startswith(
+        "arn:aws:dynamodb:us-east-1:123456789012:table/stream-test-items/stream/"
+    )
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
     assert record["eventName"] == "INSERT" and record["eventSource"] == "aws:dynamodb"
 

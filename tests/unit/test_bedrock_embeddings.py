@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+
 from cataloop.adapters.bedrock_embeddings import TITAN_V2_MODEL_ID, TitanEmbedder
 from cataloop.errors import InvalidInput, ModelError, RetryableModelError
 

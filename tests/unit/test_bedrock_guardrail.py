@@ -7,12 +7,13 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from cataloop.adapters.bedrock_guardrail import BedrockGuardrail, verdict_from_response
-from cataloop.domain.guardrail import GuardrailSource, GuardrailVerdict
-from cataloop.errors import ModelError, RetryableModelError
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
+
+from cataloop.adapters.bedrock_guardrail import BedrockGuardrail, verdict_from_response
+from cataloop.domain.guardrail import GuardrailSource, GuardrailVerdict
+from cataloop.errors import ModelError, RetryableModelError
 
 USAGE = {
     "topicPolicyUnits": 1,

@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pydantic import BaseModel, Field
+
 from cataloop.adapters.bedrock_models import (
     BedrockModelClient,
     GuardrailConfig,
@@ -17,7 +19,6 @@ from cataloop.adapters.bedrock_models import (
 )
 from cataloop.errors import ModelError, RetryableModelError
 from cataloop.ports import ModelRequest, PromptText
-from pydantic import BaseModel, Field
 
 GENERATOR_MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PRODUCT_TEXT = "<product_data>\n프로바이오틱스 유산균 30포 위 건강\n</product_data>"

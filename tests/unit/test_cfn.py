@@ -34,7 +34,9 @@ def test_ref_reads_parameter_defaults_overrides_and_pseudo_parameters() -> None:
 
 def test_sub_expands_parameters_attributes_and_escapes() -> None:
     text = "cataloop-${Stage}-${Table.StreamArn}-${AWS::AccountId}-${!Literal}"
-    assert resolver().resolve({"Fn::Sub": text}) == "cataloop-dev-arn:products:StreamArn-123456789012-${Literal}"
+    assert (
+        resolver().resolve({"Fn::Sub": text}) == "cataloop-dev-arn:products:StreamArn-123456789012-${Literal}"
+    )
     assert resolver().resolve({"Fn::Sub": ["${A}/${Stage}", {"A": {"Ref": "Table"}}]}) == "products/dev"
 
 
@@ -60,8 +62,11 @@ def test_unsupported_intrinsics_and_unknown_resources_fail_loudly() -> None:
 
 def test_short_form_tags_load_as_long_form(tmp_path: Any) -> None:
     path = tmp_path / "t.yaml"
-    path.write_text("Resources:\n  A:\n    Type: X\n    Properties:\n      B: !GetAtt T.Arn\n      C: !Sub x-${Stage}\n"
-                    "      D: !Select [0, !Split [',', 'a,b']]\n", encoding="utf-8")
+    path.write_text(
+        "Resources:\n  A:\n    Type: X\n    Properties:\n      B: !GetAtt T.Arn\n      C: !Sub x-${Stage}\n"
+        "      D: !Select [0, !Split [',', 'a,b']]\n",
+        encoding="utf-8",
+    )
     props = load_template(path)["Resources"]["A"]["Properties"]
     assert props["B"] == {"Fn::GetAtt": ["T", "Arn"]}
     assert props["C"] == {"Fn::Sub": "x-${Stage}"}

@@ -1,4 +1,5 @@
 import pytest
+
 from cataloop.domain.attributes import AgreementRule, AttributeSchema, AttributeSpec
 from cataloop.domain.consensus import ConsensusSettings, audit_draw, decide_consensus, values_agree
 from cataloop.domain.extraction import AttributeValue, EvaluatorReport, EvaluatorVerdict, WorkerExtraction

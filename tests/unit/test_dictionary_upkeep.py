@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from cataloop.adapters.search_log_files import SearchLogFiles
 from cataloop.domain.search_log import SearchLogRecord, parse_jsonl, to_jsonl
 from cataloop.errors import Conflict, InvalidInput

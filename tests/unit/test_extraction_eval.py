@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cataloop.adapters.offline_models import OfflineModelClient
 from cataloop.errors import InvalidInput
 from cataloop.services.extraction_eval import (

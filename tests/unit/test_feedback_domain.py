@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.attributes import schema_for
 from cataloop.domain.feedback import (
     BYSTANDER_PENALTY,
@@ -31,8 +34,6 @@ from cataloop.domain.learning import LearningDraft
 from cataloop.domain.products import ProductListing
 from cataloop.errors import InvalidInput
 from cataloop.services.feedback import read_feedback_event
-from hypothesis import given
-from hypothesis import strategies as st
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 VITAMIN = schema_for(["Vitamin"])

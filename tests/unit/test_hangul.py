@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.hangul import (
     compose,
     decompose,
@@ -10,8 +13,6 @@ from cataloop.domain.hangul import (
     qwerty_to_hangul,
     to_chosung,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 syllables = st.integers(min_value=0xAC00, max_value=0xD7A3).map(chr)
 syllable_words = st.text(syllables, min_size=1, max_size=8)

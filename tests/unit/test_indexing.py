@@ -18,12 +18,16 @@ class RecordingIndex:
         self.fail_ids = set(fail_ids)
         self.calls: list[str] = []
 
-    def bulk_upsert(self, documents: Sequence[ProductDocument], vectors: Any = None, *, index: str | None = None) -> BulkOutcome:
+    def bulk_upsert(
+        self, documents: Sequence[ProductDocument], vectors: Any = None, *, index: str | None = None
+    ) -> BulkOutcome:
         self.calls.append("upsert")
         outcome = BulkOutcome()
         for document in documents:
             if document.id in self.fail_ids:
-                outcome.failed.append(BulkFailure(id=document.id, status=429, reason="throttled", retryable=True))
+                outcome.failed.append(
+                    BulkFailure(id=document.id, status=429, reason="throttled", retryable=True)
+                )
             elif document.version <= self.versions.get(document.id, 0):
                 outcome.stale_skipped.append(document.id)
             else:
@@ -42,17 +46,34 @@ class RecordingIndex:
 
 def _image(product_id: str, version: int, **listing: Any) -> dict[str, Any]:
     return {
-        "product_id": product_id, "version": version, "status": "PENDING", "source_event_id": "e",
-        "created_at": "t", "updated_at": "t",
-        "listing": {"product_id": product_id, "title": listing.get("title", f"title {product_id}"),
-                    "category_path": ["Coffee"], **{k: v for k, v in listing.items() if k != "title"}},
+        "product_id": product_id,
+        "version": version,
+        "status": "PENDING",
+        "source_event_id": "e",
+        "created_at": "t",
+        "updated_at": "t",
+        "listing": {
+            "product_id": product_id,
+            "title": listing.get("title", f"title {product_id}"),
+            "category_path": ["Coffee"],
+            **{k: v for k, v in listing.items() if k != "title"},
+        },
     }
 
 
-def _record(sequence: int, name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None) -> dict[str, Any]:
+def _record(
+    sequence: int, name: str, new: dict[str, Any] | None, old: dict[str, Any] | None = None
+) -> dict[str, Any]:
     key = (new or old or {}).get("product_id", "?")
-    return {"eventName": name, "dynamodb": {"SequenceNumber": str(sequence), "Keys": {"product_id": key},
-                                            "NewImage": new, "OldImage": old}}
+    return {
+        "eventName": name,
+        "dynamodb": {
+            "SequenceNumber": str(sequence),
+            "Keys": {"product_id": key},
+            "NewImage": new,
+            "OldImage": old,
+        },
+    }
 
 
 def _no_children(ids: list[str]) -> list[ProductListing]:
@@ -96,7 +117,9 @@ def test_bundle_children_are_looked_up_and_named_on_the_parent() -> None:
     captured: list[ProductDocument] = []
     original = index.bulk_upsert
 
-    def capture(documents: Sequence[ProductDocument], vectors: Any = None, *, index: str | None = None) -> BulkOutcome:
+    def capture(
+        documents: Sequence[ProductDocument], vectors: Any = None, *, index: str | None = None
+    ) -> BulkOutcome:
         captured.extend(documents)
         return original(documents)
 

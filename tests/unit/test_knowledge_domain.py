@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from cataloop.domain.knowledge import (
     CONSOLIDATION_MIN_SIBLINGS,
     INITIAL_VOTES,
@@ -37,9 +41,6 @@ from cataloop.domain.learning import (
     UnitPattern,
     ValueLexicon,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

@@ -4,6 +4,9 @@ from typing import Any
 
 import mecab
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cataloop.adapters.korean_analyzer import (
     INDEX_ANALYZER,
     NORI_DEFAULT_STOP_TAGS,
@@ -15,8 +18,6 @@ from cataloop.adapters.korean_analyzer import (
     nori_index_settings,
 )
 from cataloop.errors import InvalidInput
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # Brand names mecab-ko-dic splits or mis-tags: 비비고 -> 비비/VV + 고/EC, 비비랩 -> 비비/MAG + 랩,
 # 락토핏 -> 락 + 토/XSV+EC + 핏.

@@ -1,6 +1,7 @@
 import pytest
-from cataloop.domain.learning import LearningDraft, LearningView, NotValue, UnitPattern, ValueLexicon
 from pydantic import ValidationError
+
+from cataloop.domain.learning import LearningDraft, LearningView, NotValue, UnitPattern, ValueLexicon
 
 
 def draft(text: str, **kwargs: object) -> LearningDraft:

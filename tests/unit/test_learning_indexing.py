@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.adapters.dynamodb_codec import from_item, to_item
 from cataloop.adapters.local_learnings import LocalLearningIndex
 from cataloop.adapters.opensearch_learnings import similar_learnings_body
@@ -18,8 +21,6 @@ from cataloop.domain.learning_search import LearningFilter, learning_document, s
 from cataloop.errors import InvalidInput
 from cataloop.services.indexing import index_learning_changes
 from cataloop.services.knowledge_search import KnowledgeSearch
-from hypothesis import given
-from hypothesis import strategies as st
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

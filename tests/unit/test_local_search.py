@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 from cataloop.adapters.local_search import LocalSearchIndex
 from cataloop.domain.products import ProductListing

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import UTC, datetime
+
+import pytest
 
 from cataloop_local.eventbus import as_delivered
 from cataloop_local.http_api import Route, build_http_event, http_response
@@ -38,7 +38,9 @@ def test_http_api_event_has_the_payload_2_shape() -> None:
     route = Route("GET", "/items/{item_id}", "Fn")
     params = route.match("GET", "/items/42")
     assert params == {"item_id": "42"}
-    event = build_http_event(route, "GET", "/items/42", "q=a&q=b&size=3", {"Host": "x", "User-Agent": "t"}, b"", params)
+    event = build_http_event(
+        route, "GET", "/items/42", "q=a&q=b&size=3", {"Host": "x", "User-Agent": "t"}, b"", params
+    )
     assert event["version"] == "2.0" and event["routeKey"] == "GET /items/{item_id}"
     assert event["queryStringParameters"] == {"q": "a,b", "size": "3"}
     assert event["pathParameters"] == {"item_id": "42"}
@@ -65,16 +67,26 @@ def test_a_cancelled_transaction_restores_items_and_emits_no_stream_records() ->
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
-            TableName="t", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+            TableName="t",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         )
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
         with pytest.raises(ClientError, match="TransactionCanceled"):
-            client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "2"}}}},
-                {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}}, "ConditionExpression": "attribute_exists(pk)"}},
-            ])
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "2"}}}},
+                    {
+                        "Put": {
+                            "TableName": "t",
+                            "Item": {"pk": {"S": "b"}},
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                ]
+            )
         assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["v"] == {"N": "1"}
         assert "Item" not in client.get_item(TableName="t", Key={"pk": {"S": "b"}})
         from moto.dynamodb.models import dynamodb_backends
@@ -82,14 +94,16 @@ def test_a_cancelled_transaction_restores_items_and_emits_no_stream_records() ->
         shard = dynamodb_backends["123456789012"]["us-east-1"].tables["t"].stream_shard
         assert [r.record["eventName"] for r in shard.items] == ["INSERT"]
 
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "3"}}}},
-            {"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}}}},
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "v": {"N": "3"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "c"}}}},
+            ]
+        )
         assert [r.record["eventName"] for r in shard.items] == ["INSERT", "MODIFY", "INSERT"]
 
 
-def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: "pytest.MonkeyPatch") -> None:
+def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
     import boto3
     from moto import mock_aws
 
@@ -100,8 +114,10 @@ def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: "p
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
-            TableName="s", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+            TableName="s",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
         )
         for key in "abc":
@@ -109,7 +125,9 @@ def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: "p
         streams = boto3.client("dynamodbstreams", region_name="us-east-1")
         arn = client.describe_table(TableName="s")["Table"]["LatestStreamArn"]
         shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
-        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
         first = streams.get_records(ShardIterator=iterator, Limit=2)
         consumed = int(first["Records"][-1]["dynamodb"]["SequenceNumber"])
 

@@ -1,6 +1,9 @@
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.normalisation import (
     PackCount,
     convert,
@@ -13,8 +16,6 @@ from cataloop.domain.normalisation import (
     token_overlap,
     unit_info,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.adapters.offline_guardrail import (
     AbuseWordList,
     GuardrailPolicy,
@@ -15,8 +18,6 @@ from cataloop.adapters.offline_guardrail import (
 )
 from cataloop.domain.guardrail import Guardrail
 from cataloop.errors import InvalidInput
-from hypothesis import given
-from hypothesis import strategies as st
 
 WORDS = AbuseWordList.parse(["# test list", "씨발", "시발", "+시발점", "fuck*", "shit", ""])
 

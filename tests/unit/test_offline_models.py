@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from cataloop.adapters.offline_models import OfflineModelClient
 from cataloop.domain.attributes import schema_for
 from cataloop.domain.consensus import ConsensusSettings

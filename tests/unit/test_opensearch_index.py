@@ -15,6 +15,9 @@ from unittest.mock import MagicMock
 import pytest
 import requests
 from botocore.credentials import Credentials
+from opensearchpy import RequestsHttpConnection
+from opensearchpy.exceptions import NotFoundError
+
 from cataloop.adapters.korean_analyzer import nori_index_settings
 from cataloop.adapters.opensearch_index import (
     OpenSearchIndex,
@@ -31,8 +34,6 @@ from cataloop.domain.products import ProductListing
 from cataloop.domain.search_document import product_document
 from cataloop.domain.search_plan import SearchFilters, build_search_plan
 from cataloop.errors import InvalidInput
-from opensearchpy import RequestsHttpConnection
-from opensearchpy.exceptions import NotFoundError
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "opensearch_products_mapping.json"
 ANALYSIS = nori_index_settings(["야쿠르트"], ["운동화, 스니커즈", "폰 => 휴대폰"])

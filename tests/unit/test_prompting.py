@@ -2,6 +2,7 @@ import json
 import re
 
 import pytest
+
 from cataloop.domain.attributes import schema_for
 from cataloop.domain.learning import LearningView, ValueLexicon
 from cataloop.domain.products import ProductListing

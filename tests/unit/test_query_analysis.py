@@ -5,6 +5,9 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.query_analysis import (
     MAX_QUERY_CHARS,
     CatalogVocabulary,
@@ -22,8 +25,6 @@ from cataloop.domain.query_analysis import (
     sort_order_for,
 )
 from cataloop.errors import InvalidInput
-from hypothesis import given
-from hypothesis import strategies as st
 
 VOCABULARY = parse_query_vocabulary(
     {

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cataloop.domain.ranking import RankingRules, keyword_matches, rank_results
 from hypothesis import given
 from hypothesis import strategies as st
+
+from cataloop.domain.ranking import RankingRules, keyword_matches, rank_results
 
 
 def doc(doc_id: str, **fields: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from cataloop.adapters.dynamodb_codec import from_item, to_item
 from cataloop.adapters.local_learnings import LocalLearningIndex
 from cataloop.domain.knowledge import Learning, LearningStatus, path_key

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.relevance import (
     JudgedRun,
     dcg_at_k,
@@ -13,8 +16,6 @@ from cataloop.domain.relevance import (
     reciprocal_rank,
     zero_result_rate,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 JUDGED = {"a": 3, "b": 2, "c": 0, "d": 1}
 RANKED = ["c", "a", "d", "x", "b"]  # x is unjudged (grade 0)

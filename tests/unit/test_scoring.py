@@ -1,4 +1,5 @@
 import pytest
+
 from cataloop.domain.scoring import Counts, ScoreBoard, judge, score_of
 
 

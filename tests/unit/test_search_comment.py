@@ -7,6 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.search_comment import (
     CommentOutput,
     CommentRequest,
@@ -18,8 +21,6 @@ from cataloop.domain.search_comment import (
     render_commenter_prompt,
 )
 from cataloop.errors import InvalidInput, ModelError
-from hypothesis import given
-from hypothesis import strategies as st
 
 SECRET = "s" * 32
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cataloop.domain.products import ProductListing
 from cataloop.domain.search_document import (
     attribute_field,
@@ -14,8 +17,6 @@ from cataloop.domain.search_document import (
     product_document,
     split_keywords,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 def _listing(**fields: Any) -> ProductListing:

@@ -8,10 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from cataloop.adapters.search_log_s3 import SearchLogS3
 from cataloop.domain.search_log import SearchLogRecord, parse_jsonl
 from cataloop.errors import CataloopError
-from moto import mock_aws
 
 BUCKET = "cataloop-test-search-log"
 NOW = datetime(2026, 11, 22, 23, 59, 30, tzinfo=UTC)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from cataloop.domain.search_plan import (
     MIN_MAX_FLOOR,
     FieldBoost,
@@ -19,9 +23,6 @@ from cataloop.domain.search_plan import (
     rank_by_score,
     reciprocal_rank_fusion,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-from pydantic import ValidationError
 
 scores_strategy = st.dictionaries(
     st.text(alphabet="abcdefghij", min_size=1, max_size=4),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
+
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 from cataloop.adapters.local_search import LocalSearchIndex
 from cataloop.adapters.offline_guardrail import OfflineGuardrail

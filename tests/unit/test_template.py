@@ -24,11 +24,15 @@ def test_every_function_has_its_handler_file(name: str, spec: dict[str, Any]) ->
     module, _, function = props["Handler"].rpartition(".")
     path = ROOT / props["CodeUri"] / f"{module}.py"
     assert path.is_file(), f"{name}: {path} is missing"
-    assert re.search(rf"^def {function}\(", path.read_text(encoding="utf-8"), re.M), f"{name}: no {function}()"
+    assert re.search(rf"^def {function}\(", path.read_text(encoding="utf-8"), re.M), (
+        f"{name}: no {function}()"
+    )
 
 
 @pytest.mark.parametrize("name, spec", sorted(_resources("AWS::Serverless::StateMachine").items()))
-def test_every_state_machine_definition_parses_and_its_substitutions_are_complete(name: str, spec: dict[str, Any]) -> None:
+def test_every_state_machine_definition_parses_and_its_substitutions_are_complete(
+    name: str, spec: dict[str, Any]
+) -> None:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     props = spec["Properties"]
@@ -36,7 +40,9 @@ def test_every_state_machine_definition_parses_and_its_substitutions_are_complet
     placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
     assert placeholders == set(props.get("DefinitionSubstitutions", {})), name
     for key in placeholders:
-        definition = definition.replace("${" + key + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{key}")
+        definition = definition.replace(
+            "${" + key + "}", f"arn:aws:lambda:us-east-1:123456789012:function:{key}"
+        )
     AmazonStateLanguageParser.parse(definition)  # raises on an invalid definition
     # moto evaluates `$[0].field` paths to a list; keep them out of the definitions.
     assert "$[0]" not in definition

@@ -9,7 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 
 
 def error_response(status: int, message: str) -> Response[str]:
-    return Response(status_code=status, content_type="application/json", body=json.dumps({"message": message}))
+    return Response(
+        status_code=status, content_type="application/json", body=json.dumps({"message": message})
+    )
 
 
 def describe_request_validation(errors: list[dict[str, Any]], limit: int = 10) -> str:

@@ -668,7 +668,11 @@ class _ChangeBuilder:
 
 
 def _new_status(mode: DeploymentMode) -> LearningStatus:
-    return LearningStatus.ACTIVE if DeploymentMode(mode) == DeploymentMode.DEPLOY_AND_LEARN else LearningStatus.PROPOSED
+    return (
+        LearningStatus.ACTIVE
+        if DeploymentMode(mode) == DeploymentMode.DEPLOY_AND_LEARN
+        else LearningStatus.PROPOSED
+    )
 
 
 def retire_learning(
