@@ -18,28 +18,15 @@ from typing import Any
 
 import numpy as np
 
+from cataloop.adapters.local_generations import AliasedGenerations, atomic_write, unit_rows
 from cataloop.domain.learning_search import LearningFilter
-from cataloop.domain.search_document import BulkOutcome, LearningDocument, index_generation, index_name
+from cataloop.domain.search_document import BulkOutcome, LearningDocument, index_name
 from cataloop.domain.search_plan import SearchHit
 from cataloop.errors import InvalidInput
 from cataloop.ports import Embedder
 
 STATE_FILE = "state.json"
 VECTORS_FILE = "vectors.npy"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)
-
-
-def _unit_rows(vectors: Sequence[Sequence[float]], dimension: int) -> np.ndarray:
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[1] != dimension:
-        raise InvalidInput(f"vectors must have dimension {dimension}; got shape {matrix.shape}")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
 class _Generation:
@@ -108,10 +95,10 @@ class _Generation:
         os.replace(handle.name, self.directory / VECTORS_FILE)
         # The state file is written last: a crash in between leaves the old state with a matrix whose
         # extra rows are never addressed, never a state that points past the matrix.
-        _atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+        atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
 
 
-class LocalLearningIndex:
+class LocalLearningIndex(AliasedGenerations):
     """A learnings index under `path` (in memory when None). API as `OpenSearchLearningIndex`: generations
     behind an alias, `bulk_upsert` / `bulk_delete` with external versions, `similar(vector, filter, k)`."""
 
@@ -142,53 +129,6 @@ class LocalLearningIndex:
             self.root.mkdir(parents=True, exist_ok=True)
 
     # --- generations and alias ---------------------------------------------------------------------
-
-    @property
-    def _pointer(self) -> Path | None:
-        return self.root / f"{self.alias}.alias.json" if self.root is not None else None
-
-    def existing_indices(self) -> list[str]:
-        """Physical generations of this alias, oldest first."""
-        names = set(self._generations)
-        if self.root is not None:
-            names.update(entry.name for entry in self.root.iterdir() if entry.is_dir())
-        return sorted(name for name in names if index_generation(self.alias, name) is not None)
-
-    def alias_targets(self) -> list[str]:
-        """The generation the alias points at (empty before the first swap)."""
-        if self._pointer is None:
-            return [self._memory_alias] if self._memory_alias else []
-        if not self._pointer.exists():
-            return []
-        return [json.loads(self._pointer.read_text(encoding="utf-8"))["index"]]
-
-    def create_index(self) -> str:
-        """Create the next empty generation and return its name."""
-        with self._lock:
-            generations = [index_generation(self.alias, name) or 0 for name in self.existing_indices()]
-            name = index_name(self.alias, max(generations, default=0) + 1)
-            self._open(name)
-            return name
-
-    def swap_alias(self, new_index: str) -> None:
-        """Point the alias at `new_index` (an atomic file replace on disk)."""
-        with self._lock:
-            if new_index not in self.existing_indices():
-                raise InvalidInput(f"index {new_index!r} does not exist; create it with create_index() first")
-            if self._pointer is None:
-                self._memory_alias = new_index
-            else:
-                _atomic_write(self._pointer, json.dumps({"index": new_index}).encode("utf-8"))
-
-    def ensure_index(self) -> str:
-        """Create the first generation and point the alias at it, unless the alias already exists."""
-        with self._lock:
-            targets = self.alias_targets()
-            if targets:
-                return targets[-1]
-            name = self.create_index()
-            self.swap_alias(name)
-            return name
 
     def _open(self, name: str) -> _Generation:
         generation = self._generations.get(name)
@@ -278,11 +218,11 @@ class LocalLearningIndex:
                 raise InvalidInput(
                     f"got {len(vectors)} vectors for {len(documents)} documents; give one each"
                 )
-            return _unit_rows([vectors[i] for i in positions], self.dimension)
+            return unit_rows([vectors[i] for i in positions], self.dimension)
         if self._embedder is None:
             raise InvalidInput("no vectors given and no embedder configured; pass vectors= or an embedder")
         texts = [documents[i].embedding_text or documents[i].text for i in positions]
-        return _unit_rows(self._embedder.embed(texts, "passage"), self.dimension)
+        return unit_rows(self._embedder.embed(texts, "passage"), self.dimension)
 
     # --- search --------------------------------------------------------------------------------------
 
@@ -302,7 +242,7 @@ class LocalLearningIndex:
             ]
             if not rows:
                 return []
-            query = _unit_rows([query_vector], self.dimension)[0]
+            query = unit_rows([query_vector], self.dimension)[0]
             selected = np.asarray(rows, dtype=int)
             cosine = generation.vectors[selected] @ query
             order = np.argsort(-cosine, kind="stable")[:k]

@@ -26,12 +26,12 @@ import numpy as np
 import tantivy
 
 from cataloop.adapters.korean_analyzer import KoreanAnalyzer, SynonymRules
+from cataloop.adapters.local_generations import AliasedGenerations, atomic_write, unit_rows
 from cataloop.domain.search_document import (
     CATEGORY_SEPARATOR,
     BulkOutcome,
     ProductDocument,
     attribute_field,
-    index_generation,
     index_name,
     prefix_grams,
 )
@@ -170,7 +170,7 @@ class _Generation:
             "sources": self.sources,
             "vector_ids": self.vector_ids,
         }
-        _atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+        atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
         with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".npy", delete=False) as handle:
             np.save(handle, self.vectors)
         os.replace(handle.name, self.directory / VECTORS_FILE)
@@ -236,21 +236,7 @@ class _Generation:
             self._writer = None
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-        handle.write(data)
-    os.replace(handle.name, path)
-
-
-def _unit_rows(vectors: Sequence[Sequence[float]], dimension: int) -> np.ndarray:
-    matrix = np.asarray(vectors, dtype=np.float32)
-    if matrix.ndim != 2 or matrix.shape[1] != dimension:
-        raise InvalidInput(f"vectors must have dimension {dimension}; got shape {matrix.shape}")
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-class LocalSearchIndex:
+class LocalSearchIndex(AliasedGenerations):
     """A product index with OpenSearch semantics, on disk under `path` (or in memory when `path` is None).
     The API mirrors `OpenSearchIndex`: generations behind an alias, bulk writes, `search(plan, vector)`."""
 
@@ -286,53 +272,6 @@ class LocalSearchIndex:
             self.root.mkdir(parents=True, exist_ok=True)
 
     # --- generations and alias ---------------------------------------------------------------------
-
-    @property
-    def _pointer(self) -> Path | None:
-        return self.root / f"{self.alias}.alias.json" if self.root is not None else None
-
-    def existing_indices(self) -> list[str]:
-        """Physical generations of this alias, oldest first."""
-        names = set(self._generations)
-        if self.root is not None:
-            names.update(entry.name for entry in self.root.iterdir() if entry.is_dir())
-        return sorted(name for name in names if index_generation(self.alias, name) is not None)
-
-    def alias_targets(self) -> list[str]:
-        """The generation the alias points at (empty before the first swap)."""
-        if self._pointer is None:
-            return [self._memory_alias] if self._memory_alias else []
-        if not self._pointer.exists():
-            return []
-        return [json.loads(self._pointer.read_text(encoding="utf-8"))["index"]]
-
-    def create_index(self) -> str:
-        """Create the next empty generation (`<alias>-v0002`, ...) and return its name."""
-        with self._lock:
-            generations = [index_generation(self.alias, name) or 0 for name in self.existing_indices()]
-            name = index_name(self.alias, max(generations, default=0) + 1)
-            self._open(name)
-            return name
-
-    def swap_alias(self, new_index: str) -> None:
-        """Point the alias at `new_index`; readers switch at once (an atomic file replace on disk)."""
-        with self._lock:
-            if new_index not in self.existing_indices():
-                raise InvalidInput(f"index {new_index!r} does not exist; create it with create_index() first")
-            if self._pointer is None:
-                self._memory_alias = new_index
-            else:
-                _atomic_write(self._pointer, json.dumps({"index": new_index}).encode("utf-8"))
-
-    def ensure_index(self) -> str:
-        """Create the first generation and point the alias at it, unless the alias already exists."""
-        with self._lock:
-            targets = self.alias_targets()
-            if targets:
-                return targets[0]
-            name = self.create_index()
-            self.swap_alias(name)
-            return name
 
     def drop_index(self, name: str) -> None:
         """Delete a generation the alias no longer points at (after a successful reindex)."""
@@ -444,11 +383,11 @@ class LocalSearchIndex:
         if vectors is not None:
             if len(vectors) < max(positions) + 1:
                 raise InvalidInput("give one vector per document, in the same order")
-            return _unit_rows([vectors[i] for i in positions], self.dimension)
+            return unit_rows([vectors[i] for i in positions], self.dimension)
         if self._embedder is None:
             raise InvalidInput("no vectors given and no embedder configured; pass vectors= or an embedder")
         embedded = self._embedder.embed([document.embedding_text for document in documents], "passage")
-        return _unit_rows(embedded, self.dimension)
+        return unit_rows(embedded, self.dimension)
 
     def _tokens(self, text: str) -> str:
         return " ".join(self._analyzer.analyze(text)) if text else ""
@@ -584,7 +523,7 @@ class LocalSearchIndex:
     ) -> dict[str, float]:
         if not generation.vector_ids:
             return {}
-        query = _unit_rows([query_vector], self.dimension)[0]
+        query = unit_rows([query_vector], self.dimension)[0]
         cosine = generation.vectors @ query
         rows = np.arange(len(generation.vector_ids))
         if allowed is not None:
