@@ -67,3 +67,20 @@ def test_stream_tables_use_new_and_old_images() -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "events").glob("*.json")), ids=lambda p: p.name)
 def test_sample_events_are_json(path: Path) -> None:
     json.loads(path.read_text(encoding="utf-8"))
+
+
+# Functions whose sample is named after their event rather than after the function.
+SAMPLE_FOR = {
+    "PrepareContextFunction": "product_created.json",
+    "LearnTriageFunction": "seller_dispute_filed.json",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_resources("AWS::Serverless::Function")))
+def test_every_function_has_a_sample_event(name: str) -> None:
+    base = name.removesuffix("Function")
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in base).lstrip("_")
+    sample = ROOT / "events" / SAMPLE_FOR.get(name, f"{snake}.json")
+    assert sample.is_file(), (
+        f"{name}: add a sample event {sample.relative_to(ROOT)} (scripts/capture_events.py)"
+    )
