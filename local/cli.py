@@ -294,11 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
 
+    from .dictionary_commands import add_dictionary_parser
     from .evaluation import add_eval_parser
     from .kb_commands import add_kb_parser
 
     add_kb_parser(commands)
     add_eval_parser(commands)
+    add_dictionary_parser(commands)
     return parser
 
 

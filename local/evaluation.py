@@ -220,3 +220,7 @@ def add_eval_parser(commands: Any) -> None:
     )
     learning.add_argument("--json", metavar="PATH")
     learning.set_defaults(handler=cmd_eval_learning)
+
+    from .search_eval import add_search_eval_parser
+
+    add_search_eval_parser(sub)

@@ -97,13 +97,20 @@ def dictionary_dir(settings: Settings) -> Path:
 
 
 def latest_dictionary(settings: Settings, name: str) -> list[str]:
-    """Lines of the newest `<name>.vN.txt` (comments and blank lines dropped)."""
-    directory = dictionary_dir(settings)
-    versions = sorted(directory.glob(f"{name}.v*.txt"), key=lambda p: int(p.stem.rsplit(".v", 1)[1]))
-    if not versions:
+    """Lines of `<name>.txt` in the dictionaries in force (the newest approved version under
+    `versions/vNNNN`, else the base files), comments and blank lines dropped."""
+    from .services.dictionary_upkeep import current_dictionary
+
+    path = current_dictionary(dictionary_dir(settings)) / f"{name}.txt"
+    if not path.is_file():
         return []
-    lines = versions[-1].read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def search_time_rules(settings: Settings) -> list[str]:
+    """Synonyms plus typo corrections (`wrong => right` is a Solr mapping), applied at search time."""
+    return latest_dictionary(settings, "synonyms") + latest_dictionary(settings, "typos")
 
 
 def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
@@ -145,7 +152,7 @@ def search_index(settings: Settings) -> SearchIndex:
 
 
 def _build_search_index(settings: Settings) -> Any:
-    synonyms = latest_dictionary(settings, "synonyms")
+    synonyms = search_time_rules(settings)
     if settings.search_backend == "local":
         from .adapters.local_search import LocalSearchIndex
 
@@ -210,7 +217,7 @@ def _build_learning_index(settings: Settings) -> Any:
     from .adapters.opensearch_learnings import OpenSearchLearningIndex
 
     analysis = nori_index_settings(
-        latest_dictionary(settings, "user_dictionary"), latest_dictionary(settings, "synonyms")
+        latest_dictionary(settings, "user_dictionary"), search_time_rules(settings)
     )
     client = make_opensearch_client(
         settings.opensearch_host, settings.region, service=settings.opensearch_service
