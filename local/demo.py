@@ -122,8 +122,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
         print("\n3/4 Feedback round (seller disputes, customer returns)")
         feedback = run_feedback_round(cloud, [r.product_id for r in results[:40]])
-        for channel, counts in feedback.get("per_channel", {}).items():
-            print(f"  {channel:<18} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+        for channel, counts in feedback["by_channel"].items():
+            print(
+                f"  {channel:<18} "
+                + ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
+            )
+        print(
+            f"  live feedback learnings in the knowledge base: {feedback['feedback_learnings_in_knowledge_base']}"
+        )
 
         print("\n4/4 Search")
         searches = _searches(cloud)

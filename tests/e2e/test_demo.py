@@ -1,0 +1,57 @@
+"""The demo path end to end, as `make demo` runs it, on a small slice of the data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_runs_every_stage_and_reports_from_the_cloud(tmp_path: Path) -> None:
+    summary_path = tmp_path / "demo.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cataloop_local.cli",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "demo",
+            "--products",
+            "20",
+            "--korean",
+            "12",
+            "--json",
+            str(summary_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+
+    assert summary["replay"]["products"] == 20 and summary["replay"]["failed_executions"] == 0
+    assert len(summary["replay"]["slices"]) == 10
+    assert all(0 <= s["disagreement_rate"] <= 1 and s["f1"] is not None for s in summary["replay"]["slices"])
+    assert summary["korean_catalog"]["failed_executions"] == 0
+    assert summary["feedback"]["signals"] > 0 and summary["feedback"]["failed"] == 0
+    by_label = {search["label"]: search for search in summary["searches"]}
+    assert by_label["chosung (initial consonants)"]["results"], "ㅇㅋㄹㅌ should find the 야쿠르트 products"
+    assert (
+        by_label["personal data is refused or masked"].get("refused")
+        or by_label["personal data is refused or masked"]["results"]
+    )
+    assert "North star" in completed.stdout
+    # The state stays for later commands: the knowledge base and the index are on disk.
+    assert (tmp_path / "state" / "tables" / "KnowledgeTable.json").is_file()
+    assert (tmp_path / "state" / "search").is_dir()
