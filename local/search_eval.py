@@ -183,7 +183,7 @@ def run_search_eval(state_dir: Path) -> dict[str, Any]:
 
     config = settings()
     analyzer = wiring.korean_analyzer(config)
-    synonyms = wiring.latest_dictionary(config, "synonyms")
+    synonyms = wiring.search_time_rules(config)
     embedder = E5Embedder(cache_dir=state_dir / "embeddings")
     started = time.perf_counter()
     sets: dict[str, Any] = {}
@@ -211,7 +211,7 @@ def run_search_eval(state_dir: Path) -> dict[str, Any]:
         "sets": sets,
         "set_details": details,
         "methods": {
-            "bm25": "keyword plan on tantivy BM25 (mecab-ko analysis + synonyms), engine order",
+            "bm25": "keyword plan on tantivy BM25 (mecab-ko analysis + search-time synonyms and typo rules), engine order",
             "vector": "e5-small k-NN only (hybrid plan, lexical weight 0), cosine order",
             "hybrid_min_max": "BM25 + k-NN, min-max normalised, arithmetic mean 0.5/0.5",
             "hybrid_rrf": "BM25 + k-NN, reciprocal rank fusion (k=60)",

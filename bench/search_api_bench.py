@@ -1,0 +1,268 @@
+"""`GET /search` latency at 10k products on the local engine: p50/p95 of the exact-name fast path, the keyword
+path and the hybrid path, through the real `SearchService` (Issue 7 measure).
+
+Run: `.venv/bin/python -m bench.search_api_bench` (about 2-3 minutes on two cores).
+
+Two measures per path:
+- `engine_only`: model calls excluded. Every e5 query vector (the classifier's few-shot lookup and the
+  hybrid k-NN vector) is precomputed and looked up, and the guardrail always allows. What is left is
+  validation, planning, the tantivy/numpy engine, classification rules and the ranking rules.
+- `with_offline_models`: the offline provider's calls included, as `wiring.search_service` runs locally:
+  the offline guardrail, the e5 query embedding for the classifier (and for the k-NN vector, which the
+  content-hash cache then serves within the same search), and the AI comment (`GET /search/comment`, the
+  offline template plus the output guardrail) measured as its own call and summed per search.
+  The embedding cache is emptied before every search, so each search pays for its own e5 call.
+
+Data: 10,000 products made with `bench.search_bench`'s corpus generator (Korean demo catalog + OA-Mine train
+titles, varied copies; base vectors real e5-small, variants' vectors perturbed). Queries are bucketed by the
+path the service actually took (the response plan), not by what we expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from bench.common import percentiles, print_table, time_ms, write_result
+from bench.search_bench import _base_listings, _corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_SIZE = 10_000
+BULK_SIZE = 1_000
+ROUNDS = 5
+EXACT_NAME_QUERIES = 40
+PAGE_SIZE = 20
+SECRET = "search-api-bench"
+SearchPath = Literal["fast_path", "keyword", "hybrid"]
+PATHS: tuple[SearchPath, ...] = ("fast_path", "keyword", "hybrid")
+
+# Descriptive shopper queries in English, next to the Korean set's own natural-language queries.
+ENGLISH_DESCRIPTIONS = (
+    "something warm to drink on a cold morning",
+    "gentle shampoo for dry and damaged hair",
+    "shoes for standing all day at work",
+    "vitamins to help with tiredness",
+    "a healthy cereal for kids breakfast",
+    "sunscreen that does not feel greasy",
+)
+ENGLISH_KEYWORDS = ("coffee", "running shoes", "organic tea", "vitamin c", "usb cable", "women's sandals")
+
+
+class PrecomputedEmbedder:
+    """Serves query vectors computed before timing starts; a text it was not given is a bench bug."""
+
+    def __init__(self, vectors: dict[str, Sequence[float]], dimension: int) -> None:
+        self._vectors = vectors
+        self.dimension = dimension
+
+    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[Sequence[float]]:
+        missing = [text for text in texts if text not in self._vectors]
+        if missing:
+            raise KeyError(f"no precomputed vector for {missing}; add the text to the warm-up pass")
+        return [self._vectors[text] for text in texts]
+
+
+class RecordingEmbedder:
+    """Embeds for real and remembers every query text, so the precomputed pass knows what to cover."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dimension = inner.dimension
+        self.vectors: dict[str, Sequence[float]] = {}
+
+    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[Sequence[float]]:
+        rows = self.inner.embed(texts, kind)
+        for text, row in zip(texts, rows, strict=True):
+            self.vectors[text] = row
+        return list(rows)
+
+
+class PerSearchCacheEmbedder:
+    """Live e5 with a cache emptied before each search: one real embedding per distinct text per search,
+    as the content-hash cache gives a search whose query is new."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dimension = inner.dimension
+        self._cache: dict[str, Sequence[float]] = {}
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[Sequence[float]]:
+        todo = [text for text in texts if text not in self._cache]
+        if todo:
+            self._cache.update(zip(todo, self.inner.embed(todo, kind), strict=True))
+        return [self._cache[text] for text in texts]
+
+
+class AllowAllGuardrail:
+    """The guardrail with its cost taken out: every text passes unchanged."""
+
+    def check(self, text: str, source: Any) -> Any:
+        from cataloop.domain.guardrail import GuardrailVerdict
+
+        return GuardrailVerdict.passed()
+
+
+def _queries(bases: Sequence[Any]) -> list[str]:
+    graded = [
+        json.loads(line)["query"]
+        for line in (ROOT / "data" / "korean-mall" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    derived = [
+        json.loads(line)["query"]
+        for line in (ROOT / "data" / "oa-mine-queries" / "derived.jsonl")
+        .read_text(encoding="utf-8")
+        .splitlines()
+        if line.strip()
+    ]
+    names = [listing.title for listing in random.Random(11).sample(list(bases), EXACT_NAME_QUERIES)]
+    return list(dict.fromkeys([*names, *graded, *ENGLISH_KEYWORDS, *ENGLISH_DESCRIPTIONS, *derived[::4]]))
+
+
+def _path_of(response: Any) -> SearchPath:
+    if response.plan.exact_match:
+        return "fast_path"
+    return "hybrid" if response.plan.mode == "hybrid" else "keyword"
+
+
+def _service(index: Any, embedder: Any, guardrail: Any, documents: Callable[..., Any]) -> Any:
+    from cataloop.domain.query_analysis import FewShotIndex, load_query_vocabulary
+    from cataloop.services.search import SearchService
+
+    few_shot = FewShotIndex(
+        load_query_vocabulary().examples, lambda texts: embedder.embed(list(texts), "query")
+    )
+    return SearchService(
+        index, guardrail, few_shot, token_secret=SECRET, embedder=embedder, documents=documents
+    )
+
+
+def _timed_search(service: Any, text: str) -> float:
+    return time_ms(lambda: service.search({"q": text, "size": PAGE_SIZE}))
+
+
+def main() -> dict[str, Any]:
+    from cataloop import wiring
+    from cataloop.adapters.local_embeddings import E5Embedder
+    from cataloop.adapters.local_search import LocalSearchIndex
+    from cataloop.adapters.offline_guardrail import OfflineGuardrail
+    from cataloop.settings import settings
+
+    load_at_start = os.getloadavg()
+    config = settings()
+    bases = _base_listings()
+    # Passage vectors are cached by content hash under the state dir: this bench times searches, not
+    # indexing (bench/search_bench.py times that).
+    passages = E5Embedder(cache_dir=Path(config.state_dir) / "embeddings")
+    from cataloop.domain.search_document import product_document
+
+    base_vectors = np.asarray(
+        passages.embed([product_document(b, None, 1).embedding_text for b in bases], "passage"), np.float32
+    )
+    documents, vectors = _corpus(CORPUS_SIZE, bases, base_vectors)
+    sources = {document.id: {**document.source(), "id": document.id} for document in documents}
+
+    def lookup(ids: Sequence[str]) -> list[dict[str, Any]]:
+        return [sources[i] for i in ids if i in sources]
+
+    live = E5Embedder(memory_cache_entries=0)  # no disk cache: every query is embedded for real
+    index = LocalSearchIndex(
+        None,
+        wiring.korean_analyzer(config),
+        None,
+        live.dimension,
+        synonyms=wiring.search_time_rules(config),
+    )
+    index.ensure_index()
+    for start in range(0, CORPUS_SIZE, BULK_SIZE):
+        index.bulk_upsert(documents[start : start + BULK_SIZE], vectors=vectors[start : start + BULK_SIZE])
+
+    queries = _queries(bases)
+    # Pass 1 (untimed): real e5, recording every query text the service embeds, and the path each took.
+    recording = RecordingEmbedder(live)
+    recorder = _service(index, recording, AllowAllGuardrail(), lookup)
+    paths: dict[SearchPath, list[str]] = {path: [] for path in PATHS}
+    for query in queries:
+        paths[_path_of(recorder.search({"q": query, "size": PAGE_SIZE}))].append(query)
+
+    engine_only = _service(
+        index, PrecomputedEmbedder(recording.vectors, live.dimension), AllowAllGuardrail(), lookup
+    )
+    per_search = PerSearchCacheEmbedder(live)
+    offline = _service(index, per_search, OfflineGuardrail(), lookup)
+
+    def timed_offline(query: str) -> tuple[float, float]:
+        per_search.clear()
+        holder: dict[str, Any] = {}
+        search_ms = time_ms(lambda: holder.update(response=offline.search({"q": query, "size": PAGE_SIZE})))
+        token = holder["response"].comment_token
+        comment_ms = time_ms(lambda: offline.comment(token)) if token else 0.0
+        return search_ms, comment_ms
+
+    rows: dict[str, Any] = {}
+    for path, texts in paths.items():
+        if not texts:
+            continue
+        for text in texts:  # warm-up: first touch of segments and the few-shot tables
+            engine_only.search({"q": text, "size": PAGE_SIZE})
+        excluded = [_timed_search(engine_only, text) for _ in range(ROUNDS) for text in texts]
+        included = [timed_offline(text) for _ in range(ROUNDS) for text in texts]
+        rows[path] = {
+            "queries": len(texts),
+            "examples": texts[:3],
+            "engine_only": percentiles(excluded),
+            "with_offline_models": {
+                "search": percentiles([search for search, _ in included]),
+                "comment": percentiles([comment for _, comment in included]),
+                "search_plus_comment": percentiles([search + comment for search, comment in included]),
+            },
+        }
+        print(f"  {path}: {len(texts)} queries timed", flush=True)
+    index.close()
+
+    result = {
+        "data": (
+            f"{CORPUS_SIZE} products from bench.search_bench's generator ({len(bases)} bases: Korean demo "
+            "catalog + OA-Mine train, varied copies); real e5 vectors for the bases, perturbed for variants"
+        ),
+        "engine": "SearchService over LocalSearchIndex (tantivy BM25 + mecab-ko + numpy cosine), in memory",
+        "page_size": PAGE_SIZE,
+        "rounds": ROUNDS,
+        "paths_by": "the path the service took for each query (response plan), found in an untimed pass",
+        "engine_only_means": "e5 vectors precomputed, guardrail allows all: no model call in the timing",
+        "with_offline_models_means": (
+            "offline guardrail + live e5-small query embedding (1 thread, cache emptied per search) + "
+            "offline comment template and output guardrail (comment timed as its own call)"
+        ),
+        "load_average_at_start": [round(value, 2) for value in load_at_start],
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
+        "paths": rows,
+    }
+    write_result("search_api", result)
+    table = []
+    for name, row in rows.items():
+        included_row = row["with_offline_models"]
+        table.append(
+            (
+                f"{name} ({row['queries']} queries) p50/p95",
+                f"engine only {row['engine_only']['p50_ms']:.2f}/{row['engine_only']['p95_ms']:.2f} ms; "
+                f"with offline models: search {included_row['search']['p50_ms']:.2f}/"
+                f"{included_row['search']['p95_ms']:.2f} ms, comment {included_row['comment']['p50_ms']:.2f}/"
+                f"{included_row['comment']['p95_ms']:.2f} ms",
+            )
+        )
+    print_table(f"GET /search at {CORPUS_SIZE:,} products (bench/results/search_api.json)", table)
+    return result
+
+
+if __name__ == "__main__":
+    main()
