@@ -321,3 +321,15 @@ def test_keyboard_round_trip_finds_the_term(term: str) -> None:
 
     variant = keyboard_variant(hangul_to_qwerty(term), CATALOG_WORDS)
     assert variant is not None and variant.text == term
+
+
+def test_a_keyboard_typo_is_resolved_through_the_approved_typo_dictionary() -> None:
+    from cataloop.domain.query_analysis import keyboard_variant
+
+    vocabulary = {"야쿠르트": 10, "요구르트": 8}
+    # "dirnfmxm" types 야구르트, one jamo from both catalog terms: ambiguous on its own.
+    assert keyboard_variant("dirnfmxm", vocabulary) is None
+    variant = keyboard_variant("dirnfmxm", vocabulary, {"야구르트": "야쿠르트"})
+    assert variant is not None and variant.text == "야쿠르트"
+    # A correction to a word the catalog does not have is not used.
+    assert keyboard_variant("dirnfmxm", vocabulary, {"야구르트": "없는말"}) is None

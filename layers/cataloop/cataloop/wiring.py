@@ -108,6 +108,12 @@ def latest_dictionary(settings: Settings, name: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+def typo_corrections(settings: Settings) -> dict[str, str]:
+    """The approved typo dictionary as {wrong: right} (lines `wrong => right`)."""
+    pairs = (line.split("=>", 1) for line in latest_dictionary(settings, "typos") if "=>" in line)
+    return {wrong.strip(): right.strip() for wrong, right in pairs}
+
+
 def search_time_rules(settings: Settings) -> list[str]:
     """Synonyms plus typo corrections (`wrong => right` is a Solr mapping), applied at search time."""
     return latest_dictionary(settings, "synonyms") + latest_dictionary(settings, "typos")
@@ -352,4 +358,5 @@ def _build_search_service(settings: Settings) -> SearchService:
         search_log=search_log(settings),
         documents=documents_from_product_store(product_store(settings)),
         commenter=commenter_model(settings),
+        typo_corrections=typo_corrections(settings),
     )

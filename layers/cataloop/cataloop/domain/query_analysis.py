@@ -613,11 +613,15 @@ def _resolve(converted: str, vocabulary: CatalogVocabulary) -> tuple[str, bool] 
 
 
 def keyboard_variant(
-    query: str, vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int]
+    query: str,
+    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
+    corrections: Mapping[str, str] | None = None,
 ) -> KeywordVariant | None:
-    """Read each Latin word as 2-set keystrokes ("dirnfmxm" -> "야쿠르트"); a converted word is used when it
-    is a catalog term, or one jamo off exactly one term. None when no word converts to a catalog term."""
+    """Read each Latin word as 2-set keystrokes ("diznfmxm" -> "야쿠르트"); a converted word is used when it
+    is a catalog term, one jamo off exactly one term, or a typo whose approved correction (`corrections`,
+    from the typo dictionary) is a term ("dirnfmxm" -> 야구르트 -> 야쿠르트). None when nothing converts."""
     vocab = as_catalog_vocabulary(vocabulary)
+    fixes = {wrong.casefold(): right for wrong, right in (corrections or {}).items()}
     words = normalise_query(query).split()
     replacements: list[WordReplacement] = []
     out: list[str] = []
@@ -626,6 +630,9 @@ def keyboard_variant(
         if word.isascii() and word.isalpha() and word not in vocab and looks_like_mistyped_korean(word):
             converted = qwerty_to_hangul(word)
             resolved = _resolve(converted, vocab)
+            corrected = fixes.get(converted.casefold())
+            if resolved is None and corrected is not None and corrected in vocab:
+                resolved = (corrected, True)
         if resolved is None:
             out.append(word)
             continue

@@ -250,7 +250,9 @@ class SearchService:
         in_catalog: Callable[[str], bool] | None = None,
         settings: SearchSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        typo_corrections: Mapping[str, str] | None = None,
     ) -> None:
+        self.typo_corrections = dict(typo_corrections or {})
         self.index = index
         self.guardrail = guardrail
         self.few_shot = few_shot
@@ -363,7 +365,7 @@ class SearchService:
         vocabulary = self._catalog_vocabulary()
         if vocabulary is None or not len(vocabulary):
             return None
-        return chosung_variant(text, vocabulary) or keyboard_variant(text, vocabulary)
+        return chosung_variant(text, vocabulary) or keyboard_variant(text, vocabulary, self.typo_corrections)
 
     def _catalog_vocabulary(self) -> CatalogVocabulary | None:
         if self._catalog_terms is None:
