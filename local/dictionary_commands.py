@@ -30,7 +30,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         suggestions = suggest_dictionary(
             records,
             index.vocabulary(),
-            known_typos=[line.split("=>")[0] for line in wiring.latest_dictionary(config, "typos")],
+            known_typos=list(wiring.typo_corrections(config)),
         )
     payload = suggestions.model_dump(mode="json")
     print(f"{len(records)} logged searches examined")
