@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+KOREAN_CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
+
+
+def put_catalog_products(cloud: LocalCloud, product_ids: Iterable[str]) -> None:  # noqa: F821
+    """Submit the Korean catalog products with these ids as ProductCreated events, then deliver the streams."""
+    import json
+
+    wanted = set(product_ids)
+    for line in KOREAN_CATALOG.read_text(encoding="utf-8").splitlines():
+        product = json.loads(line)["product"]
+        if product["product_id"] in wanted:
+            cloud.put_events(
+                [
+                    {
+                        "Source": "cataloop.catalog",
+                        "DetailType": "ProductCreated",
+                        "Detail": {"product": product},
+                    }
+                ]
+            )
+    cloud.pump_streams()
 
 
 @pytest.fixture

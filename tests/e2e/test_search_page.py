@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 
 from cataloop_local.cloud import LocalCloud
-from tests.conftest import ROOT, TEMPLATE
+from tests.conftest import TEMPLATE, put_catalog_products
 
 pytestmark = pytest.mark.e2e
 
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
 PRODUCT_IDS = ("km-0001", "km-0007", "km-0097", "km-0360", "km-0363")
 
 
@@ -45,22 +44,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CATALOOP_ALLOW_NO_BROWSER") == "1":
             pytest.skip(reason)
         pytest.fail(f"browser test prerequisites missing: {reason} (run `make e2e-deps`)")
-    rows = [json.loads(line)["product"] for line in CATALOG.read_text(encoding="utf-8").splitlines()]
     cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("search-page") / "state")
     cloud.start()
     try:
-        for row in rows:
-            if row["product_id"] in PRODUCT_IDS:
-                cloud.put_events(
-                    [
-                        {
-                            "Source": "cataloop.catalog",
-                            "DetailType": "ProductCreated",
-                            "Detail": {"product": row},
-                        }
-                    ]
-                )
-        cloud.pump_streams()
+        put_catalog_products(cloud, PRODUCT_IDS)
         server = cloud.http_server()
         server.start()
         try:

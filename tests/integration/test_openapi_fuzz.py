@@ -4,7 +4,6 @@ is documented, and every body matches its documented schema."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
@@ -20,11 +19,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cataloop_local.cloud import LocalCloud
-from tests.conftest import ROOT, TEMPLATE
+from tests.conftest import ROOT, TEMPLATE, put_catalog_products
 
 pytestmark = pytest.mark.integration
 
-CATALOG = ROOT / "data" / "korean-mall" / "products.jsonl"
 PRODUCT_IDS = ("km-0001", "km-0097", "km-0363")
 
 schema = schemathesis.openapi.from_path(ROOT / "docs" / "openapi.json")
@@ -46,19 +44,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("openapi-fuzz") / "state")
     cloud.start()
     try:
-        for line in CATALOG.read_text(encoding="utf-8").splitlines():
-            product = json.loads(line)["product"]
-            if product["product_id"] in PRODUCT_IDS:
-                cloud.put_events(
-                    [
-                        {
-                            "Source": "cataloop.catalog",
-                            "DetailType": "ProductCreated",
-                            "Detail": {"product": product},
-                        }
-                    ]
-                )
-        cloud.pump_streams()
+        put_catalog_products(cloud, PRODUCT_IDS)
         server = cloud.http_server()
         server.start()
         try:
