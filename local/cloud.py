@@ -359,6 +359,8 @@ class LocalCloud:
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
         )
+        if self.state_dir is not None:
+            function.log.path = Path(self.state_dir) / "logs" / f"{logical_id}.log"
         self.functions.register(function)
         boto3.client("lambda", region_name=REGION).create_function(
             FunctionName=name,
