@@ -114,10 +114,22 @@ def run_demo(args: argparse.Namespace) -> int:
             results, slices = replay(cloud, records, on_product=bar.update)
         _print_slices(slices)
 
+        failed_arns = [r.execution_arn for r in results if not r.succeeded and r.execution_arn]
         failures = 0
         for listing in tqdm(korean, desc="2/4 Korean catalog ProductCreated", unit="product"):
             arn = submit(cloud, listing)
-            failures += cloud.describe_execution(arn)["status"] != "SUCCEEDED"
+            if cloud.describe_execution(arn)["status"] != "SUCCEEDED":
+                failures += 1
+                failed_arns.append(arn)
+        failed_executions = []
+        for arn in failed_arns:
+            detail = cloud.describe_execution(arn)
+            failed_executions.append(
+                {"execution": arn, "error": detail.get("error"), "cause": (detail.get("cause") or "")[:500]}
+            )
+            print(
+                f"  FAILED {arn.rsplit(':', 1)[-1]}: {detail.get('error')}: {(detail.get('cause') or '')[:300]}"
+            )
         indexed = cloud.pump_streams()
 
         print("\n3/4 Feedback round (seller disputes, customer returns)")
@@ -142,6 +154,7 @@ def run_demo(args: argparse.Namespace) -> int:
         },
         "korean_catalog": {"products": len(korean), "failed_executions": failures},
         "stream_records_delivered_after_catalog": indexed,
+        "failed_executions": failed_executions,
         "feedback": feedback,
         "searches": searches,
         "seconds": round(time.perf_counter() - started, 1),

@@ -43,6 +43,7 @@ class ProductResult:
     succeeded: bool
     learnings_injected: int
     predicted: dict[str, str] = field(default_factory=dict)
+    execution_arn: str | None = None
 
 
 @dataclass
@@ -95,6 +96,7 @@ def read_result(cloud: LocalCloud, product_id: str, execution_arn: str | None) -
         succeeded=succeeded,
         learnings_injected=len(trace.get("learnings_injected") or []),
         predicted={name: value["value"] for name, value in attributes.items()},
+        execution_arn=execution_arn,
     )
 
 
