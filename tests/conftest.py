@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,25 @@ def put_catalog_products(cloud: LocalCloud, product_ids: Iterable[str]) -> None:
                 ]
             )
     cloud.pump_streams()
+
+
+@contextmanager
+def serving_catalog(state_dir: Path, product_ids: Iterable[str]) -> Iterator[str]:
+    """A local cloud with these catalog products enriched and indexed, and its HTTP API; yields the URL."""
+    from cataloop_local.cloud import LocalCloud
+
+    local = LocalCloud(TEMPLATE, state_dir=state_dir)
+    local.start()
+    try:
+        put_catalog_products(local, product_ids)
+        server = local.http_server()
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+    finally:
+        local.stop(save=False)
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from cataloop_local.cloud import LocalCloud
-from tests.conftest import TEMPLATE, put_catalog_products
+from tests.conftest import serving_catalog
 
 pytestmark = pytest.mark.e2e
 
@@ -44,18 +43,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if os.environ.get("CATALOOP_ALLOW_NO_BROWSER") == "1":
             pytest.skip(reason)
         pytest.fail(f"browser test prerequisites missing: {reason} (run `make e2e-deps`)")
-    cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("search-page") / "state")
-    cloud.start()
-    try:
-        put_catalog_products(cloud, PRODUCT_IDS)
-        server = cloud.http_server()
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
-    finally:
-        cloud.stop(save=False)
+    with serving_catalog(tmp_path_factory.mktemp("search-page") / "state", PRODUCT_IDS) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

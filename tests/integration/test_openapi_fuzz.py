@@ -18,8 +18,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cataloop_local.cloud import LocalCloud
-from tests.conftest import ROOT, TEMPLATE, put_catalog_products
+from tests.conftest import ROOT, serving_catalog
 
 pytestmark = pytest.mark.integration
 
@@ -41,18 +40,8 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    cloud = LocalCloud(TEMPLATE, state_dir=tmp_path_factory.mktemp("openapi-fuzz") / "state")
-    cloud.start()
-    try:
-        put_catalog_products(cloud, PRODUCT_IDS)
-        server = cloud.http_server()
-        server.start()
-        try:
-            yield server.url
-        finally:
-            server.stop()
-    finally:
-        cloud.stop(save=False)
+    with serving_catalog(tmp_path_factory.mktemp("openapi-fuzz") / "state", PRODUCT_IDS) as url:
+        yield url
 
 
 @schema.parametrize()
