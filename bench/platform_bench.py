@@ -17,7 +17,7 @@ from bench.common import percentiles, print_table, time_ms, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 COLD_START = (
-    "import time; t=time.perf_counter(); from cataloop_local.cloud import LocalCloud; "
+    "import time; t=time.perf_counter(); from cataloop_local.emulator.cloud import LocalCloud; "
     "c=LocalCloud('template.yaml').start(); print((time.perf_counter()-t)*1000); c.stop(save=False)"
 )
 
@@ -27,8 +27,8 @@ def main(products: int = 60) -> dict:
         float(subprocess.check_output([sys.executable, "-c", COLD_START], cwd=ROOT, text=True).split()[-1])
         for _ in range(3)
     ]
-    from cataloop.services.extraction_eval import read_oa_mine
-    from cataloop_local.cloud import LocalCloud
+    from cataloop_eval.extraction import read_oa_mine
+    from cataloop_local.emulator.cloud import LocalCloud
 
     warm = []
     for _ in range(3):

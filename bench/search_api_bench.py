@@ -106,7 +106,7 @@ class AllowAllGuardrail:
     """The guardrail with its cost taken out: every text passes unchanged."""
 
     def check(self, text: str, source: Any) -> Any:
-        from cataloop.domain.guardrail import GuardrailVerdict
+        from cataloop.domain.search.guardrail import GuardrailVerdict
 
         return GuardrailVerdict.passed()
 
@@ -135,7 +135,7 @@ def _path_of(response: Any) -> SearchPath:
 
 
 def _service(index: Any, embedder: Any, guardrail: Any, documents: Callable[..., Any]) -> Any:
-    from cataloop.domain.query_analysis import FewShotIndex, load_query_vocabulary
+    from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
     from cataloop.services.search import SearchService
 
     few_shot = FewShotIndex(
@@ -152,8 +152,8 @@ def _timed_search(service: Any, text: str) -> float:
 
 def main() -> dict[str, Any]:
     from cataloop import wiring
-    from cataloop.adapters.local_embeddings import E5Embedder
-    from cataloop.adapters.local_search import LocalSearchIndex
+    from cataloop.adapters.e5_embeddings import E5Embedder
+    from cataloop.adapters.embedded_search import LocalSearchIndex
     from cataloop.adapters.offline_guardrail import OfflineGuardrail
     from cataloop.settings import settings
 
@@ -163,7 +163,7 @@ def main() -> dict[str, Any]:
     # Passage vectors are cached by content hash under the state dir: this bench times searches, not
     # indexing (bench/search_bench.py times that).
     passages = E5Embedder(cache_dir=Path(config.state_dir) / "embeddings")
-    from cataloop.domain.search_document import product_document
+    from cataloop.domain.search.documents import product_document
 
     base_vectors = np.asarray(
         passages.embed([product_document(b, None, 1).embedding_text for b in bases], "passage"), np.float32

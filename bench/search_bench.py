@@ -57,8 +57,8 @@ ENGLISH_QUERIES = ("coffee", "running shoes", "organic tea", "vitamin c", "usb c
 
 
 def _base_listings() -> list[Any]:
-    from cataloop.domain.products import ProductListing
-    from cataloop.services.extraction_eval import read_oa_mine
+    from cataloop.domain.catalog.listing import ProductListing
+    from cataloop_eval.extraction import read_oa_mine
 
     lines = (ROOT / "data" / "korean-mall" / "products.jsonl").read_text(encoding="utf-8").splitlines()
     korean = [ProductListing.model_validate(json.loads(line)["product"]) for line in lines if line.strip()]
@@ -90,7 +90,7 @@ def _corpus(
     size: int, bases: list[Any], base_vectors: np.ndarray, seed: int = 7
 ) -> tuple[list[Any], np.ndarray]:
     """`size` documents and their vectors (see the module docstring for how they are derived)."""
-    from cataloop.domain.search_document import product_document
+    from cataloop.domain.search.documents import product_document
 
     rng = random.Random(seed)
     noise = np.random.default_rng(seed)
@@ -114,7 +114,7 @@ def _directory_bytes(path: Path) -> int:
 
 
 def _queries(bases: list[Any]) -> dict[str, list[str]]:
-    from cataloop.domain.hangul import to_chosung
+    from cataloop.domain.search.hangul import to_chosung
 
     graded = [
         json.loads(line)
@@ -136,7 +136,7 @@ def _queries(bases: list[Any]) -> dict[str, list[str]]:
 
 
 SINGLE_THREAD_QUERY = (
-    "import time; from cataloop.adapters.local_embeddings import E5Embedder; e=E5Embedder(); "
+    "import time; from cataloop.adapters.e5_embeddings import E5Embedder; e=E5Embedder(); "
     "e.embed(['warm'], 'query'); "
     "print(*[(lambda t: (e.embed([t], 'query'), (time.perf_counter()-t0)*1000))(q)[1] "
     "for q in {texts!r} for t0 in [time.perf_counter()]])"
@@ -155,11 +155,11 @@ def _single_thread_query_ms(texts: list[str]) -> list[float]:
 
 
 def main() -> dict[str, Any]:
+    from cataloop.adapters.e5_embeddings import E5Embedder
+    from cataloop.adapters.embedded_search import LocalSearchIndex
     from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
-    from cataloop.adapters.local_embeddings import E5Embedder
-    from cataloop.adapters.local_search import LocalSearchIndex
-    from cataloop.domain.search_document import product_document
-    from cataloop.domain.search_plan import build_search_plan
+    from cataloop.domain.search.documents import product_document
+    from cataloop.domain.search.plan import build_search_plan
 
     bases = _base_listings()
     embedder = E5Embedder()  # no disk cache: every text is embedded for real

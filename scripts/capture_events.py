@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 # Hand-written samples: the events that start the workflows.

@@ -39,7 +39,7 @@ def put_catalog_products(cloud: LocalCloud, product_ids: Iterable[str]) -> None:
 @contextmanager
 def serving_catalog(state_dir: Path, product_ids: Iterable[str]) -> Iterator[str]:
     """A local cloud with these catalog products enriched and indexed, and its HTTP API; yields the URL."""
-    from cataloop_local.cloud import LocalCloud
+    from cataloop_local.emulator.cloud import LocalCloud
 
     local = LocalCloud(TEMPLATE, state_dir=state_dir)
     local.start()
@@ -58,7 +58,7 @@ def serving_catalog(state_dir: Path, product_ids: Iterable[str]) -> Iterator[str
 @pytest.fixture
 def cloud(tmp_path: Path) -> Iterator[LocalCloud]:  # noqa: F821 - imported lazily below
     """The real template on a fresh local cloud, with its state kept in a temporary directory."""
-    from cataloop_local.cloud import LocalCloud
+    from cataloop_local.emulator.cloud import LocalCloud
 
     local = LocalCloud(TEMPLATE, state_dir=tmp_path / "state")
     local.start()

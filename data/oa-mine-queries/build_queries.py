@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from cataloop.services.extraction_eval import OaMineRecord, read_oa_mine
+from cataloop_eval.extraction import OaMineRecord, read_oa_mine
 
 HERE = Path(__file__).resolve().parent
 TRAIN = HERE.parent / "oa-mine" / "train.jsonl"

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 import cataloop
 from cataloop import wiring
-from cataloop.domain.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
-from cataloop.domain.search_comment import MAX_TOKEN_CHARS, SearchComment
+from cataloop.domain.search.comment import MAX_TOKEN_CHARS, SearchComment
+from cataloop.domain.search.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
 from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
 from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.services.search import SearchResponse

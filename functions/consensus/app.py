@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cataloop.domain.attributes import schema_for
-from cataloop.domain.consensus import ConsensusSettings
+from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.domain.enrichment.consensus import ConsensusSettings
 from cataloop.services.enrichment import decide
 from cataloop.services.workflow import ConsensusInput
 from cataloop.settings import settings

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
-from cataloop.domain.attributes import schema_for
+from cataloop.domain.enrichment.attributes import schema_for
 from cataloop.services.enrichment import generate
 from cataloop.services.workflow import GenerateInput
 from cataloop.settings import settings

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
 from cataloop.adapters.dynamodb_codec import from_item
-from cataloop.domain.products import ProductListing
+from cataloop.domain.catalog.listing import ProductListing
 from cataloop.errors import InvalidInput
 from cataloop.services.indexing import IndexBatchResult, index_learning_changes, index_product_changes
 from cataloop.settings import settings

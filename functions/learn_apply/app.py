@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
-from cataloop.domain.knowledge import DeploymentMode
+from cataloop.domain.knowledge.tree import DeploymentMode
 from cataloop.services.feedback import ApplyInput, apply_feedback
 from cataloop.settings import settings
 from cataloop.validation import parse_as

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
-from cataloop.services.extraction_eval import default_prices
+from cataloop.domain.enrichment.pricing import default_prices
 from cataloop.services.knowledge_base import record_influence
 from cataloop.services.workflow import PersistInput, persist_enrichment
 from cataloop.settings import settings

@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
-from cataloop.domain.events import ProductCreatedEvent
-from cataloop.domain.learning import LearningView
+from cataloop.domain.catalog.events import ProductCreatedEvent
+from cataloop.domain.knowledge.learning import LearningView
 from cataloop.errors import InvalidInput
 from cataloop.services.intake import prepare_context
 from cataloop.services.knowledge_base import retrieve_for_prompt

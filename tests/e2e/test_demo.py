@@ -20,7 +20,7 @@ def test_the_demo_runs_every_stage_and_reports_from_the_cloud(tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "cataloop_local.cli",
+            "cataloop_local.cli.main",
             "--state-dir",
             str(tmp_path / "state"),
             "demo",

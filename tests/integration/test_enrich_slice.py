@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -147,7 +147,7 @@ def test_tables_survive_a_restart_without_replaying_streams(tmp_path: Any) -> No
 
 def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: LocalCloud) -> None:
     from cataloop import wiring
-    from cataloop.domain.search_plan import build_search_plan
+    from cataloop.domain.search.plan import build_search_plan
     from cataloop.settings import Settings
 
     _put_sample(cloud, "product_created.json")

@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from cataloop.adapters.dynamodb_codec import from_item
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 
@@ -126,7 +126,7 @@ def test_prompt_injection_in_the_description_has_no_effect(cloud: LocalCloud) ->
 def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cataloop.adapters.offline_models import OfflineModelClient
+    from cataloop.adapters.offline.models import OfflineModelClient
     from cataloop.errors import ModelError
 
     def broken(self: Any, request: Any, output_model: Any) -> Any:
@@ -149,7 +149,7 @@ def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(
 def test_throttling_is_retried_by_the_state_machine(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cataloop.adapters.offline_models import OfflineModelClient
+    from cataloop.adapters.offline.models import OfflineModelClient
     from cataloop.errors import RetryableModelError
 
     calls = {"generator_b": 0}
@@ -170,7 +170,7 @@ def test_throttling_is_retried_by_the_state_machine(
 
 
 def test_a_malformed_state_input_is_a_clear_function_error(cloud: LocalCloud) -> None:
-    from cataloop_local.lambdas import FunctionError
+    from cataloop_local.emulator.lambdas import FunctionError
 
     with pytest.raises(FunctionError) as error:
         cloud.invoke("GenerateFunction", {"role": "oracle", "listing": {"title": ""}})

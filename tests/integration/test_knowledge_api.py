@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +28,8 @@ def _call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
 
 def _place_one(cloud: LocalCloud) -> str:
     from cataloop import wiring
-    from cataloop.domain.knowledge import DeploymentMode
-    from cataloop.domain.learning import LearningDraft
+    from cataloop.domain.knowledge.learning import LearningDraft
+    from cataloop.domain.knowledge.tree import DeploymentMode
     from cataloop.services.knowledge_base import place_learning
     from cataloop.settings import settings
 

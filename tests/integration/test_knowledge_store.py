@@ -14,7 +14,14 @@ import pytest
 from moto import mock_aws
 
 from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
-from cataloop.domain.knowledge import (
+from cataloop.domain.knowledge.learning import (
+    AttributeFact,
+    LearningDraft,
+    LearningProvenance,
+    UnitPattern,
+    ValueLexicon,
+)
+from cataloop.domain.knowledge.tree import (
     DeploymentMode,
     KnowledgeChange,
     KnowledgeNode,
@@ -23,15 +30,8 @@ from cataloop.domain.knowledge import (
     PlacementPlan,
     path_key,
 )
-from cataloop.domain.learning import (
-    AttributeFact,
-    LearningDraft,
-    LearningProvenance,
-    UnitPattern,
-    ValueLexicon,
-)
+from cataloop.domain.model_calls import ModelRequest, ModelResponse
 from cataloop.errors import Conflict, InvalidInput
-from cataloop.ports import ModelRequest, ModelResponse
 from cataloop.services import knowledge_base as kb
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from cataloop.adapters.dynamodb_codec import from_item
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +42,8 @@ def _values(product: dict[str, Any]) -> dict[str, str]:
 def _plant_culprit(cloud: LocalCloud) -> str:
     """An active learning that is wrong: in vitamins, 'N Softgels' is the bottle's content, not a pack size."""
     from cataloop import wiring
-    from cataloop.domain.knowledge import DeploymentMode
-    from cataloop.domain.learning import LearningDraft
+    from cataloop.domain.knowledge.learning import LearningDraft
+    from cataloop.domain.knowledge.tree import DeploymentMode
     from cataloop.services.knowledge_base import place_learning
     from cataloop.settings import settings
 
@@ -235,7 +235,7 @@ def test_a_malformed_event_fails_with_a_clear_cause_and_writes_nothing(cloud: Lo
 def test_the_demo_feedback_round_reports_what_the_cloud_recorded(
     wrong_pack_count: tuple[LocalCloud, str],
 ) -> None:
-    from cataloop_local.feedback_round import run_feedback_round
+    from cataloop_local.cli.feedback_round import run_feedback_round
 
     cloud, _ = wrong_pack_count
     _enrich(cloud, "shoe-1", "Nike Men's Air Zoom Pegasus 38 Running Shoe, Black, 10.5 US", ["Shoes"], "Nike")

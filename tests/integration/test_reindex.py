@@ -15,13 +15,13 @@ import pytest
 from cataloop import wiring
 from cataloop.adapters.dynamodb_codec import to_item
 from cataloop.adapters.dynamodb_scan import DynamoTableScan
-from cataloop.domain.knowledge import Learning, LearningStatus, path_key
-from cataloop.domain.learning import ValueLexicon
-from cataloop.domain.search_plan import build_search_plan
+from cataloop.domain.knowledge.learning import ValueLexicon
+from cataloop.domain.knowledge.tree import Learning, LearningStatus, path_key
+from cataloop.domain.search.plan import build_search_plan
 from cataloop.services.reindex import reindex_learnings, reindex_products
 from cataloop.settings import Settings, settings
-from cataloop_local.cloud import LocalCloud
-from cataloop_local.korean_catalog import korean_listings
+from cataloop_eval.korean_catalog import korean_listings
+from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
 

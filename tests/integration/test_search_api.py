@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from cataloop_local.cloud import LocalCloud
-from cataloop_local.http_api import HttpApiServer
+from cataloop_local.emulator.cloud import LocalCloud
+from cataloop_local.emulator.http_api import HttpApiServer
 from tests.conftest import ROOT, TEMPLATE
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from cataloop_local.cloud import LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
 from tests.conftest import FIXTURES
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-from cataloop.domain.attributes import schema_catalog, schema_for
+from cataloop.domain.enrichment.attributes import schema_catalog, schema_for
 
 
 def test_oa_mine_categories_have_their_schemas() -> None:

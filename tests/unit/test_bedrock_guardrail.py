@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from cataloop.adapters.bedrock_guardrail import BedrockGuardrail, verdict_from_response
-from cataloop.domain.guardrail import GuardrailSource, GuardrailVerdict
+from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
 from cataloop.errors import ModelError, RetryableModelError
 
 USAGE = {

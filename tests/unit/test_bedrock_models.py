@@ -17,8 +17,8 @@ from cataloop.adapters.bedrock_models import (
     strict_tool_schema,
     tool_name_for,
 )
+from cataloop.domain.model_calls import ModelRequest, PromptText
 from cataloop.errors import ModelError, RetryableModelError
-from cataloop.ports import ModelRequest, PromptText
 
 GENERATOR_MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 PRODUCT_TEXT = "<product_data>\n프로바이오틱스 유산균 30포 위 건강\n</product_data>"

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from cataloop_local.cfn import IntrinsicResolver, TemplateError, load_template, merged_function_properties
+from cataloop_local.emulator.cfn import (
+    IntrinsicResolver,
+    TemplateError,
+    load_template,
+    merged_function_properties,
+)
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {"Stage": {"Type": "String", "Default": "dev"}, "Email": {"Type": "String", "Default": ""}},

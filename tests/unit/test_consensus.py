@@ -1,8 +1,13 @@
 import pytest
 
-from cataloop.domain.attributes import AgreementRule, AttributeSchema, AttributeSpec
-from cataloop.domain.consensus import ConsensusSettings, audit_draw, decide_consensus, values_agree
-from cataloop.domain.extraction import AttributeValue, EvaluatorReport, EvaluatorVerdict, WorkerExtraction
+from cataloop.domain.enrichment.attributes import AgreementRule, AttributeSchema, AttributeSpec
+from cataloop.domain.enrichment.consensus import ConsensusSettings, audit_draw, decide_consensus, values_agree
+from cataloop.domain.enrichment.extraction import (
+    AttributeValue,
+    EvaluatorReport,
+    EvaluatorVerdict,
+    WorkerExtraction,
+)
 
 SCHEMA = AttributeSchema(
     schema_id="test",

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cataloop.adapters.search_log_files import SearchLogFiles
-from cataloop.domain.search_log import SearchLogRecord, parse_jsonl, to_jsonl
+from cataloop.domain.search.log import SearchLogRecord, parse_jsonl, to_jsonl
 from cataloop.errors import Conflict, InvalidInput
-from cataloop.services.dictionary_upkeep import (
+from cataloop_local.cli.dictionary_upkeep import (
     SynonymSuggestion,
     TypoSuggestion,
     approve_suggestions,
@@ -183,7 +183,7 @@ def test_concurrent_approval_of_the_same_version_conflicts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     directory = _base(tmp_path)
-    from cataloop.services import dictionary_upkeep
+    from cataloop_local.cli import dictionary_upkeep
 
     real = dictionary_upkeep.dictionary_versions
 

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from cataloop.adapters.offline_models import OfflineModelClient
+from cataloop.adapters.offline.models import OfflineModelClient
 from cataloop.errors import InvalidInput
-from cataloop.services.extraction_eval import (
+from cataloop_eval.extraction import (
     LearningMemory,
     holdout_split,
     learning_curve,

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.attributes import schema_for
-from cataloop.domain.feedback import (
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.domain.feedback.signals import (
     BYSTANDER_PENALTY,
     CULPRIT_PENALTY,
     AttributeClaim,
@@ -29,9 +30,8 @@ from cataloop.domain.feedback import (
     resolve_attribute,
     triage,
 )
-from cataloop.domain.knowledge import Learning, LearningStatus
-from cataloop.domain.learning import LearningDraft
-from cataloop.domain.products import ProductListing
+from cataloop.domain.knowledge.learning import LearningDraft
+from cataloop.domain.knowledge.tree import Learning, LearningStatus
 from cataloop.errors import InvalidInput
 from cataloop.services.feedback import read_feedback_event
 
@@ -277,7 +277,7 @@ def test_claims_without_a_value_or_without_support_are_unsure() -> None:
 
 
 def _correction(attribute: str, wrong: str, right: str) -> ClaimJudgement:
-    from cataloop.domain.extraction import AttributeValue
+    from cataloop.domain.enrichment.extraction import AttributeValue
 
     return ClaimJudgement(
         attribute=attribute,

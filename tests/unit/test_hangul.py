@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.hangul import (
+from cataloop.domain.search.hangul import (
     compose,
     decompose,
     hangul_to_qwerty,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cataloop.domain.products import ProductListing
-from cataloop.domain.search_document import BulkFailure, BulkOutcome, ProductDocument
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.search.documents import BulkFailure, BulkOutcome, ProductDocument
 from cataloop.services.indexing import index_product_changes
 
 

@@ -11,7 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cataloop.domain.knowledge import (
+from cataloop.domain.knowledge.learning import (
+    AttributeFact,
+    LearningDraft,
+    LearningProvenance,
+    NotValue,
+    UnitPattern,
+    ValueLexicon,
+)
+from cataloop.domain.knowledge.tree import (
     CONSOLIDATION_MIN_SIBLINGS,
     INITIAL_VOTES,
     DeploymentMode,
@@ -32,14 +40,6 @@ from cataloop.domain.knowledge import (
     plan_change,
     rank_for_prompt,
     upvote,
-)
-from cataloop.domain.learning import (
-    AttributeFact,
-    LearningDraft,
-    LearningProvenance,
-    NotValue,
-    UnitPattern,
-    ValueLexicon,
 )
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.products import ProductListing
+from cataloop.domain.catalog.listing import ProductListing
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "korean-mall"
 FOOD_CATEGORIES = {"발효유", "건강기능식품", "신선간편식"}

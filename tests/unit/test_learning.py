@@ -1,7 +1,13 @@
 import pytest
 from pydantic import ValidationError
 
-from cataloop.domain.learning import LearningDraft, LearningView, NotValue, UnitPattern, ValueLexicon
+from cataloop.domain.knowledge.learning import (
+    LearningDraft,
+    LearningView,
+    NotValue,
+    UnitPattern,
+    ValueLexicon,
+)
 
 
 def draft(text: str, **kwargs: object) -> LearningDraft:

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cataloop.adapters.dynamodb_codec import from_item, to_item
-from cataloop.adapters.local_learnings import LocalLearningIndex
+from cataloop.adapters.embedded_learnings import LocalLearningIndex
 from cataloop.adapters.opensearch_learnings import similar_learnings_body
-from cataloop.domain.knowledge import Learning, LearningStatus, path_key
-from cataloop.domain.learning import ValueLexicon
-from cataloop.domain.learning_search import LearningFilter, learning_document, scope_prefixes
+from cataloop.domain.knowledge.learning import ValueLexicon
+from cataloop.domain.knowledge.learning_search import LearningFilter, learning_document, scope_prefixes
+from cataloop.domain.knowledge.tree import Learning, LearningStatus, path_key
 from cataloop.errors import InvalidInput
 from cataloop.services.indexing import index_learning_changes
 from cataloop.services.knowledge_search import KnowledgeSearch
@@ -270,7 +270,7 @@ def test_the_indexer_routes_records_to_the_index_of_their_table(
     class ProductIndexSpy:
         def bulk_upsert(self, documents: Any, vectors: Any = None, *, index: Any = None) -> Any:
             products.extend(documents)
-            from cataloop.domain.search_document import BulkOutcome
+            from cataloop.domain.search.documents import BulkOutcome
 
             return BulkOutcome(indexed=len(documents))
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cataloop.adapters.local_embeddings import CACHE_FILE_NAME, E5Embedder, load_shared_e5
+from cataloop.adapters.e5_embeddings import CACHE_FILE_NAME, E5Embedder, load_shared_e5
 from cataloop.errors import InvalidInput
 
 

@@ -8,11 +8,11 @@ from typing import Any, Literal
 
 import pytest
 
+from cataloop.adapters.embedded_search import LocalSearchIndex
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
-from cataloop.adapters.local_search import LocalSearchIndex
-from cataloop.domain.products import ProductListing
-from cataloop.domain.search_document import ProductDocument, product_document
-from cataloop.domain.search_plan import SearchFilters, SearchPlan, build_search_plan
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.search.documents import ProductDocument, product_document
+from cataloop.domain.search.plan import SearchFilters, SearchPlan, build_search_plan
 from cataloop.errors import InvalidInput
 
 # A concept embedder: each axis is one shopping concept, named in Korean and English, so "footwear" is near

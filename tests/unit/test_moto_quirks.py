@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cataloop_local.eventbus import as_delivered
-from cataloop_local.http_api import Route, build_http_event, http_response
-from cataloop_local.streams import to_lambda_record
+from cataloop_local.emulator.eventbus import as_delivered
+from cataloop_local.emulator.http_api import Route, build_http_event, http_response
+from cataloop_local.emulator.streams import to_lambda_record
 
 
 def test_stream_records_get_an_event_source_arn_and_epoch_creation_time() -> None:
@@ -61,7 +61,7 @@ def test_a_cancelled_transaction_restores_items_and_emits_no_stream_records() ->
     from botocore.exceptions import ClientError
     from moto import mock_aws
 
-    from cataloop_local import moto_patches
+    from cataloop_local.emulator import moto_patches
 
     moto_patches.light_transaction_backups()
     with mock_aws():
@@ -107,7 +107,7 @@ def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: py
     import boto3
     from moto import mock_aws
 
-    from cataloop_local import moto_patches
+    from cataloop_local.emulator import moto_patches
 
     # DynamoDB Streams calls only reach moto with account-id endpoints disabled (ARCHITECTURE §4).
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")

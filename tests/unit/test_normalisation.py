@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.normalisation import (
+from cataloop.domain.enrichment.normalisation import (
     PackCount,
     convert,
     format_decimal,

@@ -16,8 +16,8 @@ from cataloop.adapters.offline_guardrail import (
     rrn_check_digit_ok,
     shipped_word_list,
 )
-from cataloop.domain.guardrail import Guardrail
 from cataloop.errors import InvalidInput
+from cataloop.ports import Guardrail
 
 WORDS = AbuseWordList.parse(["# test list", "씨발", "시발", "+시발점", "fuck*", "shit", ""])
 

@@ -3,14 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from cataloop.adapters.offline_models import OfflineModelClient
-from cataloop.domain.attributes import schema_for
-from cataloop.domain.consensus import ConsensusSettings
-from cataloop.domain.extraction import EvaluatorReport, WorkerExtraction
-from cataloop.domain.learning import LearningView, NotValue, UnitPattern, ValueLexicon
-from cataloop.domain.products import ProductListing
+from cataloop.adapters.offline.models import OfflineModelClient
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.domain.enrichment.consensus import ConsensusSettings
+from cataloop.domain.enrichment.extraction import EvaluatorReport, WorkerExtraction
+from cataloop.domain.knowledge.learning import LearningView, NotValue, UnitPattern, ValueLexicon
+from cataloop.domain.model_calls import ModelRequest, PromptText
 from cataloop.errors import ModelError
-from cataloop.ports import ModelRequest, PromptText
 from cataloop.services.enrichment import decide, evaluate, generate, supervise
 
 COFFEE = schema_for(["Coffee"])

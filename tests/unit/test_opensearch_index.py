@@ -30,9 +30,9 @@ from cataloop.adapters.opensearch_index import (
     search_pipeline_body,
     sigv4_auth,
 )
-from cataloop.domain.products import ProductListing
-from cataloop.domain.search_document import product_document
-from cataloop.domain.search_plan import SearchFilters, build_search_plan
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.search.documents import product_document
+from cataloop.domain.search.plan import SearchFilters, build_search_plan
 from cataloop.errors import InvalidInput
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "opensearch_products_mapping.json"

@@ -1,4 +1,4 @@
-"""Query validation, normalisation, classification and keyword variants (cataloop.domain.query_analysis)."""
+"""Query validation, normalisation, classification and keyword variants (cataloop.domain.search.query_analysis)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.query_analysis import (
+from cataloop.domain.search.query_analysis import (
     MAX_QUERY_CHARS,
     CatalogVocabulary,
     FewShotIndex,
@@ -317,14 +317,14 @@ def test_chosung_variant_picks_the_most_frequent_term() -> None:
 
 @given(st.sampled_from(["야쿠르트", "유산균", "데일리락", "마스크팩", "닭가슴살"]))
 def test_keyboard_round_trip_finds_the_term(term: str) -> None:
-    from cataloop.domain.hangul import hangul_to_qwerty
+    from cataloop.domain.search.hangul import hangul_to_qwerty
 
     variant = keyboard_variant(hangul_to_qwerty(term), CATALOG_WORDS)
     assert variant is not None and variant.text == term
 
 
 def test_a_keyboard_typo_is_resolved_through_the_approved_typo_dictionary() -> None:
-    from cataloop.domain.query_analysis import keyboard_variant
+    from cataloop.domain.search.query_analysis import keyboard_variant
 
     vocabulary = {"야쿠르트": 10, "요구르트": 8}
     # "dirnfmxm" types 야구르트, one jamo from both catalog terms: ambiguous on its own.

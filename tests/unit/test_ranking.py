@@ -1,4 +1,4 @@
-"""Re-ranking rules: keyword boost, food-intent demotion, sort intent (cataloop.domain.ranking)."""
+"""Re-ranking rules: keyword boost, food-intent demotion, sort intent (cataloop.domain.search.ranking)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.ranking import RankingRules, keyword_matches, rank_results
+from cataloop.domain.search.ranking import RankingRules, keyword_matches, rank_results
 
 
 def doc(doc_id: str, **fields: Any) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from cataloop.adapters.dynamodb_codec import from_item, to_item
-from cataloop.adapters.local_learnings import LocalLearningIndex
-from cataloop.domain.knowledge import Learning, LearningStatus, path_key
-from cataloop.domain.learning import ValueLexicon
-from cataloop.domain.learning_search import LearningFilter, learning_document
-from cataloop.domain.search_document import BulkFailure, BulkOutcome
+from cataloop.adapters.embedded_learnings import LocalLearningIndex
+from cataloop.domain.knowledge.learning import ValueLexicon
+from cataloop.domain.knowledge.learning_search import LearningFilter, learning_document
+from cataloop.domain.knowledge.tree import Learning, LearningStatus, path_key
+from cataloop.domain.search.documents import BulkFailure, BulkOutcome
 from cataloop.errors import CataloopError
 from cataloop.services.indexing import stored_learning
 from cataloop.services.reindex import reindex_learnings

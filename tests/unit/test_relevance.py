@@ -1,4 +1,4 @@
-"""Relevance metrics, checked against examples worked by hand (cataloop.domain.relevance)."""
+"""Relevance metrics, checked against examples worked by hand (cataloop_eval.relevance)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.relevance import (
+from cataloop_eval.relevance import (
     JudgedRun,
     dcg_at_k,
     evaluate,

@@ -1,6 +1,6 @@
 import pytest
 
-from cataloop.domain.scoring import Counts, ScoreBoard, judge, score_of
+from cataloop_eval.scoring import Counts, ScoreBoard, judge, score_of
 
 
 def test_outcomes_follow_the_extractgpt_convention() -> None:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.search_comment import (
+from cataloop.domain.search.comment import (
     CommentOutput,
     CommentRequest,
     comment_from_model,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.products import ProductListing
-from cataloop.domain.search_document import (
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.search.documents import (
     attribute_field,
     index_generation,
     index_name,

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import pytest
 
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
-from cataloop.domain.products import ProductListing
-from local.search_eval import (
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop_eval.search import (
     METHODS,
     METRICS,
     GradedQuery,
@@ -120,8 +120,8 @@ def test_graded_query_files_parse(tmp_path: Path) -> None:
 def test_the_derived_english_queries_are_up_to_date_and_grade_train_products() -> None:
     import importlib.util
 
-    from cataloop.services.extraction_eval import read_oa_mine
-    from local.search_eval import ENGLISH_QUERIES, OA_MINE_TRAIN
+    from cataloop_eval.extraction import read_oa_mine
+    from cataloop_eval.search import ENGLISH_QUERIES, OA_MINE_TRAIN
 
     spec = importlib.util.spec_from_file_location(
         "build_queries", ENGLISH_QUERIES.parent / "build_queries.py"

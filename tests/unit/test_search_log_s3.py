@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from cataloop.adapters.search_log_s3 import SearchLogS3
-from cataloop.domain.search_log import SearchLogRecord, parse_jsonl
+from cataloop.domain.search.log import SearchLogRecord, parse_jsonl
 from cataloop.errors import CataloopError
 
 BUCKET = "cataloop-test-search-log"

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from cataloop.domain.search_plan import (
+from cataloop.domain.search.plan import (
     MIN_MAX_FLOOR,
     FieldBoost,
     LexicalClause,

@@ -10,16 +10,16 @@ from typing import Any, Literal
 
 import pytest
 
+from cataloop.adapters.embedded_search import LocalSearchIndex
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
-from cataloop.adapters.local_search import LocalSearchIndex
 from cataloop.adapters.offline_guardrail import OfflineGuardrail
-from cataloop.domain.products import ProductListing
-from cataloop.domain.query_analysis import FewShotIndex, load_query_vocabulary
-from cataloop.domain.search_comment import CommentOutput
-from cataloop.domain.search_document import product_document
-from cataloop.domain.search_log import SearchLogRecord
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.model_calls import ModelRequest, ModelResponse
+from cataloop.domain.search.comment import CommentOutput
+from cataloop.domain.search.documents import product_document
+from cataloop.domain.search.log import SearchLogRecord
+from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
 from cataloop.errors import CataloopError, InvalidInput, ModelError
-from cataloop.ports import ModelRequest, ModelResponse
 from cataloop.services.search import SearchService, SearchSettings
 
 SECRET = "unit-test-comment-secret-0123456789"

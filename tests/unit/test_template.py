@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cataloop_local.cfn import load_template
+from cataloop_local.emulator.cfn import load_template
 from tests.conftest import ROOT, TEMPLATE
 
 

@@ -1,79 +1,246 @@
-"""Ports: the small interfaces services depend on. Adapters implement them (AWS or local/offline)."""
+"""Ports: every interface the services depend on, in one place.
+
+One Protocol per port, each with its contract in the docstring (in the style of haystack's `DocumentStore`):
+what a call returns, what it raises, and which guarantees every implementation keeps. Adapters implement
+them: AWS (`dynamodb_*`, `opensearch_*`, `bedrock_*`, `search_log_s3`), embedded engines that run in-process
+(`embedded_*`, `e5_embeddings`), the offline model baseline (`adapters/offline/`), and in-memory fakes
+(`adapters/memory.py`) that keep the same rules for fast tests and the evaluation. Shared contract tests in
+`tests/contract/` run the same assertions against a fake and its real adapter.
+
+Value objects that cross a port live in the domain: `cataloop.domain.model_calls` (prompts, requests and
+responses of model calls), `cataloop.domain.catalog` (listings, stored products), `cataloop.domain.knowledge`
+(nodes, learnings, changes, snapshots), `cataloop.domain.search` (documents, plans, pages, log records).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.knowledge.learning_search import LearningFilter
+from cataloop.domain.knowledge.tree import (
+    ImportResult,
+    Influence,
+    KnowledgeChange,
+    KnowledgeNode,
+    KnowledgeSnapshot,
+    Learning,
+)
+from cataloop.domain.model_calls import ModelRequest, ModelResponse, OutputT
+from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument
+from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
+from cataloop.domain.search.log import SearchLogRecord
+from cataloop.domain.search.plan import SearchHit, SearchPage, SearchPlan
 
-ModelRole = Literal[
-    "generator", "generator_b", "evaluator", "supervisor", "memory_manager", "classifier", "commenter"
-]
-
-OutputT = TypeVar("OutputT", bound=BaseModel)
-
-
-class PromptText(BaseModel):
-    """A rendered prompt: what a real LLM receives. The product text is inside a delimited data block."""
-
-    model_config = ConfigDict(frozen=True)
-
-    template_id: str
-    template_version: str
-    system: str
-    user: str
-
-
-class ModelRequest(BaseModel):
-    """One structured call. `payload` holds the same inputs the prompt was rendered from, so the offline
-    baseline (which does not read prose) can act on exactly what an LLM would have been shown."""
-
-    role: ModelRole
-    prompt: PromptText
-    payload: dict[str, Any] = Field(default_factory=dict)
-    max_output_tokens: int = 2048
-
-
-class ModelUsage(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_ms: float = 0.0
-
-
-class ModelResponse(BaseModel, Generic[OutputT]):
-    model_id: str
-    output: OutputT
-    usage: ModelUsage = Field(default_factory=ModelUsage)
+# ----------------------------------------------------------------------------------------------- models
 
 
 class ModelClient(Protocol):
-    """Structured-output model call: returns `output_model` validated, or raises ModelError."""
+    """One structured model call.
+
+    Contract: returns a `ModelResponse` whose `output` is a validated instance of `output_model` and whose
+    `model_id` names the model that really answered (never a model that did not run). Raises
+    `RetryableModelError` for transient failures (throttling, timeouts, 5xx) and `ModelError` for answers
+    that cannot be used (no tool call, invalid output after the repair retry, a guardrail stop).
+    """
 
     def invoke(self, request: ModelRequest, output_model: type[OutputT]) -> ModelResponse[OutputT]: ...
 
 
-class SearchIndex(Protocol):
-    """A product index with external versioning behind an alias (OpenSearch, or the local engine)."""
+class Embedder(Protocol):
+    """Text embeddings of a fixed `dimension`.
+
+    Contract: `embed(texts, kind)` returns one vector of `dimension` floats per text, in order; `kind`
+    selects the model's query/passage convention (e5's "query: "/"passage: " prefixes). The same text and
+    kind always give the same vector. Raises `RetryableModelError` on transient service failures.
+    """
+
+    dimension: int
+
+    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[list[float]]: ...
+
+
+class Guardrail(Protocol):
+    """Checks one text entering or leaving a model (a shopper query, a generated comment).
+
+    Contract: returns a `GuardrailVerdict` (passed, masked with `masked_text`, or blocked with reasons);
+    raises `RetryableModelError` only when the check itself could not run.
+    """
+
+    def check(self, text: str, source: GuardrailSource) -> GuardrailVerdict: ...
+
+
+# ----------------------------------------------------------------------------------------------- stores
+
+
+class ProductStore(Protocol):
+    """Products, one item per product holding its current version (DynamoDB `Products`, or in memory).
+
+    Contract:
+    - `get` returns the current version, or None for an unknown id.
+    - `create_pending` writes version 1 with status PENDING unless the product exists; it returns the stored
+      product and whether this call created it. The same listing sent twice creates it once.
+    - `put_version` writes `product` only if the stored version is `product.version - 1` (optimistic
+      locking) and raises `Conflict` otherwise; nothing is written on a conflict.
+    - `listings` returns the listings of the given ids that exist, in the order asked, duplicates once;
+      any number of ids (the DynamoDB adapter batches by 100 and retries unprocessed keys).
+    - `scan` yields every stored product, a page at a time (for a full reindex).
+    """
+
+    def get(self, product_id: str) -> StoredProduct | None: ...
+
+    def create_pending(
+        self, listing: ProductListing, event_id: str, now: str
+    ) -> tuple[StoredProduct, bool]: ...
+
+    def put_version(self, product: StoredProduct) -> StoredProduct: ...
+
+    def listings(self, product_ids: Sequence[str]) -> list[ProductListing]: ...
+
+    def scan(self) -> Iterator[list[StoredProduct]]: ...
+
+
+class KnowledgeStore(Protocol):
+    """The knowledge tree: category nodes, their learnings, influence and audit records.
+
+    Contract:
+    - Reads never return retired-by-time versions as current: `get_learning` returns the current version.
+    - `commit(change)` applies every item of a `KnowledgeChange` atomically or not at all; each item carries
+      the version it expects to replace, and a concurrent writer makes it raise `Conflict` (the caller
+      re-reads and re-plans). Nothing is partially written.
+    - `record_influence` is idempotent per (learning, product, product version).
+    - `import_snapshot` validates the whole snapshot before writing; learnings already stored with a
+      newer version are kept.
+    - `scan_learnings` yields every learning item, a page at a time (for a full reindex).
+    """
+
+    def get_node(self, path: Sequence[str]) -> KnowledgeNode | None: ...
+
+    def node_partition(self, path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]: ...
+
+    def learnings_along(self, path: Sequence[str]) -> list[Learning]: ...
+
+    def get_learning(self, learning_id: str) -> Learning | None: ...
+
+    def tree(self) -> list[KnowledgeNode]: ...
+
+    def commit(self, change: KnowledgeChange) -> None: ...
+
+    def influenced_products(self, learning_id: str) -> list[Influence]: ...
+
+    def record_influence(
+        self,
+        learnings: Sequence[LearningView],
+        product_id: str,
+        product_version: int,
+        execution_id: str | None,
+        at: datetime,
+    ) -> None: ...
+
+    def export_snapshot(self, now: datetime) -> KnowledgeSnapshot: ...
+
+    def import_snapshot(self, snapshot: KnowledgeSnapshot) -> ImportResult: ...
+
+    def scan_learnings(self) -> Iterator[list[Learning]]: ...
+
+
+# ----------------------------------------------------------------------------------------------- search
+
+
+class VersionedIndex(Protocol):
+    """An index behind an alias, written with external versions (both engines, both indexes).
+
+    Contract:
+    - `ensure_index` makes the alias point at a live index (creating the first generation) and returns it.
+    - `create_index` creates a new, empty generation and returns its name; `swap_alias` points the alias
+      at it atomically; `alias_targets` lists what the alias points at now.
+    - `bulk_upsert`/`bulk_delete` apply a document only when its version is newer than the stored one
+      (an older or equal version is counted as stale, not an error); one call per batch; the outcome says
+      per document what happened. `index=None` writes to the alias.
+    """
+
+    alias: str
 
     def ensure_index(self) -> str: ...
 
     def create_index(self) -> str: ...
 
-    def swap_alias(self, new_index: str) -> None: ...
+    def alias_targets(self) -> list[str]: ...
+
+    def swap_alias(self, new_index: str) -> Any: ...
+
+    def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> BulkOutcome: ...
+
+
+class ProductIndex(VersionedIndex, Protocol):
+    """The product index (embedded tantivy + numpy engine, or OpenSearch).
+
+    Contract, besides `VersionedIndex`:
+    - `search(plan, query_vector)` executes an engine-neutral `SearchPlan` (keyword, vector or hybrid) and
+      returns a `SearchPage`; a hybrid or vector plan needs `query_vector` (the adapter may embed the
+      plan's text itself when it has an embedder).
+    - `vocabulary()` returns the catalog terms the variant resolvers (chosung, wrong keyboard, typos) match
+      against; an engine that cannot list its terms returns an empty set, and search then skips variants.
+    - `in_catalog(text)` is True when `text` is one analysed term of the catalog.
+    """
 
     def bulk_upsert(
-        self, documents: Sequence[Any], vectors: Any = None, *, index: str | None = None
-    ) -> Any: ...
+        self,
+        documents: Sequence[ProductDocument],
+        vectors: Any = None,
+        *,
+        index: str | None = None,
+    ) -> BulkOutcome: ...
 
-    def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> Any: ...
+    def search(self, plan: SearchPlan, query_vector: Sequence[float] | None = None) -> SearchPage: ...
 
-    def search(self, plan: Any, query_vector: Sequence[float] | None = None) -> Any: ...
+    def vocabulary(self) -> set[str]: ...
+
+    def in_catalog(self, text: str) -> bool: ...
 
 
-class Embedder(Protocol):
-    """Text embeddings. `kind` selects the query/passage convention of the model."""
+class LearningIndex(VersionedIndex, Protocol):
+    """The learnings index: one document per learning, for similarity and audit queries.
 
-    dimension: int
+    Contract, besides `VersionedIndex`: `similar(query_vector, learning_filter, k)` returns at most `k` hits
+    that pass the filter (status, scope), best first.
+    """
 
-    def embed(self, texts: list[str], kind: Literal["query", "passage"]) -> list[list[float]]: ...
+    def bulk_upsert(
+        self,
+        documents: Sequence[LearningDocument],
+        vectors: Any = None,
+        *,
+        index: str | None = None,
+    ) -> BulkOutcome: ...
+
+    def similar(
+        self, query_vector: Sequence[float], learning_filter: LearningFilter, k: int = 10
+    ) -> list[SearchHit]: ...
+
+
+class SearchLog(Protocol):
+    """Where search-log records go (S3 in AWS, JSON Lines files on the local cloud).
+
+    Contract: `write(records)` stores every record or raises; records hold no personal data (the domain
+    model forbids extra fields), so a writer never filters.
+    """
+
+    def write(self, records: Iterable[SearchLogRecord]) -> Any: ...
+
+
+class DictionaryStore(Protocol):
+    """The analyzer dictionaries in force (user dictionary, synonyms, typo corrections), versioned.
+
+    Contract: `lines(name)` returns the lines of dictionary `name` in its newest approved version (comments
+    and blank lines dropped; an unknown name is empty); `version()` names that version ("base" for the
+    shipped files).
+    """
+
+    def lines(self, name: str) -> list[str]: ...
+
+    def version(self) -> str: ...

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidInput
+from cataloop.errors import InvalidInput
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from .settings import Settings
+from cataloop.settings import Settings
 
 if TYPE_CHECKING:
-    from .adapters.dynamodb_knowledge import DynamoKnowledgeStore
-    from .adapters.dynamodb_products import DynamoProductStore
-    from .adapters.korean_analyzer import KoreanAnalyzer
-    from .domain.guardrail import Guardrail
-    from .ports import Embedder, ModelClient, SearchIndex
-    from .services.knowledge_search import KnowledgeSearch
-    from .services.search import SearchLogWriter, SearchService
+    from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
+    from cataloop.adapters.dynamodb_products import DynamoProductStore
+    from cataloop.adapters.korean_analyzer import KoreanAnalyzer
+    from cataloop.ports import Embedder, Guardrail, ModelClient
+    from cataloop.ports import ProductIndex as SearchIndex
+    from cataloop.services.knowledge_search import KnowledgeSearch
+    from cataloop.services.search import SearchLogWriter, SearchService
 
 _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
@@ -37,13 +37,13 @@ def aws_client(service: str, region: str) -> Any:
 
 
 def product_store(settings: Settings) -> DynamoProductStore:
-    from .adapters.dynamodb_products import DynamoProductStore
+    from cataloop.adapters.dynamodb_products import DynamoProductStore
 
     return DynamoProductStore(aws_client("dynamodb", settings.region), settings.products_table)
 
 
 def knowledge_store(settings: Settings) -> DynamoKnowledgeStore:
-    from .adapters.dynamodb_knowledge import DynamoKnowledgeStore
+    from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
 
     return DynamoKnowledgeStore(aws_client("dynamodb", settings.region), settings.knowledge_table)
 
@@ -52,7 +52,7 @@ def memory_manager_model(settings: Settings) -> ModelClient | None:
     """The memory manager's model, or None to use the offline placement rules (similarity plus rules)."""
     if settings.model_provider == "offline" or not settings.memory_manager_model_id:
         return None
-    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+    from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(
         make_bedrock_runtime_client(settings.region),
@@ -72,11 +72,11 @@ def model_ids(settings: Settings) -> dict[str, str]:
 @lru_cache(maxsize=4)
 def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str], ...], region: str) -> Any:
     if provider == "offline":
-        from .adapters.offline_models import OfflineModelClient
+        from cataloop.adapters.offline.models import OfflineModelClient
 
         # The baseline reports its own model ids: provenance must never claim a Bedrock model ran.
         return OfflineModelClient(reference_path=reference_set or None)
-    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+    from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(make_bedrock_runtime_client(region), model_ids=dict(ids))  # type: ignore[arg-type]
 
@@ -99,7 +99,7 @@ def dictionary_dir(settings: Settings) -> Path:
 def latest_dictionary(settings: Settings, name: str) -> list[str]:
     """Lines of `<name>.txt` in the dictionaries in force (the newest approved version under
     `versions/vNNNN`, else the base files), comments and blank lines dropped."""
-    from .services.dictionary_upkeep import current_dictionary
+    from cataloop_local.cli.dictionary_upkeep import current_dictionary
 
     path = current_dictionary(dictionary_dir(settings)) / f"{name}.txt"
     if not path.is_file():
@@ -120,7 +120,7 @@ def search_time_rules(settings: Settings) -> list[str]:
 
 
 def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
-    from .adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
+    from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 
     # "mixed" keeps a compound (유산균) and its parts (유산, 균): better recall for product names.
     return KoreanAnalyzer(
@@ -132,11 +132,11 @@ def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
 
 def embedder(settings: Settings) -> Embedder:
     if settings.embedding_provider == "local":
-        from .adapters.local_embeddings import E5Embedder
+        from cataloop.adapters.e5_embeddings import E5Embedder
 
         return E5Embedder(cache_dir=Path(settings.state_dir) / "embeddings")
-    from .adapters.bedrock_embeddings import TitanEmbedder
-    from .adapters.bedrock_models import make_bedrock_runtime_client
+    from cataloop.adapters.bedrock_embeddings import TitanEmbedder
+    from cataloop.adapters.bedrock_models import make_bedrock_runtime_client
 
     return TitanEmbedder(
         make_bedrock_runtime_client(settings.region),
@@ -160,7 +160,7 @@ def search_index(settings: Settings) -> SearchIndex:
 def _build_search_index(settings: Settings) -> Any:
     synonyms = search_time_rules(settings)
     if settings.search_backend == "local":
-        from .adapters.local_search import LocalSearchIndex
+        from cataloop.adapters.embedded_search import LocalSearchIndex
 
         return LocalSearchIndex(
             Path(settings.state_dir) / "search",
@@ -170,8 +170,8 @@ def _build_search_index(settings: Settings) -> Any:
             alias=settings.products_alias,
             synonyms=synonyms,
         )
-    from .adapters.korean_analyzer import nori_index_settings
-    from .adapters.opensearch_index import OpenSearchIndex, index_mapping, make_opensearch_client
+    from cataloop.adapters.korean_analyzer import nori_index_settings
+    from cataloop.adapters.opensearch_index import OpenSearchIndex, index_mapping, make_opensearch_client
 
     analysis = nori_index_settings(latest_dictionary(settings, "user_dictionary"), synonyms)
     client = make_opensearch_client(
@@ -210,7 +210,7 @@ def learning_index(settings: Settings) -> Any:
 
 def _build_learning_index(settings: Settings) -> Any:
     if settings.search_backend == "local":
-        from .adapters.local_learnings import LocalLearningIndex
+        from cataloop.adapters.embedded_learnings import LocalLearningIndex
 
         return LocalLearningIndex(
             Path(settings.state_dir) / "learnings",
@@ -218,9 +218,9 @@ def _build_learning_index(settings: Settings) -> Any:
             settings.embedding_dimension,
             alias=LEARNINGS_ALIAS,
         )
-    from .adapters.korean_analyzer import nori_index_settings
-    from .adapters.opensearch_index import learnings_index_mapping, make_opensearch_client
-    from .adapters.opensearch_learnings import OpenSearchLearningIndex
+    from cataloop.adapters.korean_analyzer import nori_index_settings
+    from cataloop.adapters.opensearch_index import learnings_index_mapping, make_opensearch_client
+    from cataloop.adapters.opensearch_learnings import OpenSearchLearningIndex
 
     analysis = nori_index_settings(
         latest_dictionary(settings, "user_dictionary"), search_time_rules(settings)
@@ -238,7 +238,7 @@ def _build_learning_index(settings: Settings) -> Any:
 
 def knowledge_search(settings: Settings) -> KnowledgeSearch:
     """Similarity search over learnings (the learnings index plus the query embedder)."""
-    from .services.knowledge_search import KnowledgeSearch
+    from cataloop.services.knowledge_search import KnowledgeSearch
 
     return KnowledgeSearch(learning_index(settings), embedder(settings))
 
@@ -264,11 +264,11 @@ def guardrail(settings: Settings) -> Guardrail:
     the offline word-list and personal-data guardrail."""
     guardrail_id = str(getattr(settings, "guardrail_id", "") or "")
     if settings.model_provider == "offline" or not guardrail_id:
-        from .adapters.offline_guardrail import OfflineGuardrail
+        from cataloop.adapters.offline_guardrail import OfflineGuardrail
 
         return OfflineGuardrail()
-    from .adapters.bedrock_guardrail import BedrockGuardrail
-    from .adapters.bedrock_models import make_bedrock_runtime_client
+    from cataloop.adapters.bedrock_guardrail import BedrockGuardrail
+    from cataloop.adapters.bedrock_models import make_bedrock_runtime_client
 
     version = str(getattr(settings, "guardrail_version", "") or "DRAFT")
     return BedrockGuardrail(make_bedrock_runtime_client(settings.region), guardrail_id, version)
@@ -279,11 +279,11 @@ def search_log(settings: Settings) -> SearchLogWriter | None:
     otherwise None (a deployed function without a bucket logs nothing rather than writing to /var/task)."""
     bucket = str(getattr(settings, "search_log_bucket", "") or "")
     if bucket:
-        from .adapters.search_log_s3 import SearchLogS3
+        from cataloop.adapters.search_log_s3 import SearchLogS3
 
         return SearchLogS3(bucket, client=aws_client("s3", settings.region))
     if settings.local:
-        from .adapters.search_log_files import SearchLogFiles
+        from cataloop.adapters.search_log_files import SearchLogFiles
 
         return SearchLogFiles(Path(settings.state_dir) / "search-log")
     return None
@@ -320,7 +320,7 @@ def commenter_model(settings: Settings) -> ModelClient | None:
     model_id = str(getattr(settings, "commenter_model_id", "") or "")
     if settings.model_provider == "offline" or not model_id:
         return None
-    from .adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+    from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(make_bedrock_runtime_client(settings.region), model_ids={"commenter": model_id})
 
@@ -342,8 +342,8 @@ def search_service(settings: Settings) -> SearchService:
 
 
 def _build_search_service(settings: Settings) -> SearchService:
-    from .domain.query_analysis import FewShotIndex, load_query_vocabulary
-    from .services.search import SearchService, documents_from_product_store
+    from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
+    from cataloop.services.search import SearchService, documents_from_product_store
 
     query_embedder = embedder(settings)
     few_shot = FewShotIndex(

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from cataloop.domain.guardrail import GuardrailSource, GuardrailVerdict
+from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
 from cataloop.errors import InvalidInput, ModelError, RetryableModelError
 
 RETRYABLE_ERROR_CODES = frozenset(

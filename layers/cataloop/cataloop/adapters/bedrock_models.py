@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cataloop.domain.model_calls import ModelRequest, ModelResponse, ModelRole, ModelUsage, OutputT
 from cataloop.errors import ModelError, RetryableModelError
-from cataloop.ports import ModelRequest, ModelResponse, ModelRole, ModelUsage, OutputT
 
 # Error codes that mean "the same request may succeed later". Step Functions matches the
 # RetryableModelError class name and retries with backoff and jitter.

@@ -20,9 +20,12 @@ from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain.knowledge import (
+from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.knowledge.tree import (
+    ImportResult,
+    Influence,
     KnowledgeChange,
     KnowledgeNode,
     KnowledgeSnapshot,
@@ -30,9 +33,7 @@ from ..domain.knowledge import (
     change_for,
     path_key,
 )
-from ..domain.learning import LearningView
-from ..errors import CataloopError, Conflict
-from .dynamodb_codec import from_item, to_item
+from cataloop.errors import CataloopError, Conflict
 
 NODE_SK = "#NODE"
 LOCATOR_SK = "#LOCATOR"
@@ -46,29 +47,6 @@ def _node_pk(path: Sequence[str]) -> str:
 
 def _learning_pk(learning_id: str) -> str:
     return f"LEARNING#{learning_id}"
-
-
-class Influence(BaseModel):
-    """One extraction that used a learning: which version of it, on which product version."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    learning_id: str
-    learning_version: int = Field(ge=1)
-    product_id: str
-    product_version: int = Field(ge=0)
-    execution_id: str | None = None
-    at: datetime
-
-
-class ImportResult(BaseModel):
-    """What an import wrote: learnings that were absent or older were written, newer stored ones kept."""
-
-    model_config = ConfigDict(frozen=True)
-
-    nodes: int
-    learnings_written: int
-    learnings_kept: int
 
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:

@@ -6,10 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ..domain.catalog import ProductStatus, StoredProduct
-from ..domain.products import ProductListing
-from ..errors import Conflict
-from .dynamodb_codec import from_item, to_item
+from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import ProductStatus, StoredProduct
+from cataloop.errors import Conflict
 
 
 class DynamoProductStore:

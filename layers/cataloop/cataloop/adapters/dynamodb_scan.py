@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..domain.products import ProductListing
-from ..errors import CataloopError
-from .dynamodb_codec import from_item
+from cataloop.adapters.dynamodb_codec import from_item
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.errors import CataloopError
 
 BATCH_GET_KEYS = 100
 BATCH_GET_ATTEMPTS = 8

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from cataloop.domain.guardrail import GuardrailSource, GuardrailVerdict
+from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
 from cataloop.errors import InvalidInput
 
 PiiAction = Literal["mask", "block"]

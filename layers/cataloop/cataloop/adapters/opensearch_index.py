@@ -2,7 +2,7 @@
 versions, the hybrid-search pipeline, and `SearchPlan` execution.
 
 The local engine (`local_search.py`) mirrors these semantics; both rank hybrid results with the functions
-in `cataloop.domain.search_plan`, which this module's pipeline body configures OpenSearch to apply.
+in `cataloop.domain.search.plan`, which this module's pipeline body configures OpenSearch to apply.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from cataloop.adapters.korean_analyzer import INDEX_ANALYZER, SEARCH_ANALYZER
-from cataloop.domain.search_document import (
+from cataloop.domain.search.documents import (
     CATEGORY_SEPARATOR,
     PREFIX_GRAM_MAX,
     PREFIX_GRAM_MIN,
@@ -25,7 +25,7 @@ from cataloop.domain.search_document import (
     index_generation,
     index_name,
 )
-from cataloop.domain.search_plan import (
+from cataloop.domain.search.plan import (
     RRF_RANK_CONSTANT,
     Combination,
     LexicalClause,

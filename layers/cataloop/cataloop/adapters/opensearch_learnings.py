@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cataloop.adapters.opensearch_index import SOURCE_EXCLUDES, VECTOR_FIELD, OpenSearchIndex, bulk_outcome
-from cataloop.domain.learning_search import LearningFilter
-from cataloop.domain.search_document import BulkOutcome, LearningDocument
-from cataloop.domain.search_plan import SearchHit
+from cataloop.domain.knowledge.learning_search import LearningFilter
+from cataloop.domain.search.documents import BulkOutcome, LearningDocument
+from cataloop.domain.search.plan import SearchHit
 from cataloop.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from cataloop.domain.search_log import SearchLogRecord, parse_jsonl, to_jsonl
+from cataloop.domain.search.log import SearchLogRecord, parse_jsonl, to_jsonl
 
 FILE_PREFIX = "search-log-"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cataloop.domain.search_log import SearchLogRecord, parse_jsonl, to_jsonl
+from cataloop.domain.search.log import SearchLogRecord, parse_jsonl, to_jsonl
 from cataloop.errors import CataloopError
 
 DEFAULT_MAX_BATCH = 500

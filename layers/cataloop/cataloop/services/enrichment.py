@@ -14,12 +14,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cataloop.domain.attributes import AttributeSchema
-from cataloop.domain.consensus import ConsensusDecision, ConsensusSettings, decide_consensus
-from cataloop.domain.extraction import AttributeValue, EvaluatorReport, SupervisorResolution, WorkerExtraction
-from cataloop.domain.learning import LearningView
-from cataloop.domain.products import ProductListing
-from cataloop.domain.prompting import (
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.enrichment.attributes import AttributeSchema
+from cataloop.domain.enrichment.consensus import ConsensusDecision, ConsensusSettings, decide_consensus
+from cataloop.domain.enrichment.extraction import (
+    AttributeValue,
+    EvaluatorReport,
+    SupervisorResolution,
+    WorkerExtraction,
+)
+from cataloop.domain.enrichment.prompting import (
     DEFAULT_BUDGET_CHARS,
     ProductData,
     prepare_product_data,
@@ -27,8 +31,10 @@ from cataloop.domain.prompting import (
     render_generator,
     render_supervisor,
 )
+from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.model_calls import ModelRequest, ModelUsage, OutputT, PromptText
 from cataloop.errors import ModelError
-from cataloop.ports import ModelClient, ModelRequest, ModelUsage, OutputT, PromptText
+from cataloop.ports import ModelClient
 
 GeneratorRole = Literal["generator", "generator_b"]
 FewShotExample = tuple[str, dict[str, str]]

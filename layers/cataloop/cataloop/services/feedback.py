@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.attributes import schema_for
-from ..domain.catalog import StoredProduct
-from ..domain.extraction import SupervisorResolution
-from ..domain.feedback import (
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.domain.enrichment.extraction import SupervisorResolution
+from cataloop.domain.enrichment.prompting import data_block, prepare_product_data, render_supervisor
+from cataloop.domain.feedback.signals import (
     EVENT_MODELS,
     EVENT_SOURCES,
     AggregatedDraft,
@@ -37,13 +39,12 @@ from ..domain.feedback import (
     signal_of,
     triage,
 )
-from ..domain.knowledge import DeploymentMode, Learning, change_for, utc_now
-from ..domain.learning import LearningDraft
-from ..domain.products import ProductListing
-from ..domain.prompting import data_block, prepare_product_data, render_supervisor
-from ..errors import Conflict, InvalidInput, ModelError
-from ..ports import ModelClient, ModelRequest, PromptText
-from .knowledge_base import KnowledgeStore, place_learning, vote
+from cataloop.domain.knowledge.learning import LearningDraft
+from cataloop.domain.knowledge.tree import DeploymentMode, Learning, change_for, utc_now
+from cataloop.domain.model_calls import ModelRequest, PromptText
+from cataloop.errors import Conflict, InvalidInput, ModelError
+from cataloop.ports import ModelClient
+from cataloop.services.knowledge_base import KnowledgeStore, place_learning, vote
 
 logger = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..domain.catalog import StoredProduct
-from ..domain.knowledge import Learning
-from ..domain.learning_search import learning_document
-from ..domain.products import ProductListing
-from ..domain.search_document import LearningDocument, ProductDocument, product_document
-from ..ports import SearchIndex
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.knowledge.learning_search import learning_document
+from cataloop.domain.knowledge.tree import Learning
+from cataloop.domain.search.documents import LearningDocument, ProductDocument, product_document
+from cataloop.ports import ProductIndex as SearchIndex
 
 ChildLookup = Callable[[list[str]], list[ProductListing]]
 

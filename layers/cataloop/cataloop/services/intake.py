@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..domain.catalog import StoredProduct
-from ..domain.events import ProductCreatedEvent
-from ..domain.learning import LearningView
-from ..domain.products import ProductListing
+from cataloop.domain.catalog.events import ProductCreatedEvent
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.knowledge.learning import LearningView
 
 # (category path, product text) -> the learnings to inject into the workers' prompts.
 LearningRetriever = Callable[[list[str], str], list[LearningView]]

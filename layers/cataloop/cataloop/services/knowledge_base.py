@@ -19,7 +19,9 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..domain.knowledge import (
+from cataloop.domain.enrichment.prompting import data_block
+from cataloop.domain.knowledge.learning import LearningDirective, LearningDraft, LearningView
+from cataloop.domain.knowledge.tree import (
     DEFAULT_PROMPT_BUDGET_TOKENS,
     DeploymentMode,
     KnowledgeChange,
@@ -41,10 +43,9 @@ from ..domain.knowledge import (
     utc_now,
     vote_on,
 )
-from ..domain.learning import LearningDirective, LearningDraft, LearningView
-from ..domain.prompting import data_block
-from ..errors import CataloopError, Conflict, InvalidInput, ModelError
-from ..ports import ModelClient, ModelRequest, PromptText
+from cataloop.domain.model_calls import ModelRequest, PromptText
+from cataloop.errors import CataloopError, Conflict, InvalidInput, ModelError
+from cataloop.ports import ModelClient
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ..domain.learning_search import LearningFilter, ScopeReach, SimilarLearning
-from ..domain.search_plan import SearchHit
-from ..errors import InvalidInput
-from ..ports import Embedder
+from cataloop.domain.knowledge.learning_search import LearningFilter, ScopeReach, SimilarLearning
+from cataloop.domain.search.plan import SearchHit
+from cataloop.errors import InvalidInput
+from cataloop.ports import Embedder
 
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 1000

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..domain.catalog import StoredProduct
-from ..domain.learning_search import learning_document
-from ..domain.search_document import BulkOutcome, LearningDocument, ProductDocument, product_document
-from ..errors import CataloopError
-from .indexing import LEARNING_SK_PREFIX, ChildLookup, is_learning_key, stored_learning
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.knowledge.learning_search import learning_document
+from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
+from cataloop.errors import CataloopError
+from cataloop.services.indexing import LEARNING_SK_PREFIX, ChildLookup, is_learning_key, stored_learning
 
 Document = ProductDocument | LearningDocument
 Progress = Callable[[int], None]

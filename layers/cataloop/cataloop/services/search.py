@@ -20,8 +20,31 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.guardrail import Guardrail, GuardrailAction
-from cataloop.domain.query_analysis import (
+from cataloop.domain.model_calls import ModelRequest
+from cataloop.domain.search.comment import (
+    COMMENT_TOP_N,
+    DEFAULT_TOKEN_TTL_SECONDS,
+    CommentOutput,
+    CommentRequest,
+    SearchComment,
+    comment_from_model,
+    make_comment_token,
+    offline_comment,
+    read_comment_token,
+    render_commenter_prompt,
+)
+from cataloop.domain.search.guardrail import GuardrailAction
+from cataloop.domain.search.log import SearchLogRecord
+from cataloop.domain.search.plan import (
+    MAX_PAGE_SIZE,
+    MAX_RESULT_WINDOW,
+    LexicalClause,
+    SearchMode,
+    SearchPage,
+    SearchPlan,
+    build_search_plan,
+)
+from cataloop.domain.search.query_analysis import (
     CatalogVocabulary,
     FewShotIndex,
     KeywordVariant,
@@ -36,31 +59,9 @@ from cataloop.domain.query_analysis import (
     query_key,
     sort_order_for,
 )
-from cataloop.domain.ranking import RankedResult, RankingRules, rank_results
-from cataloop.domain.search_comment import (
-    COMMENT_TOP_N,
-    DEFAULT_TOKEN_TTL_SECONDS,
-    CommentOutput,
-    CommentRequest,
-    SearchComment,
-    comment_from_model,
-    make_comment_token,
-    offline_comment,
-    read_comment_token,
-    render_commenter_prompt,
-)
-from cataloop.domain.search_log import SearchLogRecord
-from cataloop.domain.search_plan import (
-    MAX_PAGE_SIZE,
-    MAX_RESULT_WINDOW,
-    LexicalClause,
-    SearchMode,
-    SearchPage,
-    SearchPlan,
-    build_search_plan,
-)
+from cataloop.domain.search.ranking import RankedResult, RankingRules, rank_results
 from cataloop.errors import CataloopError, InvalidInput, ModelError, RetryableModelError
-from cataloop.ports import Embedder, ModelClient, ModelRequest
+from cataloop.ports import Embedder, Guardrail, ModelClient
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class StoredProductReader(Protocol):
 def documents_from_product_store(store: StoredProductReader) -> ProductDocumentLookup:
     """A lookup that rebuilds each product's search document from the Products table (the source of truth
     the index is built from), so a comment never depends on a second index read path."""
-    from cataloop.domain.search_document import product_document
+    from cataloop.domain.search.documents import product_document
 
     def lookup(product_ids: Sequence[str]) -> list[dict[str, Any]]:
         documents = []

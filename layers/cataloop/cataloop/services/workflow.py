@@ -11,13 +11,19 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain.catalog import ProductStatus, StoredProduct
-from ..domain.consensus import ConsensusDecision
-from ..domain.learning import LearningDraft, LearningView
-from ..domain.products import ProductListing
-from ..errors import InvalidInput
-from .enrichment import EvaluatorRun, ModelCallRecord, SupervisorRun, WorkerRun, final_attributes
-from .extraction_eval import PriceTable
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import ProductStatus, StoredProduct
+from cataloop.domain.enrichment.consensus import ConsensusDecision
+from cataloop.domain.enrichment.pricing import PriceTable
+from cataloop.domain.knowledge.learning import LearningDraft, LearningView
+from cataloop.errors import InvalidInput
+from cataloop.services.enrichment import (
+    EvaluatorRun,
+    ModelCallRecord,
+    SupervisorRun,
+    WorkerRun,
+    final_attributes,
+)
 
 
 class _State(BaseModel):
@@ -174,7 +180,7 @@ def provenance(payload: PersistInput, prices: PriceTable) -> dict[str, Any]:
             "output": sum(c.usage.output_tokens for c in calls),
             "by_role": {c.role: c.usage.input_tokens + c.usage.output_tokens for c in calls},
         },
-        "modelled_cost": round(sum(prices.cost(c) for c in calls), 6),
+        "modelled_cost": round(sum(prices.cost(c.role, c.usage) for c in calls), 6),
         "truncated_input": any(c.truncated for c in calls),
     }
 

@@ -1,0 +1,675 @@
+"""Shopper query analysis: request validation, normalisation, classification and keyword variants.
+
+Pure: the caller supplies the few-shot examples (normally `load_query_vocabulary()`), the catalog
+vocabulary and, optionally, an embedding function; nothing here does I/O except reading the shipped
+`config/query_examples.json` when asked to.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cataloop.domain.search.hangul import (
+    decompose,
+    is_chosung_query,
+    is_syllable,
+    looks_like_mistyped_korean,
+    qwerty_to_hangul,
+    to_chosung,
+)
+from cataloop.errors import InvalidInput
+
+MAX_QUERY_CHARS = 200
+MAX_PAGE_SIZE = 50
+MAX_PAGE = 100
+
+QueryKind = Literal["keyword", "natural_language"]
+SortIntent = Literal["price_asc", "price_desc", "rating", "popularity", "newest"]
+SortOrder = Literal["relevance", "price_asc", "price_desc", "rating", "popularity", "newest"]
+"""What `GET /search?sort=` accepts; None (the parameter left out) means "infer it from the query"."""
+
+EmbedTexts = Callable[[list[str]], Sequence[Sequence[float]]]
+"""Texts to vectors, e.g. `lambda texts: embedder.embed(texts, "query")`."""
+
+# Whitespace controls are ordinary spacing in a pasted query; every other control character is refused.
+_SPACING_CONTROLS = frozenset("\t\n\r\x0b\x0c")
+_COMPATIBILITY_JAMO_FIRST = "\u3131"
+_COMPATIBILITY_JAMO_LAST = "\u318e"
+
+
+# --- request ------------------------------------------------------------------------------------------
+
+
+def normalise_query(text: str) -> str:
+    """NFKC, format characters (zero-width spaces, bidi overrides) removed, whitespace runs collapsed to one
+    space, ends stripped. Case is kept: brand spellings ("rTG") are shown back to the shopper. Hangul
+    compatibility jamo ("ㅇㅋㄹㅌ") are kept as typed: NFKC would turn them into conjoining jamo, which no
+    chosung field or keyboard matches."""
+    pieces: list[str] = []
+    run: list[str] = []
+    for char in text:
+        if _COMPATIBILITY_JAMO_FIRST <= char <= _COMPATIBILITY_JAMO_LAST:
+            pieces.append(unicodedata.normalize("NFKC", "".join(run)))
+            pieces.append(char)
+            run.clear()
+        else:
+            run.append(char)
+    pieces.append(unicodedata.normalize("NFKC", "".join(run)))
+    joined = "".join(char for char in "".join(pieces) if unicodedata.category(char) != "Cf")
+    return " ".join(joined.split())
+
+
+def query_key(text: str) -> str:
+    """The grouping key of a query in logs and dictionaries: normalised and case-folded."""
+    return normalise_query(text).casefold()
+
+
+def _has_letter_or_digit(text: str) -> bool:
+    return any(unicodedata.category(char)[0] in "LN" for char in text)
+
+
+class SearchRequest(BaseModel):
+    """`GET /search` parameters. `page` is 1-based here (what shoppers see); `plan_page` is 0-based."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    q: str
+    size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    sort: SortOrder | None = None
+
+    @field_validator("q", mode="before")
+    @classmethod
+    def _clean_query(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        bad = sorted(
+            {f"U+{ord(char):04X}" for char in value if unicodedata.category(char) == "Cc"}
+            - {f"U+{ord(char):04X}" for char in _SPACING_CONTROLS}
+        )
+        if bad:
+            raise ValueError(f"remove the control characters {', '.join(bad)} from the query")
+        text = normalise_query(value)
+        if not text:
+            raise ValueError("the query is empty; type a product name or describe what you need")
+        if len(text) > MAX_QUERY_CHARS:
+            raise ValueError(f"the query has {len(text)} characters; shorten it to at most {MAX_QUERY_CHARS}")
+        if not _has_letter_or_digit(text):
+            raise ValueError(
+                "the query has no letters or digits (only emoji, symbols or punctuation); "
+                "type a product name or describe what you need"
+            )
+        return text
+
+    @property
+    def plan_page(self) -> int:
+        """The 0-based page a `SearchPlan` takes."""
+        return self.page - 1
+
+    @classmethod
+    def parse(cls, params: Mapping[str, Any]) -> SearchRequest:
+        """Validate raw query-string parameters; raise InvalidInput naming each bad parameter and the fix."""
+        try:
+            return cls.model_validate(dict(params))
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, item['loc'])) or 'request'}: {item['msg'].removeprefix('Value error, ')}"
+                for item in error.errors()
+            )
+            raise InvalidInput(f"search request: {problems}") from error
+
+
+# --- vocabulary and examples ----------------------------------------------------------------------------
+
+
+class QueryExample(BaseModel):
+    """A labelled shopper query the classifier compares new queries with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    kind: QueryKind
+    food_intent: bool | None = None
+
+
+class QueryVocabulary(BaseModel):
+    """Intent phrases, food cues and few-shot examples (shipped as `config/query_examples.json`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sort_phrases: dict[SortIntent, tuple[str, ...]] = Field(default_factory=dict)
+    sort_modifiers: tuple[str, ...] = ()
+    word_suffixes: tuple[str, ...] = ()
+    food_cues: tuple[str, ...] = ()
+    non_food_cues: tuple[str, ...] = ()
+    examples: tuple[QueryExample, ...] = ()
+
+
+def parse_query_vocabulary(data: Mapping[str, Any]) -> QueryVocabulary:
+    """Validate a vocabulary mapping; InvalidInput says which entry is wrong."""
+    try:
+        return QueryVocabulary.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(f"query vocabulary: {problems}") from error
+
+
+@lru_cache(maxsize=1)
+def load_query_vocabulary() -> QueryVocabulary:
+    """The vocabulary shipped in cataloop/config/query_examples.json (read once per process)."""
+    text = resources.files("cataloop").joinpath("config/query_examples.json").read_text(encoding="utf-8")
+    return parse_query_vocabulary(json.loads(text))
+
+
+# --- classification -----------------------------------------------------------------------------------
+
+
+class NearestExample(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    kind: QueryKind
+    food_intent: bool | None
+    similarity: float
+
+
+class QueryClassification(BaseModel):
+    """How a query will be searched. `cleaned_query` has the sort-intent words removed ("저렴한 유산균" ->
+    "유산균"); it equals the query when removing them would leave nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: QueryKind
+    sort_intent: SortIntent | None = None
+    food_intent: bool | None = None
+    cleaned_query: str
+    reasons: list[str] = Field(default_factory=list)
+    nearest_examples: list[NearestExample] = Field(default_factory=list)
+
+
+# Endings and function words that mark a description rather than a product name. Korean shoppers write
+# "…에 좋은", "…할 때 먹는", "…용으로"; English ones write "for …", "that …".
+_NATURAL_KO_ENDINGS = (
+    "에좋은",
+    "에 좋은",
+    "할때",
+    "할 때",
+    "으로 좋은",
+    "로 좋은",
+    "수 있는",
+    "만한",
+    "위한",
+)
+_NATURAL_EN_WORDS = frozenset(
+    {"for", "that", "which", "what", "when", "how", "who", "something", "need", "want", "good", "to", "not"}
+)
+_NEAREST_K = 5
+# A neighbour must be at least this similar to vote; below it the examples are unrelated to the query.
+# Embedding cosines of e5-style models sit high even for unrelated text, hence the separate floor.
+NGRAM_SIMILARITY_FLOOR = 0.3
+EMBEDDING_SIMILARITY_FLOOR = 0.85
+# The few-shot vote must be this one-sided to override a default (keyword search, no food intent).
+_VOTE_SHARE = 0.6
+
+
+def _words(text: str) -> list[str]:
+    return text.casefold().split()
+
+
+def _phrase_span(
+    words: Sequence[str], phrase: Sequence[str], suffixes: Sequence[str]
+) -> tuple[int, int, str] | None:
+    """First whole-word occurrence of `phrase` in `words`: (start, end, leftover suffix). The last word may
+    carry a suffix ("저렴한순", "싼거"), which stays out of the cleaned query."""
+    size = len(phrase)
+    for start in range(len(words) - size + 1):
+        window = words[start : start + size]
+        if window[:-1] != list(phrase[:-1]):
+            continue
+        last, wanted = window[-1], phrase[-1]
+        if last == wanted:
+            return start, start + size, ""
+        if last.startswith(wanted) and last[len(wanted) :] in suffixes:
+            return start, start + size, last[len(wanted) :]
+    return None
+
+
+def _sort_intent(
+    words: list[str], vocabulary: QueryVocabulary
+) -> tuple[SortIntent | None, list[str], str | None]:
+    """(intent, words with the intent phrase and its modifiers removed, matched phrase)."""
+    candidates = [
+        (intent, phrase.casefold().split())
+        for intent, phrases in vocabulary.sort_phrases.items()
+        for phrase in phrases
+    ]
+    # Longest phrase first, so "가성비 좋은" wins over "가성비" and "best rated" is never read as "best".
+    candidates.sort(key=lambda item: -len(" ".join(item[1])))
+    modifiers = {modifier.casefold() for modifier in vocabulary.sort_modifiers}
+    for intent, phrase in candidates:
+        span = _phrase_span(words, phrase, vocabulary.word_suffixes)
+        if span is None:
+            continue
+        start, end, _ = span
+        while start > 0 and words[start - 1] in modifiers:
+            start -= 1
+        return intent, words[:start] + words[end:], " ".join(phrase)
+    return None, words, None
+
+
+def _cue_hits(words: Sequence[str], cues: Iterable[str], suffixes: Sequence[str]) -> list[tuple[int, str]]:
+    """(index of the word, cue) for each cue found as whole words, or, for a Hangul cue of two or more
+    syllables, as the head (end) of a compound word: "주방세제" is a "세제"."""
+    hits = []
+    for cue in cues:
+        folded = cue.casefold()
+        span = _phrase_span(words, folded.split(), suffixes)
+        if span is not None:
+            hits.append((span[1] - 1, cue))
+            continue
+        if " " in folded or len(folded) < 2 or not all(is_syllable(char) for char in folded):
+            continue
+        for index, word in enumerate(words):
+            stem = next((word[: -len(s)] for s in suffixes if s and word.endswith(s)), word)
+            if len(word) > len(folded) and (word.endswith(folded) or stem.endswith(folded)):
+                hits.append((index, cue))
+                break
+    return hits
+
+
+def _food_cue(words: Sequence[str], vocabulary: QueryVocabulary) -> tuple[bool | None, str | None]:
+    """Food intent from cue words. Korean (and most English shopping queries) put the head noun last, so
+    the last cue decides: "야쿠르트 아줌마 인형" is a doll, "마시는 야쿠르트" a drink."""
+    food = _cue_hits(words, vocabulary.food_cues, vocabulary.word_suffixes)
+    goods = _cue_hits(words, vocabulary.non_food_cues, vocabulary.word_suffixes)
+    if not food and not goods:
+        return None, None
+    last_food = max(food, default=(-1, ""))
+    last_goods = max(goods, default=(-1, ""))
+    if last_goods[0] >= last_food[0]:
+        return False, last_goods[1]
+    return True, last_food[1]
+
+
+def _natural_language_signal(text: str, words: Sequence[str]) -> str | None:
+    """A rule that marks the query as a description, or None when no rule fires."""
+    lowered = text.casefold()
+    if "?" in text:
+        return "asks a question"
+    for ending in _NATURAL_KO_ENDINGS:
+        if ending in lowered:
+            return f"descriptive phrase '{ending}'"
+    english = [word for word in words if word.isascii() and word.isalpha()]
+    function_words = [word for word in english if word in _NATURAL_EN_WORDS]
+    if function_words and len(words) >= 3:
+        return f"English function word '{function_words[0]}'"
+    # An adnominal verb form ("먹는", "쓰는", "사는") before another word modifies the noun after it. Only
+    # "-는" is used: nouns ending in ㄴ or ㄹ ("유산균", "선물") would make a final-consonant rule misfire.
+    for word in words[:-1]:
+        if len(word) >= 2 and word.endswith("는") and is_syllable(word[-2]):
+            return f"modifier '{word}' describes what is wanted"
+    return None
+
+
+def _char_ngrams(text: str) -> Counter[str]:
+    """Character 2-3-grams over each word with boundary marks: robust to Korean particles and spacing."""
+    grams: Counter[str] = Counter()
+    for word in text.casefold().split():
+        marked = f"^{word}$"
+        for size in (2, 3):
+            grams.update(marked[i : i + size] for i in range(len(marked) - size + 1))
+    return grams
+
+
+def _cosine_counts(left: Counter[str], right: Counter[str]) -> float:
+    dot = sum(count * right[gram] for gram, count in left.items() if gram in right)
+    norm = math.sqrt(sum(v * v for v in left.values())) * math.sqrt(sum(v * v for v in right.values()))
+    return dot / norm if norm else 0.0
+
+
+def _cosine(left: Sequence[float], right: Sequence[float]) -> float:
+    dot = sum(a * b for a, b in zip(left, right, strict=True))
+    norm = math.sqrt(sum(a * a for a in left)) * math.sqrt(sum(b * b for b in right))
+    return dot / norm if norm else 0.0
+
+
+class FewShotIndex:
+    """Examples prepared once for nearest-neighbour lookups: embeddings (when `embed` is given) are computed
+    here, so build one per process rather than per query."""
+
+    def __init__(
+        self,
+        examples: Sequence[QueryExample],
+        embed: EmbedTexts | None = None,
+        *,
+        min_similarity: float | None = None,
+    ) -> None:
+        self.examples = tuple(examples)
+        default_floor = NGRAM_SIMILARITY_FLOOR if embed is None else EMBEDDING_SIMILARITY_FLOOR
+        self.min_similarity = default_floor if min_similarity is None else min_similarity
+        self._embed = embed
+        self._grams = [_char_ngrams(example.text) for example in self.examples]
+        self._vectors: list[Sequence[float]] | None = None
+        if embed is not None and self.examples:
+            self._vectors = list(embed([example.text for example in self.examples]))
+            if len(self._vectors) != len(self.examples):
+                raise ValueError("the embedding function returned a different number of vectors than texts")
+
+    @property
+    def method(self) -> str:
+        return "embedding cosine" if self._vectors is not None else "character n-gram cosine"
+
+    def nearest(self, text: str, k: int = _NEAREST_K) -> list[NearestExample]:
+        """The `k` most similar examples, most similar first (ties by example text)."""
+        if not self.examples:
+            return []
+        if self._vectors is not None and self._embed is not None:
+            query_vector = self._embed([text])[0]
+            similarities = [_cosine(query_vector, vector) for vector in self._vectors]
+        else:
+            grams = _char_ngrams(text)
+            similarities = [_cosine_counts(grams, example_grams) for example_grams in self._grams]
+        ranked = sorted(
+            zip(similarities, self.examples, strict=True), key=lambda pair: (-pair[0], pair[1].text)
+        )
+        return [
+            NearestExample(
+                text=example.text, kind=example.kind, food_intent=example.food_intent, similarity=round(s, 4)
+            )
+            for s, example in ranked[:k]
+        ]
+
+
+def _vote(
+    nearest: Sequence[NearestExample], label: Callable[[NearestExample], Any], floor: float
+) -> tuple[Any, float]:
+    """Similarity-weighted majority over the neighbours at or above `floor`: (label, its share)."""
+    weights: dict[Any, float] = {}
+    for example in nearest:
+        if example.similarity >= floor:
+            weights[label(example)] = weights.get(label(example), 0.0) + example.similarity
+    if not weights:
+        return None, 0.0
+    winner = max(weights.items(), key=lambda item: (item[1], str(item[0])))
+    return winner[0], winner[1] / sum(weights.values())
+
+
+def classify(
+    query: str,
+    examples: FewShotIndex | Sequence[QueryExample] | None = None,
+    embed: EmbedTexts | None = None,
+    *,
+    vocabulary: QueryVocabulary | None = None,
+) -> QueryClassification:
+    """Classify a (validated) query: rules first (sort phrases, food cues, descriptive phrasing), then the
+    nearest few-shot examples vote on whatever the rules left open. Passing a `FewShotIndex` avoids
+    re-embedding the examples on every call; `embed` is only used when `examples` is a plain sequence."""
+    vocabulary = vocabulary or load_query_vocabulary()
+    if examples is None:
+        examples = vocabulary.examples
+    index = examples if isinstance(examples, FewShotIndex) else FewShotIndex(examples, embed)
+    text = normalise_query(query)
+    words = text.split()
+    reasons: list[str] = []
+
+    sort_intent, remaining, phrase = _sort_intent(_words(text), vocabulary)
+    cleaned = text
+    if sort_intent is not None:
+        reasons.append(f"sort intent {sort_intent} from '{phrase}'")
+        kept = _restore_case(words, remaining)
+        if kept:
+            cleaned = " ".join(kept)
+        else:
+            reasons.append("the query is only a sort phrase; searching it as written")
+
+    cleaned_words = _words(cleaned)
+    food_intent, cue = _food_cue(cleaned_words, vocabulary)
+    if cue is not None:
+        reasons.append(f"{'food' if food_intent else 'non-food'} intent from '{cue}'")
+
+    nearest = index.nearest(cleaned)
+    kind: QueryKind = "keyword"
+    layout_text = is_chosung_query(cleaned) or (
+        len(cleaned_words) == 1 and looks_like_mistyped_korean(cleaned) and not cleaned.isupper()
+    )
+    if layout_text:
+        # Similarity to examples means nothing for "ㅇㅋㄹㅌ" or "dkssud": classify the resolved variant.
+        reasons.append("initial consonants or keyboard-layout text: keyword search")
+    elif (signal := _natural_language_signal(cleaned, cleaned_words)) is not None:
+        kind = "natural_language"
+        reasons.append(f"natural language: {signal}")
+    else:
+        voted_kind, share = _vote(nearest, lambda example: example.kind, index.min_similarity)
+        # A single word is a name or a category, never a description, whatever it resembles.
+        if voted_kind == "natural_language" and share >= _VOTE_SHARE and len(cleaned_words) > 1:
+            kind = "natural_language"
+            reasons.append(f"natural language by {share:.0%} of similar examples ({index.method})")
+        else:
+            reasons.append("keyword search: no descriptive phrasing")
+
+    if cue is None and not layout_text:
+        voted_food, share = _vote(nearest, lambda example: example.food_intent, index.min_similarity)
+        if voted_food is not None and share >= _VOTE_SHARE:
+            food_intent = voted_food
+            reasons.append(
+                f"{'food' if voted_food else 'non-food'} intent by {share:.0%} of similar examples"
+            )
+
+    return QueryClassification(
+        kind=kind,
+        sort_intent=sort_intent,
+        food_intent=food_intent,
+        cleaned_query=cleaned,
+        reasons=reasons,
+        nearest_examples=nearest,
+    )
+
+
+def _restore_case(original: Sequence[str], kept_folded: Sequence[str]) -> list[str]:
+    """Map the kept case-folded words back to their original spelling, in order."""
+    out: list[str] = []
+    position = 0
+    for folded in kept_folded:
+        while position < len(original) and original[position].casefold() != folded:
+            position += 1
+        if position < len(original):
+            out.append(original[position])
+            position += 1
+    return out
+
+
+def sort_order_for(request_sort: SortOrder | None, classification: QueryClassification) -> SortOrder:
+    """An explicit `sort=` parameter wins; otherwise the query's sort intent; otherwise relevance."""
+    if request_sort is not None:
+        return request_sort
+    return classification.sort_intent or "relevance"
+
+
+# --- keyword variants ---------------------------------------------------------------------------------
+
+
+def jamo_edit_distance(left: str, right: str, limit: int | None = None) -> int:
+    """Levenshtein distance over compatibility jamo ("야구르트" vs "야쿠르트" is 1). With `limit`, any distance
+    above it is reported as `limit + 1` (cheaper for screening)."""
+    a, b = decompose(left), decompose(right)
+    if limit is not None and abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        current = [i]
+        for j, char_b in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
+        if limit is not None and min(current) > limit:
+            return limit + 1
+        previous = current
+    return previous[-1]
+
+
+class CatalogVocabulary:
+    """Catalog terms (words from product names, brands, keywords) with optional frequencies, indexed for
+    exact, chosung and one-jamo-off lookups."""
+
+    def __init__(self, terms: Iterable[str] | Mapping[str, int]) -> None:
+        counts: dict[str, int] = {}
+        items = terms.items() if isinstance(terms, Mapping) else ((term, 1) for term in terms)
+        for term, count in items:
+            cleaned = normalise_query(term)
+            if cleaned and " " not in cleaned:
+                counts[cleaned] = counts.get(cleaned, 0) + int(count)
+        self.counts = counts
+        self._folded = {term.casefold(): term for term in counts}
+        self._by_chosung: dict[str, list[str]] = {}
+        # Single-deletion neighbourhoods of each term's jamo: two strings within edit distance 1 always
+        # share a key, so near-miss lookups touch a handful of terms instead of the whole vocabulary.
+        self._by_deletion: dict[str, set[str]] = {}
+        for term in counts:
+            if any(is_syllable(char) for char in term):
+                self._by_chosung.setdefault(to_chosung(term), []).append(term)
+                for key in _deletion_keys(decompose(term)):
+                    self._by_deletion.setdefault(key, set()).add(term)
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and term.casefold() in self._folded
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def canonical(self, term: str) -> str | None:
+        """The vocabulary spelling of `term` (case-insensitive), or None."""
+        return self._folded.get(term.casefold())
+
+    def chosung_matches(self, chosung: str) -> list[str]:
+        """Terms whose initial consonants are exactly `chosung`, most frequent first."""
+        return sorted(self._by_chosung.get(chosung, []), key=lambda term: (-self.counts[term], term))
+
+    def near_misses(self, word: str) -> list[str]:
+        """Terms exactly one jamo edit away from `word` (Hangul words only)."""
+        if not any(is_syllable(char) for char in word):
+            return []
+        candidates: set[str] = set()
+        for key in _deletion_keys(decompose(word)):
+            candidates |= self._by_deletion.get(key, set())
+        return sorted(term for term in candidates if jamo_edit_distance(word, term, limit=1) == 1)
+
+
+def _deletion_keys(jamo: str) -> set[str]:
+    return {jamo} | {jamo[:i] + jamo[i + 1 :] for i in range(len(jamo))}
+
+
+def as_catalog_vocabulary(
+    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
+) -> CatalogVocabulary:
+    """Accept a prepared vocabulary or build one (building costs a pass over every term: reuse it)."""
+    return vocabulary if isinstance(vocabulary, CatalogVocabulary) else CatalogVocabulary(vocabulary)
+
+
+class WordReplacement(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    typed: str
+    converted: str
+    term: str
+    near_miss: bool = False
+
+
+class KeywordVariant(BaseModel):
+    """A rewritten query proposed to the planner, with the per-word evidence behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["keyboard", "chosung"]
+    original: str
+    text: str
+    replacements: list[WordReplacement]
+    alternatives: list[str] = Field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        parts = [
+            f"'{r.typed}' -> '{r.term}'" + (f" (typed '{r.converted}', one jamo off)" if r.near_miss else "")
+            for r in self.replacements
+        ]
+        return f"{self.kind} variant: " + ", ".join(parts)
+
+
+def _resolve(converted: str, vocabulary: CatalogVocabulary) -> tuple[str, bool] | None:
+    exact = vocabulary.canonical(converted)
+    if exact is not None:
+        return exact, False
+    misses = vocabulary.near_misses(converted)
+    # Only an unambiguous near miss is safe to apply silently; two candidates means we would be guessing.
+    if len(misses) == 1:
+        return misses[0], True
+    return None
+
+
+def keyboard_variant(
+    query: str,
+    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
+    corrections: Mapping[str, str] | None = None,
+) -> KeywordVariant | None:
+    """Read each Latin word as 2-set keystrokes ("diznfmxm" -> "야쿠르트"); a converted word is used when it
+    is a catalog term, one jamo off exactly one term, or a typo whose approved correction (`corrections`,
+    from the typo dictionary) is a term ("dirnfmxm" -> 야구르트 -> 야쿠르트). None when nothing converts."""
+    vocab = as_catalog_vocabulary(vocabulary)
+    fixes = {wrong.casefold(): right for wrong, right in (corrections or {}).items()}
+    words = normalise_query(query).split()
+    replacements: list[WordReplacement] = []
+    out: list[str] = []
+    for word in words:
+        resolved = None
+        if word.isascii() and word.isalpha() and word not in vocab and looks_like_mistyped_korean(word):
+            converted = qwerty_to_hangul(word)
+            resolved = _resolve(converted, vocab)
+            corrected = fixes.get(converted.casefold())
+            if resolved is None and corrected is not None and corrected in vocab:
+                resolved = (corrected, True)
+        if resolved is None:
+            out.append(word)
+            continue
+        term, near_miss = resolved
+        replacements.append(WordReplacement(typed=word, converted=converted, term=term, near_miss=near_miss))
+        out.append(term)
+    if not replacements:
+        return None
+    return KeywordVariant(
+        kind="keyboard", original=" ".join(words), text=" ".join(out), replacements=replacements
+    )
+
+
+def chosung_variant(
+    query: str, vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int]
+) -> KeywordVariant | None:
+    """Expand initial-consonant words ("ㅇㅋㄹㅌ") to the catalog term with exactly those initials, the most
+    frequent when several match (the others are listed in `alternatives`). None when nothing matches."""
+    vocab = as_catalog_vocabulary(vocabulary)
+    words = normalise_query(query).split()
+    replacements: list[WordReplacement] = []
+    alternatives: list[str] = []
+    out: list[str] = []
+    for word in words:
+        matches = vocab.chosung_matches(word) if is_chosung_query(word) else []
+        if not matches:
+            out.append(word)
+            continue
+        replacements.append(WordReplacement(typed=word, converted=word, term=matches[0]))
+        alternatives.extend(matches[1:6])
+        out.append(matches[0])
+    if not replacements:
+        return None
+    return KeywordVariant(
+        kind="chosung",
+        original=" ".join(words),
+        text=" ".join(out),
+        replacements=replacements,
+        alternatives=alternatives,
+    )

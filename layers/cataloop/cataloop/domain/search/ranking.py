@@ -1,0 +1,255 @@
+"""Re-ranking of engine hits by shopping rules, with the reason for every move (shown in the search plan).
+
+Rules, in order:
+1. relevance = engine score / best engine score, so the rules below do not depend on the engine's scale
+   (BM25 or fused hybrid scores);
+2. keyword-field boost: + `keyword_weight` × (query terms found in the product's seller keywords / terms);
+3. intent demotion: a query with food intent multiplies non-food products by `demotion_factor` (the
+   야쿠르트 drink above the 야쿠르트 character goods), and a non-food intent does the same to food;
+4. sort intent: the candidates within `sort_relevance_floor` of the best are re-sorted by price, rating,
+   popularity or date (stable; ties keep relevance order); weaker candidates follow in relevance order, so
+   "저렴한 유산균" does not open with a cheap product that barely matched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cataloop.domain.search.query_analysis import SortOrder
+
+# Fields a listing date may be stored under; the first present one is used for "newest".
+LISTING_DATE_FIELDS = ("listed_at", "created_at", "first_listed_at")
+
+_SORT_LABELS: dict[str, str] = {
+    "price_asc": "price, low to high",
+    "price_desc": "price, high to low",
+    "rating": "review-weighted rating",
+    "popularity": "purchases, then reviews",
+    "newest": "listing date, newest first",
+}
+
+
+class RankingRules(BaseModel):
+    """Tunable weights of the re-ranking rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keyword_weight: float = Field(default=0.3, ge=0, le=10)
+    demotion_factor: float = Field(default=0.3, ge=0, le=1)
+    sort_relevance_floor: float = Field(default=0.25, ge=0, le=1)
+    # A rating is pulled toward the candidates' mean as if it had this many extra average reviews, so a
+    # single 5-star review does not outrank 4.9 stars from 300 reviews. 0 sorts by the raw rating.
+    rating_prior_reviews: float = Field(default=10.0, ge=0)
+
+
+class RankedResult(BaseModel):
+    """One hit after re-ranking: the engine's score, the rule-adjusted relevance and why it moved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    position: int = Field(ge=1)
+    engine_score: float
+    relevance: float
+    doc: dict[str, Any]
+    reasons: list[str] = Field(default_factory=list)
+
+
+class RankingOutcome(BaseModel):
+    """The re-ranked results and the rules that applied (for the response's plan)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    results: list[RankedResult]
+    applied: list[str] = Field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        return [result.id for result in self.results]
+
+
+def keyword_matches(query_terms: Sequence[str], keywords: Sequence[str]) -> list[str]:
+    """Query terms found in the product's keywords: equal to one, or (two or more characters) inside one,
+    ignoring case and spaces ("유산균" is in "유산균음료")."""
+    folded = ["".join(str(keyword).split()).casefold() for keyword in keywords]
+    found = []
+    for term in dict.fromkeys("".join(term.split()).casefold() for term in query_terms):
+        if term and any(term == keyword or (len(term) >= 2 and term in keyword) for keyword in folded):
+            found.append(term)
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _listing_date(doc: Mapping[str, Any]) -> str | None:
+    for field in LISTING_DATE_FIELDS:
+        value = doc.get(field)
+        if value not in (None, ""):
+            return str(value)
+    return None
+
+
+class _Candidate:
+    __slots__ = ("doc", "engine_score", "id", "reasons", "relevance")
+
+    def __init__(self, doc: Mapping[str, Any], engine_score: float, relevance: float) -> None:
+        self.doc = dict(doc)
+        self.id = str(self.doc.get("id", ""))
+        self.engine_score = engine_score
+        self.relevance = relevance
+        self.reasons: list[str] = []
+
+
+def rank_results(
+    hits: Sequence[tuple[Mapping[str, Any], float]],
+    *,
+    query_terms: Sequence[str] = (),
+    food_intent: bool | None = None,
+    sort: SortOrder | None = None,
+    rules: RankingRules | None = None,
+) -> RankingOutcome:
+    """Re-rank `(document, engine score)` hits (documents as the index stores them, with `id`). Pure and
+    deterministic: equal inputs give equal outputs, and hits the rules do not touch keep the engine order."""
+    rules = rules or RankingRules()
+    applied: list[str] = []
+    if not hits:
+        return RankingOutcome(results=[], applied=applied)
+    best = max(max(float(score), 0.0) for _, score in hits)
+    candidates = [
+        _Candidate(doc, float(score), max(float(score), 0.0) / best if best > 0 else 0.0)
+        for doc, score in hits
+    ]
+    terms = [term for term in query_terms if term.strip()]
+
+    if terms and rules.keyword_weight > 0:
+        boosted = 0
+        for candidate in candidates:
+            matched = keyword_matches(terms, candidate.doc.get("keywords") or [])
+            if matched:
+                bonus = rules.keyword_weight * len(matched) / len(dict.fromkeys(terms))
+                candidate.relevance += bonus
+                candidate.reasons.append(
+                    f"seller keywords match {len(matched)} of {len(terms)} query terms (+{bonus:.2f})"
+                )
+                boosted += 1
+        if boosted:
+            applied.append(f"keyword-field boost on {boosted} results (weight {rules.keyword_weight})")
+
+    if food_intent is not None and rules.demotion_factor < 1:
+        demoted = 0
+        for candidate in candidates:
+            is_food = candidate.doc.get("is_food")
+            if isinstance(is_food, bool) and is_food != food_intent:
+                candidate.relevance *= rules.demotion_factor
+                kind = (
+                    "non-food product for a food query"
+                    if food_intent
+                    else "food product for a non-food query"
+                )
+                candidate.reasons.append(f"{kind} (x{rules.demotion_factor})")
+                demoted += 1
+        if demoted:
+            applied.append(f"{'non-food' if food_intent else 'food'} results demoted: {demoted}")
+
+    # Stable: equal relevance keeps the engine's order (which breaks its own ties by id).
+    candidates.sort(key=lambda candidate: -candidate.relevance)
+
+    if sort is not None and sort != "relevance":
+        candidates = _apply_sort(candidates, sort, rules, applied)
+
+    results = [
+        RankedResult(
+            id=candidate.id,
+            position=position,
+            engine_score=candidate.engine_score,
+            relevance=round(candidate.relevance, 6),
+            doc=candidate.doc,
+            reasons=candidate.reasons,
+        )
+        for position, candidate in enumerate(candidates, 1)
+    ]
+    return RankingOutcome(results=results, applied=applied)
+
+
+def _apply_sort(
+    candidates: list[_Candidate], sort: SortOrder, rules: RankingRules, applied: list[str]
+) -> list[_Candidate]:
+    top = candidates[0].relevance
+    cut = top * rules.sort_relevance_floor
+    head = [candidate for candidate in candidates if candidate.relevance >= cut]
+    tail = [candidate for candidate in candidates if candidate.relevance < cut]
+    label = _SORT_LABELS[sort]
+
+    if sort == "newest" and not any(_listing_date(candidate.doc) for candidate in head):
+        applied.append("newest requested, but no result has a listing date: kept relevance order")
+        return candidates
+
+    key = _sort_key(sort, head, rules)
+    head.sort(key=key)  # stable: ties keep the relevance order established above
+    for candidate in head:
+        candidate.reasons.append(f"sorted by {label}")
+    for candidate in tail:
+        candidate.reasons.append(f"below the relevance floor for sorting ({rules.sort_relevance_floor:.0%})")
+    applied.append(
+        f"sorted by {label}: {len(head)} results within {rules.sort_relevance_floor:.0%} of the best "
+        f"relevance; {len(tail)} weaker results follow"
+    )
+    return head + tail
+
+
+def _sort_key(sort: SortOrder, head: Sequence[_Candidate], rules: RankingRules) -> Any:
+    """A key function putting products that lack the sort value last."""
+    if sort in ("price_asc", "price_desc"):
+        sign = 1.0 if sort == "price_asc" else -1.0
+
+        def price_key(candidate: _Candidate) -> tuple[bool, float]:
+            price = _number(candidate.doc.get("price"))
+            return (price is None, sign * price if price is not None else 0.0)
+
+        return price_key
+    if sort == "rating":
+        rated = [r for c in head if (r := _number(c.doc.get("rating"))) is not None]
+        mean = sum(rated) / len(rated) if rated else 0.0
+        prior = rules.rating_prior_reviews
+
+        def rating_key(candidate: _Candidate) -> tuple[bool, float]:
+            rating = _number(candidate.doc.get("rating"))
+            if rating is None:
+                return (True, 0.0)
+            reviews = max(_number(candidate.doc.get("review_count")) or 0.0, 0.0)
+            weighted = (
+                (rating * reviews + mean * prior) / (reviews + prior) if reviews + prior > 0 else rating
+            )
+            return (False, -weighted)
+
+        return rating_key
+    if sort == "popularity":
+
+        def popularity_key(candidate: _Candidate) -> tuple[float, float]:
+            purchases = _number(candidate.doc.get("purchase_count")) or 0.0
+            reviews = _number(candidate.doc.get("review_count")) or 0.0
+            return (-purchases, -reviews)
+
+        return popularity_key
+
+    def date_key(candidate: _Candidate) -> tuple[bool, float, str]:
+        listed = _listing_date(candidate.doc)
+        if listed is None:
+            return (True, 0.0, "")
+        number = _number(listed)
+        # ISO-8601 strings order as text; epoch numbers as numbers. Inverting each character lets a plain
+        # ascending (stable) sort put the newest string first.
+        inverted = "".join(chr(0x10FFFF - ord(char)) for char in listed) + "\U0010ffff"
+        return (False, -number, "") if number is not None else (False, 0.0, inverted)
+
+    return date_key
