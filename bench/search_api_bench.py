@@ -1,4 +1,4 @@
-"""`GET /search` latency at 10k products on the local engine: p50/p95 of the exact-name fast path, the keyword
+"""`GET /search` latency at 10k products on the embedded engine: p50/p95 of the exact-name fast path, the keyword
 path and the hybrid path, through the real `SearchService` (Issue 7 measure).
 
 Run: `.venv/bin/python -m bench.search_api_bench` (about 2-3 minutes on two cores).
@@ -135,14 +135,10 @@ def _path_of(response: Any) -> SearchPath:
 
 
 def _service(index: Any, embedder: Any, guardrail: Any, documents: Callable[..., Any]) -> Any:
-    from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
-    from cataloop.services.search import SearchService
+    from cataloop.wiring import build_search_service
 
-    few_shot = FewShotIndex(
-        load_query_vocabulary().examples, lambda texts: embedder.embed(list(texts), "query")
-    )
-    return SearchService(
-        index, guardrail, few_shot, token_secret=SECRET, embedder=embedder, documents=documents
+    return build_search_service(
+        index=index, embedder=embedder, guardrail=guardrail, token_secret=SECRET, documents=documents
     )
 
 
@@ -153,7 +149,7 @@ def _timed_search(service: Any, text: str) -> float:
 def main() -> dict[str, Any]:
     from cataloop import wiring
     from cataloop.adapters.e5_embeddings import E5Embedder
-    from cataloop.adapters.embedded_search import LocalSearchIndex
+    from cataloop.adapters.embedded_search import EmbeddedSearchIndex
     from cataloop.adapters.offline_guardrail import OfflineGuardrail
     from cataloop.settings import settings
 
@@ -162,7 +158,7 @@ def main() -> dict[str, Any]:
     bases = _base_listings()
     # Passage vectors are cached by content hash under the state dir: this bench times searches, not
     # indexing (bench/search_bench.py times that).
-    passages = E5Embedder(cache_dir=Path(config.state_dir) / "embeddings")
+    passages = E5Embedder(cache_dir=Path(config.data_dir) / "embeddings")
     from cataloop.domain.search.documents import product_document
 
     base_vectors = np.asarray(
@@ -175,12 +171,12 @@ def main() -> dict[str, Any]:
         return [sources[i] for i in ids if i in sources]
 
     live = E5Embedder(memory_cache_entries=0)  # no disk cache: every query is embedded for real
-    index = LocalSearchIndex(
+    index = EmbeddedSearchIndex(
         None,
         wiring.korean_analyzer(config),
         None,
         live.dimension,
-        synonyms=wiring.search_time_rules(config),
+        synonyms=wiring.dictionaries(config).search_time_rules(),
     )
     index.ensure_index()
     for start in range(0, CORPUS_SIZE, BULK_SIZE):
@@ -234,7 +230,7 @@ def main() -> dict[str, Any]:
             f"{CORPUS_SIZE} products from bench.search_bench's generator ({len(bases)} bases: Korean demo "
             "catalog + OA-Mine train, varied copies); real e5 vectors for the bases, perturbed for variants"
         ),
-        "engine": "SearchService over LocalSearchIndex (tantivy BM25 + mecab-ko + numpy cosine), in memory",
+        "engine": "SearchService over EmbeddedSearchIndex (tantivy BM25 + mecab-ko + numpy cosine), in memory",
         "page_size": PAGE_SIZE,
         "rounds": ROUNDS,
         "paths_by": "the path the service took for each query (response plan), found in an untimed pass",

@@ -156,7 +156,7 @@ def _single_thread_query_ms(texts: list[str]) -> list[float]:
 
 def main() -> dict[str, Any]:
     from cataloop.adapters.e5_embeddings import E5Embedder
-    from cataloop.adapters.embedded_search import LocalSearchIndex
+    from cataloop.adapters.embedded_search import EmbeddedSearchIndex
     from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
     from cataloop.domain.search.documents import product_document
     from cataloop.domain.search.plan import build_search_plan
@@ -190,7 +190,7 @@ def main() -> dict[str, Any]:
         # Indexing with the embedder in the loop, on variants whose text e5 has not seen.
         documents, _ = _corpus(len(bases) + EMBED_SAMPLE, bases, base_vectors, seed=99)
         sample = documents[len(bases) :]
-        with_embedder = LocalSearchIndex(scratch / "embedded", analyzer, embedder, embedder.dimension)
+        with_embedder = EmbeddedSearchIndex(scratch / "embedded", analyzer, embedder, embedder.dimension)
         with_embedder.ensure_index()
         started = time.perf_counter()
         with_embedder.bulk_upsert(sample)
@@ -201,7 +201,7 @@ def main() -> dict[str, Any]:
             build_started = time.perf_counter()
             documents, vectors = _corpus(size, bases, base_vectors)
             build_seconds = time.perf_counter() - build_started
-            index = LocalSearchIndex(scratch / f"n{size}", analyzer, None, embedder.dimension)
+            index = EmbeddedSearchIndex(scratch / f"n{size}", analyzer, None, embedder.dimension)
             index.ensure_index()
             started = time.perf_counter()
             for start in range(0, size, BULK_SIZE):
@@ -243,7 +243,7 @@ def main() -> dict[str, Any]:
             f"{len(bases)} base listings (Korean demo catalog + OA-Mine train), varied copies beyond that; "
             "vectors: real e5-small vectors of the bases, variants = base + N(0, 0.03) noise, re-normalised"
         ),
-        "engine": "LocalSearchIndex (tantivy BM25 + mecab-ko analysis + numpy brute-force cosine), one process",
+        "engine": "EmbeddedSearchIndex (tantivy BM25 + mecab-ko analysis + numpy brute-force cosine), one process",
         "bulk_size": BULK_SIZE,
         "e5_passage_texts_per_second": round(embed_rate, 1),
         "e5_query_embedding_ms": percentiles(query_embed_ms),

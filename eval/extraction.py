@@ -42,6 +42,7 @@ from cataloop.services.enrichment import (
     generate,
     supervise,
 )
+from cataloop.services.workflow import review_routing
 from cataloop_eval.scoring import ScoreBoard
 
 
@@ -254,11 +255,9 @@ def run_pipeline(
                 disagreed_attributes=decision.disagreed_attributes,
                 supervised=supervision is not None,
                 unresolved=supervision.resolution.unresolved if supervision else [],
+                # The Supervise state's rule, not a copy of it.
                 human_review=supervision is not None
-                and (
-                    bool(supervision.resolution.unresolved)
-                    or supervision.resolution.confidence < settings.review_confidence_threshold
-                ),
+                and review_routing(supervision, settings.review_confidence_threshold).needs_review,
                 predicted=predicted,
                 outcomes=dict(outcomes),
                 evaluator_approval=evaluation.report.approval_rate,

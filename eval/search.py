@@ -63,7 +63,7 @@ def read_graded_queries(path: Path) -> list[GradedQuery]:
 
 
 def method_runners(index: Any, service: Any) -> dict[str, MethodRun]:
-    """One runner per method over a `LocalSearchIndex` and a `SearchService` built on that index."""
+    """One runner per method over a `EmbeddedSearchIndex` and a `SearchService` built on that index."""
     from cataloop.domain.search.plan import Combination, build_search_plan
 
     def keyword(text: str, vector: QueryVector) -> tuple[list[str], int]:
@@ -136,9 +136,9 @@ def evaluate_methods(
 def build_eval_index(
     listings: Sequence[Any], analyzer: Any, embedder: Any, synonyms: Sequence[str] = ()
 ) -> Any:
-    """An in-memory `LocalSearchIndex` of `listings` (ProductListing), bundles indexed with their
+    """An in-memory `EmbeddedSearchIndex` of `listings` (ProductListing), bundles indexed with their
     components' names as the indexer does; passage vectors come from `embedder`."""
-    from cataloop.adapters.embedded_search import LocalSearchIndex
+    from cataloop.adapters.embedded_search import EmbeddedSearchIndex
     from cataloop.domain.search.documents import product_document
 
     by_id = {listing.product_id: listing for listing in listings}
@@ -146,22 +146,21 @@ def build_eval_index(
         product_document(listing, None, 1, [by_id[child] for child in listing.child_ids if child in by_id])
         for listing in listings
     ]
-    index = LocalSearchIndex(None, analyzer, embedder, embedder.dimension, synonyms=synonyms)
+    index = EmbeddedSearchIndex(None, analyzer, embedder, embedder.dimension, synonyms=synonyms)
     index.ensure_index()
     index.bulk_upsert(documents)
     return index
 
 
 def build_eval_service(index: Any, embedder: Any) -> Any:
-    """The search service as `wiring.search_service` builds it, minus the log, comments and product store."""
+    """The search service as the API builds it (`wiring.build_search_service`), with the offline guardrail
+    and without the log, comments and product store."""
     from cataloop.adapters.offline_guardrail import OfflineGuardrail
-    from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
-    from cataloop.services.search import SearchService
+    from cataloop.wiring import build_search_service
 
-    few_shot = FewShotIndex(
-        load_query_vocabulary().examples, lambda texts: embedder.embed(list(texts), "query")
+    return build_search_service(
+        index=index, embedder=embedder, guardrail=OfflineGuardrail(), token_secret=COMMENT_SECRET
     )
-    return SearchService(index, OfflineGuardrail(), few_shot, token_secret=COMMENT_SECRET, embedder=embedder)
 
 
 def _catalogs() -> dict[str, tuple[list[Any], Path]]:
@@ -178,11 +177,11 @@ def run_search_eval(state_dir: Path) -> dict[str, Any]:
     """Index each catalog, run every method on its graded queries and return the report (see module doc)."""
     from cataloop import wiring
     from cataloop.adapters.e5_embeddings import E5Embedder
-    from cataloop.settings import settings
+    from cataloop.settings import Settings
 
-    config = settings()
+    config = Settings(data_dir=str(state_dir))  # the embedded engine's settings; no cloud runs here
     analyzer = wiring.korean_analyzer(config)
-    synonyms = wiring.search_time_rules(config)
+    synonyms = wiring.dictionaries(config).search_time_rules()
     embedder = E5Embedder(cache_dir=state_dir / "embeddings")
     started = time.perf_counter()
     sets: dict[str, Any] = {}

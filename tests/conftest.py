@@ -7,8 +7,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Speed is measured in bench/, never asserted by a test: Hypothesis' per-example deadline (200 ms) made
+# property tests fail at random on a busy 2-core machine.
+settings.register_profile("cataloop", deadline=None)
+settings.load_profile("cataloop")
 TEMPLATE = ROOT / "template.yaml"
 FIXTURES = Path(__file__).parent / "fixtures"
 

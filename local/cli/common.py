@@ -10,18 +10,51 @@ from typing import Any
 
 from cataloop_eval.reports import PROJECT_ROOT, write_json
 
-__all__ = ["DEFAULT_STATE", "PROJECT_ROOT", "events_from_file", "local_cloud", "write_json"]
+__all__ = [
+    "DEFAULT_STATE",
+    "PARAMETER_OVERRIDES",
+    "PROJECT_ROOT",
+    "events_from_file",
+    "local_cloud",
+    "parse_parameter_overrides",
+    "write_json",
+]
 
 DEFAULT_STATE = PROJECT_ROOT / ".cataloop"
+# `cataloop --parameter-overrides KEY=VALUE ...`: template parameters for every local cloud this command
+# starts, over the local defaults (offline models, embedded search) - as `sam deploy` takes them.
+PARAMETER_OVERRIDES: dict[str, str] = {}
+
+
+def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
+    """`KEY=VALUE` words (also `ParameterKey=K,ParameterValue=V`) as a dict; SystemExit on a malformed one."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        if item.startswith("ParameterKey="):
+            fields = dict(part.split("=", 1) for part in item.split(",") if "=" in part)
+            key, value = fields.get("ParameterKey", ""), fields.get("ParameterValue")
+        else:
+            key, _, value = item.partition("=") if "=" in item else (item, "", None)
+        if not key or value is None:
+            raise SystemExit(f"--parameter-overrides: {item!r} is not KEY=VALUE")
+        overrides[key] = value
+    return overrides
 
 
 @contextmanager
 def local_cloud(state_dir: Path, save: bool = True) -> Iterator[Any]:
     """The project's template on the local cloud with state in `state_dir`."""
+    from cataloop_local.emulator.cfn import TemplateError
     from cataloop_local.emulator.cloud import LocalCloud
 
-    cloud = LocalCloud(PROJECT_ROOT / "template.yaml", state_dir=state_dir)
-    cloud.start()
+    cloud = LocalCloud(
+        PROJECT_ROOT / "template.yaml", state_dir=state_dir, parameter_overrides=dict(PARAMETER_OVERRIDES)
+    )
+    try:
+        cloud.start()
+    except TemplateError as error:
+        cloud.stop(save=False)
+        raise SystemExit(f"error: {error}") from error
     try:
         yield cloud
     except BaseException:

@@ -26,11 +26,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     with local_cloud(args.state_dir, save=False):
         config = settings()
         index: Any = wiring.search_index(config)
-        records = list(SearchLogFiles(Path(config.state_dir) / "search-log").read())
+        records = list(SearchLogFiles(Path(config.data_dir) / "search-log").read())
         suggestions = suggest_dictionary(
             records,
             index.vocabulary(),
-            known_typos=list(wiring.typo_corrections(config)),
+            known_typos=list(wiring.dictionaries(config).typo_corrections()),
         )
     payload = suggestions.model_dump(mode="json")
     print(f"{len(records)} logged searches examined")
@@ -47,7 +47,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
 def cmd_approve(args: argparse.Namespace) -> int:
     from cataloop import wiring
     from cataloop.errors import CataloopError
-    from cataloop.settings import settings
+    from cataloop.settings import Settings
     from cataloop_local.cli.dictionary_upkeep import SynonymSuggestion, TypoSuggestion, approve_suggestions
 
     proposals = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -61,7 +61,7 @@ def cmd_approve(args: argparse.Namespace) -> int:
     try:
         version = approve_suggestions(
             approved,
-            wiring.dictionary_dir(settings()),
+            wiring.dictionaries(Settings(data_dir=str(args.state_dir))).directory,
             approved_by=args.by or getpass.getuser(),
             now=datetime.now(UTC),
         )

@@ -12,10 +12,6 @@ Layout of a dictionary directory:
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -25,6 +21,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cataloop.adapters.dictionary_files import DictionaryFiles, typo_mappings
 from cataloop.domain.search.hangul import (
     is_chosung_query,
     is_syllable,
@@ -32,13 +29,12 @@ from cataloop.domain.search.hangul import (
     qwerty_to_hangul,
 )
 from cataloop.domain.search.log import LOW_RESULT_THRESHOLD, SearchLogRecord
-from cataloop.domain.search.query_analysis import CatalogVocabulary, as_catalog_vocabulary, normalise_query
-from cataloop.errors import Conflict, InvalidInput
+from cataloop.domain.search.query import normalise_query
+from cataloop.domain.search.variants import CatalogVocabulary, as_catalog_vocabulary
+from cataloop.errors import InvalidInput
 
-TYPOS_FILE = "typos.txt"
-SYNONYMS_FILE = "synonyms.txt"
-VERSIONS_DIR = "versions"
-_VERSION_NAME = re.compile(r"^v(\d{4,})$")
+TYPOS = "typos"
+SYNONYMS = "synonyms"
 _FORBIDDEN_IN_TERMS = (",", "=>", "#", "\n", "\r")
 
 
@@ -168,18 +164,7 @@ def suggest_dictionary(
 
 def dictionary_versions(dictionary_dir: Path) -> list[Path]:
     """Approved version directories, oldest first."""
-    root = Path(dictionary_dir) / VERSIONS_DIR
-    if not root.is_dir():
-        return []
-    found = [(int(m.group(1)), path) for path in root.iterdir() if (m := _VERSION_NAME.match(path.name))]
-    return [path for _, path in sorted(found)]
-
-
-def _version_number(path: Path) -> int:
-    match = _VERSION_NAME.match(path.name)
-    if match is None:
-        raise ValueError(f"{path.name} is not a dictionary version directory (vNNNN)")
-    return int(match.group(1))
+    return DictionaryFiles(dictionary_dir).versions()
 
 
 def current_dictionary(dictionary_dir: Path) -> Path:
@@ -193,18 +178,6 @@ def _check_term(term: str) -> str:
     if not cleaned or any(bad in cleaned for bad in _FORBIDDEN_IN_TERMS):
         raise InvalidInput(f"dictionary term {term!r} is empty or contains ',', '=>' or '#'; fix or drop it")
     return cleaned
-
-
-def _read_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-
-
-def _typo_sources(lines: Sequence[str]) -> set[str]:
-    sources: set[str] = set()
-    for line in lines:
-        if "=>" in line and not line.lstrip().startswith("#"):
-            sources.update(part.strip().casefold() for part in line.split("=>", 1)[0].split(","))
-    return sources
 
 
 def approve_suggestions(
@@ -225,9 +198,10 @@ def approve_suggestions(
     # failed rename (Conflict) rather than as a silently skipped version.
     versions = dictionary_versions(dictionary_dir)
     base = versions[-1] if versions else Path(dictionary_dir)
-    typo_lines = _read_lines(base / TYPOS_FILE)
-    synonym_lines = _read_lines(base / SYNONYMS_FILE)
-    existing_typos = _typo_sources(typo_lines)
+    files = DictionaryFiles(dictionary_dir)
+    typo_lines = files.raw_lines(TYPOS, base)
+    synonym_lines = files.raw_lines(SYNONYMS, base)
+    existing_typos = {source.casefold() for source in typo_mappings(typo_lines)}
     existing_synonyms = {line.strip().casefold() for line in synonym_lines}
 
     new_typos: list[str] = []
@@ -246,32 +220,10 @@ def approve_suggestions(
     if not new_typos and not new_synonyms:
         raise InvalidInput("every approved entry is already in the current dictionary; nothing to write")
 
-    number = _version_number(versions[-1]) + 1 if versions else 1
-    root = Path(dictionary_dir) / VERSIONS_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"v{number:04d}"
     stamp = f"# approved by {approved_by.strip()} at {now.isoformat()} (from {base.name})"
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-    try:
-        for path in base.iterdir():
-            if path.is_file() and path.suffix == ".txt":
-                shutil.copy2(path, staging / path.name)
-        if new_typos:
-            (staging / TYPOS_FILE).write_text(
-                "\n".join([*typo_lines, stamp, *new_typos]) + "\n", encoding="utf-8"
-            )
-        if new_synonyms:
-            (staging / SYNONYMS_FILE).write_text(
-                "\n".join([*synonym_lines, stamp, *new_synonyms]) + "\n", encoding="utf-8"
-            )
-        try:
-            # rename of a directory onto a missing name is atomic; onto an existing one it fails.
-            os.rename(staging, target)
-        except OSError as error:
-            raise Conflict(
-                f"dictionary version {target.name} was written meanwhile; review and approve again"
-            ) from error
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-    return target
+    changed = {}
+    if new_typos:
+        changed[TYPOS] = [*typo_lines, stamp, *new_typos]
+    if new_synonyms:
+        changed[SYNONYMS] = [*synonym_lines, stamp, *new_synonyms]
+    return files.write_version(files.next_number(versions), base, changed)

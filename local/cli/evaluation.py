@@ -19,7 +19,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cataloop_local.cli.common import PROJECT_ROOT, write_json
+from cataloop_local.cli.common import PARAMETER_OVERRIDES, PROJECT_ROOT, write_json
 
 TRAIN = PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"
 SHARED_TEST = PROJECT_ROOT.parent / "shared" / "data" / "oa-mine" / "test.jsonl"
@@ -35,7 +35,7 @@ SUMMARY_KEYS = (
 
 
 def _offline_model() -> Any:
-    from cataloop.adapters.offline.models import OfflineModelClient
+    from cataloop.adapters.offline.client import OfflineModelClient
 
     return OfflineModelClient(reference_path=TRAIN)
 
@@ -128,7 +128,11 @@ def cmd_eval_learning(args: argparse.Namespace) -> int:
         order = order[: args.limit]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cataloop-eval-") as state:
-        cloud = LocalCloud(PROJECT_ROOT / "template.yaml", state_dir=Path(state)).start()
+        cloud = LocalCloud(
+            PROJECT_ROOT / "template.yaml",
+            state_dir=Path(state),
+            parameter_overrides=dict(PARAMETER_OVERRIDES),
+        ).start()
         try:
             with tqdm(total=len(order), desc="replay train", unit="product") as bar:
                 results, slices = replay(cloud, order, on_product=bar.update)

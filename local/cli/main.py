@@ -16,7 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cataloop_local.cli.common import DEFAULT_STATE, events_from_file, local_cloud, write_json
+from cataloop_local.cli.common import (
+    DEFAULT_STATE,
+    PARAMETER_OVERRIDES,
+    events_from_file,
+    local_cloud,
+    parse_parameter_overrides,
+    write_json,
+)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -137,7 +144,6 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from cataloop import wiring
-    from cataloop.adapters.dynamodb_scan import DynamoTableScan
     from cataloop.services.reindex import reindex_learnings, reindex_products
     from cataloop.settings import settings
 
@@ -150,7 +156,6 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         config = settings().model_copy(
             update={"products_table": tables["ProductsTable"], "knowledge_table": tables["KnowledgeTable"]}
         )
-        client = wiring.aws_client("dynamodb", config.region)
         for target in targets:
             with tqdm(desc=f"reindex {target}", unit="item", disable=args.quiet) as bar:
                 options = {
@@ -158,23 +163,20 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                     "on_progress": bar.update,
                 }
                 if target == "products":
-                    scan = DynamoTableScan(client, config.products_table)
                     report = reindex_products(
-                        wiring.search_index(config), scan, scan.product_listings, **options
+                        wiring.search_index(config), wiring.product_store(config), **options
                     )
                 else:
-                    scan = DynamoTableScan(client, config.knowledge_table)
-                    report = reindex_learnings(wiring.learning_index(config), scan, **options)
+                    report = reindex_learnings(
+                        wiring.learning_index(config), wiring.knowledge_store(config), **options
+                    )
             reports.append(report.model_dump())
             print(
                 f"{report.alias}: {report.indexed} documents from {report.scanned} items into "
                 f"{report.new_index} in {report.build_seconds:.2f} s ({report.documents_per_second:.0f}/s); "
                 f"alias swapped from {', '.join(report.previous_indices) or 'nothing'}; "
-                f"caught up {report.caught_up}, deleted {report.deleted_after_swap}, "
-                f"unreadable {report.unreadable}"
+                f"caught up {report.caught_up}, deleted {report.deleted_after_swap}"
             )
-            for problem in report.problems:
-                print(f"  unreadable: {problem}")
     write_json(args.json, {"reindex": reports})
     return 0
 
@@ -189,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cataloop", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--state-dir", type=Path, default=DEFAULT_STATE, help="local state (default .cataloop/)"
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters for the local cloud, as `sam deploy` takes them "
+        "(e.g. DeploymentMode=learn_then_deploy); over the local defaults ModelProvider=offline "
+        "SearchBackend=embedded EmbeddingProvider=e5",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -256,8 +267,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words, overrides = split_parameter_overrides(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    PARAMETER_OVERRIDES.clear()
+    PARAMETER_OVERRIDES.update(parse_parameter_overrides(overrides))
     return int(args.handler(args))
+
+
+def split_parameter_overrides(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Take `--parameter-overrides K=V ...` out of `argv` (it may stand before or after the command): its
+    values are the words with '=' that follow it, so `cataloop --parameter-overrides K=V demo` works."""
+    words: list[str] = []
+    overrides: list[str] = []
+    taking = False
+    for word in argv:
+        if word == "--parameter-overrides":
+            taking = True
+            continue
+        if taking and "=" in word and not word.startswith("-"):
+            overrides.append(word)
+            continue
+        if taking and not overrides:
+            raise SystemExit("--parameter-overrides needs KEY=VALUE words")
+        taking = False
+        words.append(word)
+    if taking and not overrides:
+        raise SystemExit("--parameter-overrides needs KEY=VALUE words")
+    return words, overrides
 
 
 if __name__ == "__main__":

@@ -188,3 +188,37 @@ def merged_function_properties(template: Mapping[str, Any], properties: Mapping[
         else:
             merged[key] = value
     return merged
+
+
+def check_parameter_overrides(template: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, str]:
+    """Validate parameter overrides as CloudFormation does (known name, AllowedValues, AllowedPattern,
+    Number with MinValue/MaxValue) and return them as strings; TemplateError names every problem."""
+    parameters = template.get("Parameters", {})
+    problems = []
+    checked: dict[str, str] = {}
+    for name, raw in overrides.items():
+        value = str(raw)
+        spec = parameters.get(name)
+        if spec is None:
+            problems.append(f"{name}: no such parameter (known: {', '.join(sorted(parameters))})")
+            continue
+        allowed = [str(item) for item in spec.get("AllowedValues", [])]
+        if allowed and value not in allowed:
+            problems.append(f"{name}={value!r}: allowed values are {', '.join(allowed)}")
+        pattern = spec.get("AllowedPattern")
+        if pattern and not re.fullmatch(pattern, value):
+            problems.append(f"{name}={value!r}: does not match {pattern}")
+        if spec.get("Type") == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                problems.append(f"{name}={value!r}: not a number")
+            else:
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    problems.append(f"{name}={value}: below MinValue {spec['MinValue']}")
+                if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    problems.append(f"{name}={value}: above MaxValue {spec['MaxValue']}")
+        checked[name] = value
+    if problems:
+        raise TemplateError("invalid parameter overrides: " + "; ".join(problems))
+    return checked

@@ -19,7 +19,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,23 +154,68 @@ def function_output(log: FunctionLog) -> Iterator[None]:
         LOG_ROUTER.current.reset(token)
 
 
-_environment_lock = threading.RLock()
+class FunctionEnvironment(MutableMapping[str, str]):
+    """`os.environ` as each function sees it: the process environment with the variables of the function
+    running in the current thread (a context variable) laid over it.
+
+    A Lambda process runs one function; this process runs all of them, on several threads (moto runs
+    Parallel branches and tasks on threads). Setting and restoring each function's variables in the shared
+    `os.environ` around an invoke raced with other threads: botocore's `os.environ.copy()` saw a key
+    vanish (KeyError('STAGE') -> States.Runtime, about 1% of executions). Here nothing is mutated per
+    invoke: each thread reads its own function's variables, and writes go to the process environment.
+    """
+
+    def __init__(self, base: MutableMapping[str, str]) -> None:
+        self.base = base
+        self.overlay: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+            "function_environment", default=None
+        )
+
+    def __getitem__(self, key: str) -> str:
+        overlay = self.overlay.get()
+        if overlay is not None and key in overlay:
+            return overlay[key]
+        return self.base[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.base[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        overlay = self.overlay.get()
+        keys = dict.fromkeys(self.base)
+        if overlay is not None:
+            keys.update(dict.fromkeys(overlay))
+        return iter(list(keys))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.items())
+
+    def __repr__(self) -> str:
+        return f"FunctionEnvironment({self.copy()!r})"
+
+
+def install_function_environments() -> FunctionEnvironment:
+    """Make `os.environ` a FunctionEnvironment (once per process) and return it."""
+    if not isinstance(os.environ, FunctionEnvironment):
+        os.environ = FunctionEnvironment(os.environ)  # type: ignore[assignment]  # noqa: B003 (wraps, keeps it)
+    return os.environ  # type: ignore[return-value]
 
 
 @contextmanager
 def applied_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set a function's environment variables for the duration of a call, then restore the old ones."""
-    with _environment_lock:
-        saved = {key: os.environ.get(key) for key in variables}
-        os.environ.update({key: str(value) for key, value in variables.items()})
-        try:
-            yield
-        finally:
-            for key, old in saved.items():
-                if old is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = old
+    """A function's environment variables, seen by this thread only, for the duration of a call."""
+    environment = install_function_environments()
+    token = environment.overlay.set({key: str(value) for key, value in variables.items()})
+    try:
+        yield
+    finally:
+        environment.overlay.reset(token)
 
 
 class FunctionError(Exception):
@@ -228,7 +273,7 @@ class FunctionRegistry:
             timeout_seconds=function.timeout,
         )
         started = time.perf_counter()
-        # One invocation at a time: handlers share os.environ in this process.
+        # One invocation at a time: handlers share module state (clients, caches) in this process.
         with self._lock, applied_environment(function.environment), function_output(function.log):
             try:
                 result = function.load()(event, context)

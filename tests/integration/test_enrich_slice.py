@@ -167,9 +167,7 @@ def test_the_products_stream_delivers_the_new_product_to_the_indexer(cloud: Loca
     record = records[0]
     assert record["eventSourceARN"].startswith(products_stream)
     index = wiring.search_index(
-        Settings(
-            local=True, search_backend="local", embedding_provider="local", state_dir=str(cloud.state_dir)
-        )
+        Settings(search_backend="embedded", embedding_provider="e5", data_dir=str(cloud.state_dir))
     )
     hits = index.search(build_search_plan("death wish", mode="keyword")).hits
     assert [hit.id for hit in hits] == ["oa-coffee-0001"]

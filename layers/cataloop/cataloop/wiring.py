@@ -7,6 +7,7 @@ that needs them: a Lambda that never searches never pays for them at cold start.
 
 from __future__ import annotations
 
+import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -17,13 +18,23 @@ import boto3
 from cataloop.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from cataloop.adapters.dictionary_files import DictionaryFiles
     from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
     from cataloop.adapters.dynamodb_products import DynamoProductStore
     from cataloop.adapters.korean_analyzer import KoreanAnalyzer
-    from cataloop.ports import Embedder, Guardrail, ModelClient
-    from cataloop.ports import ProductIndex as SearchIndex
+    from cataloop.ports import (
+        Embedder,
+        Guardrail,
+        LearningIndex,
+        ModelClient,
+        ProductIndex,
+        SearchLog,
+    )
     from cataloop.services.knowledge_search import KnowledgeSearch
-    from cataloop.services.search import SearchLogWriter, SearchService
+    from cataloop.services.search import SearchService, SearchSettings
+    from cataloop.services.search_comment import ProductDocumentLookup
 
 _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
@@ -72,7 +83,7 @@ def model_ids(settings: Settings) -> dict[str, str]:
 @lru_cache(maxsize=4)
 def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str], ...], region: str) -> Any:
     if provider == "offline":
-        from cataloop.adapters.offline.models import OfflineModelClient
+        from cataloop.adapters.offline.client import OfflineModelClient
 
         # The baseline reports its own model ids: provenance must never claim a Bedrock model ran.
         return OfflineModelClient(reference_path=reference_set or None)
@@ -84,39 +95,14 @@ def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str],
 def model_client(settings: Settings) -> ModelClient:
     """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set)."""
     ids = tuple(sorted(model_ids(settings).items()))
-    return _model_client(settings.model_provider, settings.reference_set_path, ids, settings.region)
+    return _model_client(settings.model_provider, settings.offline_reference_set, ids, settings.region)
 
 
-def dictionary_dir(settings: Settings) -> Path:
-    """Versioned analyzer dictionaries: the configured directory, else the ones shipped in the package."""
-    return (
-        Path(settings.dictionary_dir)
-        if settings.dictionary_dir
-        else Path(__file__).parent / "config" / "dictionaries"
-    )
+def dictionaries(settings: Settings) -> DictionaryFiles:
+    """The analyzer dictionaries in force: DICTIONARY_DIR, else the ones shipped in the package."""
+    from cataloop.adapters.dictionary_files import DictionaryFiles
 
-
-def latest_dictionary(settings: Settings, name: str) -> list[str]:
-    """Lines of `<name>.txt` in the dictionaries in force (the newest approved version under
-    `versions/vNNNN`, else the base files), comments and blank lines dropped."""
-    from cataloop_local.cli.dictionary_upkeep import current_dictionary
-
-    path = current_dictionary(dictionary_dir(settings)) / f"{name}.txt"
-    if not path.is_file():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-
-
-def typo_corrections(settings: Settings) -> dict[str, str]:
-    """The approved typo dictionary as {wrong: right} (lines `wrong => right`)."""
-    pairs = (line.split("=>", 1) for line in latest_dictionary(settings, "typos") if "=>" in line)
-    return {wrong.strip(): right.strip() for wrong, right in pairs}
-
-
-def search_time_rules(settings: Settings) -> list[str]:
-    """Synonyms plus typo corrections (`wrong => right` is a Solr mapping), applied at search time."""
-    return latest_dictionary(settings, "synonyms") + latest_dictionary(settings, "typos")
+    return DictionaryFiles(settings.dictionary_dir or None)
 
 
 def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
@@ -125,16 +111,16 @@ def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
     # "mixed" keeps a compound (유산균) and its parts (유산, 균): better recall for product names.
     return KoreanAnalyzer(
         KoreanAnalysisConfig.build(
-            decompound_mode="mixed", user_dictionary=latest_dictionary(settings, "user_dictionary")
+            decompound_mode="mixed", user_dictionary=dictionaries(settings).lines("user_dictionary")
         )
     )
 
 
 def embedder(settings: Settings) -> Embedder:
-    if settings.embedding_provider == "local":
+    if settings.embedding_provider == "e5":
         from cataloop.adapters.e5_embeddings import E5Embedder
 
-        return E5Embedder(cache_dir=Path(settings.state_dir) / "embeddings")
+        return E5Embedder(cache_dir=Path(settings.data_dir) / "embeddings" if settings.data_dir else None)
     from cataloop.adapters.bedrock_embeddings import TitanEmbedder
     from cataloop.adapters.bedrock_models import make_bedrock_runtime_client
 
@@ -145,10 +131,10 @@ def embedder(settings: Settings) -> Embedder:
     )
 
 
-def search_index(settings: Settings) -> SearchIndex:
-    """The product index for these settings; one instance per process and location (the local engine holds
+def search_index(settings: Settings) -> ProductIndex:
+    """The product index for these settings; one instance per process and location (the embedded engine holds
     a writer lock on its directory)."""
-    key = (settings.search_backend, settings.state_dir, settings.opensearch_host, settings.products_alias)
+    key = (settings.search_backend, settings.data_dir, settings.opensearch_host, settings.products_alias)
     with _lock:
         if key not in _search_indexes:
             index = _build_search_index(settings)
@@ -158,12 +144,12 @@ def search_index(settings: Settings) -> SearchIndex:
 
 
 def _build_search_index(settings: Settings) -> Any:
-    synonyms = search_time_rules(settings)
-    if settings.search_backend == "local":
-        from cataloop.adapters.embedded_search import LocalSearchIndex
+    synonyms = dictionaries(settings).search_time_rules()
+    if settings.search_backend == "embedded":
+        from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 
-        return LocalSearchIndex(
-            Path(settings.state_dir) / "search",
+        return EmbeddedSearchIndex(
+            Path(settings.data_dir) / "search",
             korean_analyzer(settings),
             embedder(settings),
             settings.embedding_dimension,
@@ -171,9 +157,10 @@ def _build_search_index(settings: Settings) -> Any:
             synonyms=synonyms,
         )
     from cataloop.adapters.korean_analyzer import nori_index_settings
-    from cataloop.adapters.opensearch_index import OpenSearchIndex, index_mapping, make_opensearch_client
+    from cataloop.adapters.opensearch_index import OpenSearchIndex, make_opensearch_client
+    from cataloop.adapters.opensearch_mapping import index_mapping
 
-    analysis = nori_index_settings(latest_dictionary(settings, "user_dictionary"), synonyms)
+    analysis = nori_index_settings(dictionaries(settings).lines("user_dictionary"), synonyms)
     client = make_opensearch_client(
         settings.opensearch_host, settings.region, service=settings.opensearch_service
     )
@@ -185,20 +172,15 @@ def _build_search_index(settings: Settings) -> Any:
     )
 
 
-# Until Settings has a field for it (ask: LEARNINGS_ALIAS), the learnings alias is fixed: it only needs
-# to differ from the products alias, and both engines keep each alias's generations apart.
-LEARNINGS_ALIAS = "learnings"
-
-
-def learning_index(settings: Settings) -> Any:
-    """The learnings index (local engine or OpenSearch) for these settings, one per process and location;
+def learning_index(settings: Settings) -> LearningIndex:
+    """The learnings index (embedded engine or OpenSearch) for these settings, one per process and location;
     its alias points at a live generation before it is returned."""
     key = (
         "learnings",
         settings.search_backend,
-        settings.state_dir,
+        settings.data_dir,
         settings.opensearch_host,
-        LEARNINGS_ALIAS,
+        settings.learnings_alias,
     )
     with _lock:
         if key not in _search_indexes:
@@ -209,28 +191,28 @@ def learning_index(settings: Settings) -> Any:
 
 
 def _build_learning_index(settings: Settings) -> Any:
-    if settings.search_backend == "local":
-        from cataloop.adapters.embedded_learnings import LocalLearningIndex
+    if settings.search_backend == "embedded":
+        from cataloop.adapters.embedded_learnings import EmbeddedLearningIndex
 
-        return LocalLearningIndex(
-            Path(settings.state_dir) / "learnings",
+        return EmbeddedLearningIndex(
+            Path(settings.data_dir) / "learnings",
             embedder(settings),
             settings.embedding_dimension,
-            alias=LEARNINGS_ALIAS,
+            alias=settings.learnings_alias,
         )
     from cataloop.adapters.korean_analyzer import nori_index_settings
-    from cataloop.adapters.opensearch_index import learnings_index_mapping, make_opensearch_client
+    from cataloop.adapters.opensearch_index import make_opensearch_client
     from cataloop.adapters.opensearch_learnings import OpenSearchLearningIndex
+    from cataloop.adapters.opensearch_mapping import learnings_index_mapping
 
-    analysis = nori_index_settings(
-        latest_dictionary(settings, "user_dictionary"), search_time_rules(settings)
-    )
+    files = dictionaries(settings)
+    analysis = nori_index_settings(files.lines("user_dictionary"), files.search_time_rules())
     client = make_opensearch_client(
         settings.opensearch_host, settings.region, service=settings.opensearch_service
     )
     return OpenSearchLearningIndex(
         client,
-        LEARNINGS_ALIAS,
+        settings.learnings_alias,
         mapping=learnings_index_mapping(settings.embedding_dimension, analysis),
         embedder=embedder(settings),
     )
@@ -244,7 +226,7 @@ def knowledge_search(settings: Settings) -> KnowledgeSearch:
 
 
 def close_search_indexes() -> None:
-    """Release local index handles (the local cloud calls this when it stops)."""
+    """Release embedded index handles (the local cloud calls this when it stops)."""
     with _lock:
         for index in _search_indexes.values():
             close = getattr(index, "close", None)
@@ -254,57 +236,57 @@ def close_search_indexes() -> None:
         _search_services.clear()
 
 
-# --- search: guardrail, search log, the search service --------------------------------------------------
-# Settings fields read with getattr (guardrail_id, guardrail_version, search_log_bucket, commenter_model_id,
-# comment_token_secret) are optional: without them search runs on the offline guardrail and template.
+# --- search: guardrail, search log, comment secret, commenter, the search service ----------------------
 
 
 def guardrail(settings: Settings) -> Guardrail:
-    """Bedrock ApplyGuardrail when the settings name a guardrail id (and models are not offline); otherwise
-    the offline word-list and personal-data guardrail."""
-    guardrail_id = str(getattr(settings, "guardrail_id", "") or "")
-    if settings.model_provider == "offline" or not guardrail_id:
+    """Bedrock ApplyGuardrail when GUARDRAIL_ID names a guardrail; otherwise the offline word-list and
+    personal-data guardrail."""
+    if not settings.guardrail_id:
         from cataloop.adapters.offline_guardrail import OfflineGuardrail
 
         return OfflineGuardrail()
     from cataloop.adapters.bedrock_guardrail import BedrockGuardrail
     from cataloop.adapters.bedrock_models import make_bedrock_runtime_client
 
-    version = str(getattr(settings, "guardrail_version", "") or "DRAFT")
-    return BedrockGuardrail(make_bedrock_runtime_client(settings.region), guardrail_id, version)
+    return BedrockGuardrail(
+        make_bedrock_runtime_client(settings.region), settings.guardrail_id, settings.guardrail_version
+    )
 
 
-def search_log(settings: Settings) -> SearchLogWriter | None:
-    """S3 when a search-log bucket is configured; JSON Lines under the state directory on the local cloud;
-    otherwise None (a deployed function without a bucket logs nothing rather than writing to /var/task)."""
-    bucket = str(getattr(settings, "search_log_bucket", "") or "")
-    if bucket:
+def search_log(settings: Settings) -> SearchLog | None:
+    """S3 when SEARCH_LOG_BUCKET is set; JSON Lines under DATA_DIR for the embedded backend (everything of
+    an embedded deployment lives there); otherwise None (no bucket configured: nothing is logged)."""
+    if settings.search_log_bucket:
         from cataloop.adapters.search_log_s3 import SearchLogS3
 
-        return SearchLogS3(bucket, client=aws_client("s3", settings.region))
-    if settings.local:
+        return SearchLogS3(settings.search_log_bucket, client=aws_client("s3", settings.region))
+    if settings.search_backend == "embedded" and settings.data_dir:
         from cataloop.adapters.search_log_files import SearchLogFiles
 
-        return SearchLogFiles(Path(settings.state_dir) / "search-log")
+        return SearchLogFiles(Path(settings.data_dir) / "search-log")
     return None
 
 
 def comment_token_secret(settings: Settings) -> bytes:
-    """The HMAC key of comment tokens: configured, else one kept in the local state directory (so tokens
-    survive `cataloop serve` restarts), else a per-process key (tokens then only work on the instance that
-    issued them: configure COMMENT_TOKEN_SECRET in AWS)."""
-    configured = str(getattr(settings, "comment_token_secret", "") or "")
+    """The HMAC key of comment tokens: COMMENT_TOKEN_SECRET; else a key kept under DATA_DIR (tokens survive
+    restarts of the local cloud); else a per-process key, with a warning (tokens then verify only on the
+    instance that issued them)."""
+    configured = settings.comment_token_secret.get_secret_value()
     if configured:
         return configured.encode("utf-8")
     import secrets
 
-    if settings.local:
-        path = Path(settings.state_dir) / "comment-token.key"
+    if settings.data_dir:
+        path = Path(settings.data_dir) / "comment-token.key"
         with _lock:
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(secrets.token_bytes(32))
             return path.read_bytes()
+    logging.getLogger(__name__).warning(
+        "COMMENT_TOKEN_SECRET is not set: comment tokens verify only on this instance (set CommentTokenSecret)"
+    )
     return _process_secret()
 
 
@@ -316,47 +298,72 @@ def _process_secret() -> bytes:
 
 
 def commenter_model(settings: Settings) -> ModelClient | None:
-    """The commenter model on Bedrock when configured; None means the offline comment template."""
-    model_id = str(getattr(settings, "commenter_model_id", "") or "")
-    if settings.model_provider == "offline" or not model_id:
+    """The commenter model on Bedrock when COMMENTER_MODEL_ID is set; None means the offline template."""
+    if not settings.commenter_model_id:
         return None
     from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
-    return BedrockModelClient(make_bedrock_runtime_client(settings.region), model_ids={"commenter": model_id})
+    return BedrockModelClient(
+        make_bedrock_runtime_client(settings.region), model_ids={"commenter": settings.commenter_model_id}
+    )
 
 
 def search_service(settings: Settings) -> SearchService:
-    """The search use case over the configured index, embedder, guardrail, log and commenter; one per
-    process and location (it holds the few-shot index and the catalog vocabulary)."""
+    """The search use case for these settings, one per process and configuration (it holds the few-shot
+    index and the catalog vocabulary)."""
     key = (
         settings.search_backend,
-        settings.state_dir,
+        settings.data_dir,
         settings.opensearch_host,
         settings.products_alias,
-        settings.model_provider,
+        settings.guardrail_id,
+        settings.commenter_model_id,
+        settings.search_log_bucket,
     )
+    from cataloop.services.search_comment import documents_from_product_store
+
     with _lock:
         if key not in _search_services:
-            _search_services[key] = _build_search_service(settings)
+            _search_services[key] = build_search_service(
+                index=search_index(settings),
+                embedder=embedder(settings),
+                guardrail=guardrail(settings),
+                token_secret=comment_token_secret(settings),
+                search_log=search_log(settings),
+                documents=documents_from_product_store(product_store(settings)),
+                commenter=commenter_model(settings),
+                typo_corrections=dictionaries(settings).typo_corrections(),
+            )
         return _search_services[key]
 
 
-def _build_search_service(settings: Settings) -> SearchService:
-    from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
-    from cataloop.services.search import SearchService, documents_from_product_store
+def build_search_service(
+    *,
+    index: ProductIndex,
+    embedder: Embedder,
+    guardrail: Guardrail,
+    token_secret: bytes,
+    search_log: SearchLog | None = None,
+    documents: ProductDocumentLookup | None = None,
+    commenter: ModelClient | None = None,
+    typo_corrections: Mapping[str, str] | None = None,
+    settings: SearchSettings | None = None,
+) -> SearchService:
+    """The one assembly of `SearchService` (the API handler, the search evaluation and the benchmarks all
+    build it here): the few-shot classifier over the shipped query examples, embedded with `embedder`."""
+    from cataloop.domain.search.classification import FewShotIndex, load_query_vocabulary
+    from cataloop.services.search import SearchService
 
-    query_embedder = embedder(settings)
-    few_shot = FewShotIndex(
-        load_query_vocabulary().examples, lambda texts: query_embedder.embed(texts, "query")
-    )
+    few_shot = FewShotIndex(load_query_vocabulary().examples, lambda texts: embedder.embed(texts, "query"))
     return SearchService(
-        search_index(settings),
-        guardrail(settings),
+        index,
+        guardrail,
         few_shot,
-        token_secret=comment_token_secret(settings),
-        embedder=query_embedder,
-        search_log=search_log(settings),
-        documents=documents_from_product_store(product_store(settings)),
-        commenter=commenter_model(settings),
-        typo_corrections=typo_corrections(settings),
+        token_secret=token_secret,
+        embedder=embedder,
+        search_log=search_log,
+        documents=documents,
+        commenter=commenter,
+        typo_corrections=typo_corrections,
+        settings=settings,
     )
