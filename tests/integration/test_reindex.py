@@ -14,7 +14,8 @@ import pytest
 
 from cataloop import wiring
 from cataloop.adapters.dynamodb_codec import to_item
-from cataloop.adapters.dynamodb_scan import DynamoTableScan
+from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
+from cataloop.adapters.dynamodb_products import DynamoProductStore
 from cataloop.domain.knowledge.learning import ValueLexicon
 from cataloop.domain.knowledge.tree import Learning, LearningStatus, path_key
 from cataloop.domain.search.plan import build_search_plan
@@ -61,7 +62,7 @@ def test_reindex_builds_a_new_generation_while_the_old_one_serves_then_swaps(clo
     before = _ids(config, "야쿠르트")
     assert "km-0395" in before  # the bundle, enriched and indexed through the stream
     client = boto3.client("dynamodb", region_name=config.region)
-    scan = DynamoTableScan(client, config.products_table, page_size=3)  # several pages
+    store = DynamoProductStore(client, config.products_table, scan_page_size=3)  # several pages
     seen_during_build: list[list[str]] = []
 
     def during_build(pages: int) -> None:
@@ -75,10 +76,11 @@ def test_reindex_builds_a_new_generation_while_the_old_one_serves_then_swaps(clo
             item["version"] = {"N": str(int(item["version"]["N"]) + 1)}
             client.put_item(TableName=config.products_table, Item=item)
 
-    report = reindex_products(index, scan, scan.product_listings, on_progress=during_build)
+    report = reindex_products(index, store, on_progress=during_build)
 
     assert report.previous_indices == ["products-v0001"] and report.new_index == "products-v0002"
-    assert (report.scanned, report.indexed, report.unreadable) == (len(listings), len(listings), 0)
+    assert (report.scanned, report.indexed) == (len(listings), len(listings))
+    assert len(seen_during_build) == 3  # pages of 3 items
     assert all(ids == before for ids in seen_during_build)
     assert index.alias_targets() == ["products-v0002"]
     assert index.existing_indices() == ["products-v0001", "products-v0002"]  # kept for a rollback
@@ -138,6 +140,7 @@ def test_learnings_reach_their_index_through_the_knowledge_stream_and_are_found_
     anywhere = search.similar_learnings("딸기맛 요구르트의 맛 속성", None, limit=2)
     assert [item.id for item in anywhere] == ["l-berry", "l-usb"]  # by meaning, with real e5 vectors
 
-    report = reindex_learnings(wiring.learning_index(config), DynamoTableScan(client, config.knowledge_table))
+    store = DynamoKnowledgeStore(client, config.knowledge_table)
+    report = reindex_learnings(wiring.learning_index(config), store)
     assert (report.new_index, report.indexed) == ("learnings-v0002", 2)  # the node item is not a learning
     assert [item.id for item in search.similar_learnings("딸기 맛", ["발효유"])] == ["l-berry"]

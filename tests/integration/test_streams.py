@@ -106,3 +106,58 @@ def test_no_retries_without_failures(stream_cloud: LocalCloud, tmp_path: Path) -
     stream_cloud.pump_streams()
     assert [o.invocations for o in stream_cloud.streams.outcomes] == [1]
     assert _failure_messages() == []
+
+
+# --- the real indexer on the real template -------------------------------------------------------------------
+
+
+def _product_item(product_id: str, title: str | None, version: int = 1) -> dict[str, Any]:
+    from cataloop.adapters.dynamodb_codec import to_item
+
+    listing: dict[str, Any] = {"product_id": product_id, "category_path": ["발효유"]}
+    if title is not None:
+        listing["title"] = title
+    return to_item(
+        {
+            "product_id": product_id,
+            "version": version,
+            "status": "PENDING",
+            "source_event_id": f"e-{product_id}",
+            "created_at": "2026-11-01T12:00:00Z",
+            "updated_at": "2026-11-01T12:00:00Z",
+            "listing": listing,
+        }
+    )
+
+
+def test_the_indexer_reports_a_poison_product_and_every_later_record_then_it_is_dead_lettered(
+    cloud: LocalCloud,
+) -> None:
+    from cataloop import wiring
+    from cataloop.domain.search.plan import build_search_plan
+
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    table = cloud.table_names()["ProductsTable"]
+    for item in (
+        _product_item("km-a", "야쿠르트 라이트"),
+        _product_item("km-poison", None),  # no title: not a valid product
+        _product_item("km-c", "야쿠르트 에이스"),
+    ):
+        client.put_item(TableName=table, Item=item)
+    client.put_item(TableName=table, Item=_product_item("km-a", "야쿠르트 라이트 리뉴얼", version=2))
+    client.delete_item(TableName=table, Key={"product_id": {"S": "km-c"}})
+
+    cloud.pump_streams()
+
+    index = wiring.search_index(cloud.settings())
+    hits = index.search(build_search_plan("야쿠르트", size=10)).hits
+    assert [hit.id for hit in hits] == ["km-a"]  # km-c indexed on a retry, then deleted; km-poison never
+    assert hits[0].source["name"] == "야쿠르트 라이트 리뉴얼"
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = cloud.queue_url("StreamFailureQueue")
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    info = [json.loads(message["Body"])["DDBStreamBatchInfo"] for message in messages]
+    assert [batch["batchSize"] for batch in info] == [1]  # only the poison record, after its retries
+    runs = [run for run in cloud.functions.invocations if run.function == "IndexerFunction"]
+    assert all(run.ok for run in runs) and len(runs) > 1  # partial failures, never a function error
+    assert cloud.pump_streams() == 0

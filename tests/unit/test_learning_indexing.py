@@ -1,19 +1,21 @@
 """Learnings index: Knowledge stream records -> learning documents (only learning items), external versions
-and tombstones in the local engine, scope filters, similarity search, and the OpenSearch query body."""
+and tombstones in the embedded engine, scope filters, similarity search, and the OpenSearch query body."""
 
 from __future__ import annotations
 
 import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.adapters.dynamodb_codec import from_item, to_item
-from cataloop.adapters.embedded_learnings import LocalLearningIndex
+from cataloop.adapters.dynamodb_codec import to_item
+from cataloop.adapters.dynamodb_streams import StreamChanges, decode_stream_event
+from cataloop.adapters.embedded_learnings import EmbeddedLearningIndex
 from cataloop.adapters.opensearch_learnings import similar_learnings_body
 from cataloop.domain.knowledge.learning import ValueLexicon
 from cataloop.domain.knowledge.learning_search import LearningFilter, learning_document, scope_prefixes
@@ -59,37 +61,78 @@ NIKE = _learning("l-nike", "나이키 is the Brand on 운동화 titles", ["나�
 ROOT = _learning("l-root", "Yakult is a Brand, never a volume in ml", ["Yakult"], [])
 
 
+KNOWLEDGE_TABLE = "cataloop-test-knowledge"
+PRODUCTS_TABLE = "cataloop-test-products"
+
+
+def _arn(table: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-01T00:00:00.000"
+
+
 def _item(learning: Learning) -> dict[str, Any]:
-    """A learning as the Knowledge table stores it, deserialised as the indexer receives it."""
+    """A learning as the Knowledge table stores it (AttributeValues, as a stream record carries it)."""
     data = learning.model_dump(mode="json")
     stored = {
         "pk": f"NODE#{path_key(learning.scope_path)}",
         "sk": f"LEARNING#{learning.id}",
         "entity": "learning",
     }
-    return from_item(to_item({**stored, **data}))
+    return to_item({**stored, **data})
 
 
 def _record(
-    sequence: int, name: str, keys: dict[str, Any], new: Any = None, old: Any = None
+    sequence: int,
+    name: str,
+    keys: dict[str, Any],
+    new: dict[str, Any] | None = None,
+    old: dict[str, Any] | None = None,
+    table: str = KNOWLEDGE_TABLE,
 ) -> dict[str, Any]:
+    """A stream record in Lambda's format; `keys` and images as plain values."""
+    dynamodb: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1795338000,
+        "Keys": to_item(keys),
+        "SequenceNumber": str(sequence),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if new is not None:
+        dynamodb["NewImage"] = new if "pk" in new and isinstance(new["pk"], dict) else to_item(new)
+    if old is not None:
+        dynamodb["OldImage"] = old if "pk" in old and isinstance(old["pk"], dict) else to_item(old)
     return {
+        "eventID": f"e{sequence}",
         "eventName": name,
-        "dynamodb": {"SequenceNumber": str(sequence), "Keys": keys, "NewImage": new, "OldImage": old},
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": dynamodb,
+        "eventSourceARN": _arn(table),
     }
 
 
 def _learning_record(sequence: int, learning: Learning, name: str = "INSERT") -> dict[str, Any]:
     item = _item(learning)
-    keys = {"pk": item["pk"], "sk": item["sk"]}
+    keys = {"pk": item["pk"]["S"], "sk": item["sk"]["S"]}
     return _record(
         sequence, name, keys, None if name == "REMOVE" else item, item if name != "INSERT" else None
     )
 
 
+def _changes(records: list[dict[str, Any]]) -> StreamChanges:
+    return decode_stream_event(
+        {"Records": records}, products_table=PRODUCTS_TABLE, knowledge_table=KNOWLEDGE_TABLE
+    )
+
+
+def _index_records(records: list[dict[str, Any]], index: EmbeddedLearningIndex) -> Any:
+    changes = _changes(records)
+    assert not changes.products
+    return index_learning_changes(changes.learnings, index, ignored=changes.ignored)
+
+
 @pytest.fixture
-def index(tmp_path: Path) -> LocalLearningIndex:
-    learnings = LocalLearningIndex(tmp_path / "learnings", TopicEmbedder(), TopicEmbedder.dimension)
+def index(tmp_path: Path) -> EmbeddedLearningIndex:
+    learnings = EmbeddedLearningIndex(tmp_path / "learnings", TopicEmbedder(), TopicEmbedder.dimension)
     learnings.ensure_index()
     return learnings
 
@@ -139,53 +182,56 @@ def test_filters_are_the_same_clauses_in_the_opensearch_body() -> None:
 
 
 def test_only_learning_items_are_indexed_and_other_knowledge_items_are_ignored(
-    index: LocalLearningIndex,
+    index: EmbeddedLearningIndex,
 ) -> None:
     node = {"pk": "NODE#/식품", "sk": "#NODE"}
     records = [
         _record(1, "INSERT", node, {**node, "entity": "node", "path": ["식품"]}),
         _learning_record(2, YAKULT),
-        _record(3, "INSERT", {"pk": "LEARNING#l-yakult", "sk": "#LOCATOR"}, {"node_pk": "NODE#/식품"}),
+        _record(
+            3,
+            "INSERT",
+            {"pk": "LEARNING#l-yakult", "sk": "#LOCATOR"},
+            {"node_pk": "NODE#/식품", "version": 1},
+        ),
         _record(4, "INSERT", {"pk": "AUDIT#2026-11-01", "sk": "x"}, {"action": "created"}),
         _learning_record(5, NIKE),
     ]
-    result = index_learning_changes(records, index)
+    result = _index_records(records, index)
     assert (result.indexed, result.ignored, result.failed_sequence_numbers) == (2, 3, [])
     assert index.document_count() == 2
 
 
-def test_versions_are_external_and_a_remove_leaves_a_tombstone(index: LocalLearningIndex) -> None:
+def test_versions_are_external_and_a_remove_leaves_a_tombstone(index: EmbeddedLearningIndex) -> None:
     retired = YAKULT.revise(
         AT, "expert", "retired", "wrong brand", status=LearningStatus.RETIRED, valid_to=AT
     )
-    result = index_learning_changes(
-        [_learning_record(1, retired, "MODIFY"), _learning_record(2, YAKULT)], index
-    )
+    result = _index_records([_learning_record(1, retired, "MODIFY"), _learning_record(2, YAKULT)], index)
     assert (result.indexed, result.stale) == (1, 1)  # version 1 arrived after version 2
     hit = index.similar(TopicEmbedder().embed(["야쿠르트"], "query")[0], LearningFilter(), 1)[0]
     assert hit.source["status"] == "retired"
 
-    removed = index_learning_changes([_learning_record(3, retired, "REMOVE")], index)
-    late = index_learning_changes([_learning_record(4, retired, "MODIFY")], index)
+    removed = _index_records([_learning_record(3, retired, "REMOVE")], index)
+    late = _index_records([_learning_record(4, retired, "MODIFY")], index)
     assert removed.deleted == 1 and late.stale == 1 and index.document_count() == 0
 
 
-def test_a_poison_learning_is_reported_with_every_later_record(index: LocalLearningIndex) -> None:
+def test_a_poison_learning_is_reported_with_every_later_record(index: EmbeddedLearningIndex) -> None:
     poison = _learning_record(2, NIKE)
-    poison["dynamodb"]["NewImage"]["text"] = "vague"  # too short and names no directive value
+    poison["dynamodb"]["NewImage"]["text"] = {"S": "vague"}  # too short and names no directive value
     records = [_learning_record(1, YAKULT), poison, _learning_record(3, ROOT)]
-    result = index_learning_changes(records, index)
+    result = _index_records(records, index)
     assert result.failed_sequence_numbers == ["2", "3"]
-    assert result.rejected and result.rejected[0].startswith("l-nike: ValidationError")
+    assert result.rejected and result.rejected[0].startswith("l-nike: InvalidInput: learning l-nike")
     assert result.response() == {"batchItemFailures": [{"itemIdentifier": "2"}, {"itemIdentifier": "3"}]}
 
 
-# --- the local engine -------------------------------------------------------------------------------
+# --- the embedded engine -------------------------------------------------------------------------------
 
 
 def test_a_new_generation_is_invisible_until_the_swap_and_state_survives_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "learnings"
-    first = LocalLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
+    first = EmbeddedLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
     old = first.ensure_index()
     first.bulk_upsert([learning_document(YAKULT)])
     new = first.create_index()
@@ -193,14 +239,14 @@ def test_a_new_generation_is_invisible_until_the_swap_and_state_survives_a_reope
     assert first.document_count() == 1
     first.swap_alias(new)
 
-    reopened = LocalLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
+    reopened = EmbeddedLearningIndex(path, TopicEmbedder(), TopicEmbedder.dimension)
     assert reopened.alias_targets() == [new] and reopened.existing_indices() == [old, new]
     assert reopened.document_count() == 2 and reopened.document_count(old) == 1
     with pytest.raises(InvalidInput, match="create_index"):
         reopened.swap_alias("learnings-v0009")
 
 
-def test_vectors_must_match_the_documents_and_dimension(index: LocalLearningIndex) -> None:
+def test_vectors_must_match_the_documents_and_dimension(index: EmbeddedLearningIndex) -> None:
     with pytest.raises(InvalidInput, match="one each"):
         index.bulk_upsert([learning_document(YAKULT)], vectors=[[1, 0, 0, 0], [0, 1, 0, 0]])
     with pytest.raises(InvalidInput, match="dimension 4"):
@@ -210,7 +256,7 @@ def test_vectors_must_match_the_documents_and_dimension(index: LocalLearningInde
 # --- similarity search ------------------------------------------------------------------------------
 
 
-def _search(index: LocalLearningIndex) -> KnowledgeSearch:
+def _search(index: EmbeddedLearningIndex) -> KnowledgeSearch:
     retired = _learning(
         "l-old", "야쿠르트 유산균 is a Brand (old wording)", ["야쿠르트"], ["식품"], 2, LearningStatus.RETIRED
     )
@@ -218,7 +264,7 @@ def _search(index: LocalLearningIndex) -> KnowledgeSearch:
     return KnowledgeSearch(index, TopicEmbedder())
 
 
-def test_similar_learnings_rank_by_meaning_within_the_applicable_scope(index: LocalLearningIndex) -> None:
+def test_similar_learnings_rank_by_meaning_within_the_applicable_scope(index: EmbeddedLearningIndex) -> None:
     search = _search(index)
     found = search.similar_learnings("유산균 야쿠르트 브랜드", ["식품", "발효유", "요구르트"], limit=5)
     assert [item.id for item in found] == ["l-yakult", "l-root"]  # NIKE's scope is elsewhere, l-old retired
@@ -230,7 +276,7 @@ def test_similar_learnings_rank_by_meaning_within_the_applicable_scope(index: Lo
     assert {item.id for item in with_history} == {"l-yakult", "l-old"}
 
 
-def test_similar_learnings_refuses_bad_input_before_embedding(index: LocalLearningIndex) -> None:
+def test_similar_learnings_refuses_bad_input_before_embedding(index: EmbeddedLearningIndex) -> None:
     embedder = TopicEmbedder()
     search = KnowledgeSearch(index, embedder)
     with pytest.raises(InvalidInput, match="text is empty"):
@@ -253,46 +299,54 @@ def _indexer_app() -> Any:
     return module
 
 
-def _arn(table: str) -> str:
-    return f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-11-01T00:00:00.000"
-
-
 def test_the_indexer_routes_records_to_the_index_of_their_table(
-    index: LocalLearningIndex, monkeypatch: pytest.MonkeyPatch
+    index: EmbeddedLearningIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cataloop import wiring
-    from cataloop.settings import settings
+    from cataloop.adapters.memory import InMemoryProductStore
+    from cataloop.domain.search.documents import BulkOutcome
 
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Cataloop")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     app = _indexer_app()
-    config = settings()
+    config = SimpleNamespace(products_table=PRODUCTS_TABLE, knowledge_table=KNOWLEDGE_TABLE)
+    monkeypatch.setattr(app, "settings", lambda: config)
     products: list[Any] = []
 
     class ProductIndexSpy:
         def bulk_upsert(self, documents: Any, vectors: Any = None, *, index: Any = None) -> Any:
             products.extend(documents)
-            from cataloop.domain.search.documents import BulkOutcome
-
             return BulkOutcome(indexed=len(documents))
+
+        def bulk_delete(self, items: Any, *, index: Any = None) -> Any:
+            return BulkOutcome(deleted=len(items))
 
     monkeypatch.setattr(wiring, "search_index", lambda _settings: ProductIndexSpy())
     monkeypatch.setattr(wiring, "learning_index", lambda _settings: index)
+    monkeypatch.setattr(wiring, "product_store", lambda _settings: InMemoryProductStore())
     product_image = {
         "product_id": "p1", "version": 1, "status": "PENDING", "source_event_id": "e", "created_at": "t",
         "updated_at": "t", "listing": {"product_id": "p1", "title": "야쿠르트 라이트", "category_path": ["발효유"]},
     }  # fmt: skip
+    learning = _learning_record(2, YAKULT)
     records = [
-        {
-            **_record(1, "INSERT", {"product_id": "p1"}, product_image),
-            "eventSourceARN": _arn(config.products_table),
-        },
-        {**_learning_record(2, YAKULT), "eventSourceARN": _arn(config.knowledge_table)},
+        _record(1, "INSERT", {"product_id": "p1"}, product_image, table=config.products_table),
+        {**learning, "eventSourceARN": _arn(config.knowledge_table)},
+        _record(
+            3, "INSERT", {"pk": "NODE#/식품", "sk": "#NODE"}, {"path": ["식품"]}, table=config.knowledge_table
+        ),
     ]
-    result = app.index_records(records)
-    assert (result.indexed, [document.id for document in products]) == (2, ["p1"])
+    result = app.index_event({"Records": records})
+    assert (result.indexed, result.ignored, [document.id for document in products]) == (2, 1, ["p1"])
     assert index.document_count() == 1
+    assert app.lambda_handler({"Records": records}, _Context()) == {"batchItemFailures": []}
 
-    assert app.source_table(_arn("cataloop-prod-knowledge")) == "cataloop-prod-knowledge"
-    with pytest.raises(InvalidInput, match="not a DynamoDB stream ARN"):
-        app.source_table("arn:aws:sqs:us-east-1:123456789012:queue")
     with pytest.raises(InvalidInput, match="KNOWLEDGE_TABLE"):
-        app.index_records([{**_learning_record(3, NIKE), "eventSourceARN": _arn("someone-elses-table")}])
+        app.index_event({"Records": [_learning_record(3, NIKE) | {"eventSourceARN": _arn("someone-elses")}]})
+
+
+class _Context:
+    function_name = "IndexerFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:IndexerFunction"
+    aws_request_id = "r-1"

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import pytest
 
-from cataloop.adapters.embedded_search import LocalSearchIndex
+from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.search.documents import ProductDocument, product_document
@@ -75,93 +75,95 @@ def analyzer() -> KoreanAnalyzer:
 
 
 @pytest.fixture()
-def index(analyzer: KoreanAnalyzer) -> LocalSearchIndex:
-    engine = LocalSearchIndex(None, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+def index(analyzer: KoreanAnalyzer) -> EmbeddedSearchIndex:
+    engine = EmbeddedSearchIndex(None, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
     engine.ensure_index()
     outcome = engine.bulk_upsert(_documents())
     assert outcome.indexed == len(LISTINGS)
     return engine
 
 
-def _ids(engine: LocalSearchIndex, plan: SearchPlan) -> list[str]:
+def _ids(engine: EmbeddedSearchIndex, plan: SearchPlan) -> list[str]:
     return [hit.id for hit in engine.search(plan).hits]
 
 
-def _plan(engine: LocalSearchIndex, query: str, **kwargs: Any) -> SearchPlan:
+def _plan(engine: EmbeddedSearchIndex, query: str, **kwargs: Any) -> SearchPlan:
     return build_search_plan(query, in_catalog=engine.in_catalog, **kwargs)
 
 
 # --- lexical ------------------------------------------------------------------------------------------
 
 
-def test_korean_keyword_query_finds_the_shoes(index: LocalSearchIndex) -> None:
+def test_korean_keyword_query_finds_the_shoes(index: EmbeddedSearchIndex) -> None:
     assert set(_ids(index, _plan(index, "운동화"))) == {"p1", "p4"}
 
 
-def test_particles_in_the_query_do_not_matter(index: LocalSearchIndex) -> None:
+def test_particles_in_the_query_do_not_matter(index: EmbeddedSearchIndex) -> None:
     assert _ids(index, _plan(index, "유산균을"))[0] == "p2"
 
 
-def test_english_query_is_stemmed(index: LocalSearchIndex) -> None:
+def test_english_query_is_stemmed(index: EmbeddedSearchIndex) -> None:
     assert _ids(index, _plan(index, "iphone cases")) == ["p3"]
 
 
-def test_brand_in_latin_letters_finds_the_korean_titled_product(index: LocalSearchIndex) -> None:
+def test_brand_in_latin_letters_finds_the_korean_titled_product(index: EmbeddedSearchIndex) -> None:
     assert _ids(index, _plan(index, "nike"))[0] == "p1"
 
 
-def test_chosung_query_finds_names_by_initial_consonants(index: LocalSearchIndex) -> None:
+def test_chosung_query_finds_names_by_initial_consonants(index: EmbeddedSearchIndex) -> None:
     found = _ids(index, _plan(index, "ㅇㅋㄹㅌ"))
     assert set(found) == {"p2", "p5", "b1"}
     assert _ids(index, _plan(index, "ㅇㄷㄷㅅ")) == ["p4"]
 
 
-def test_korean_typed_on_an_english_keyboard_is_found(index: LocalSearchIndex) -> None:
+def test_korean_typed_on_an_english_keyboard_is_found(index: EmbeddedSearchIndex) -> None:
     plan = _plan(index, "diznfmxm")  # 야쿠르트 typed with the layout switched to English
     assert ("keyboard", "야쿠르트") in [(clause.purpose, clause.text) for clause in plan.clauses]
     assert set(_ids(index, plan)) == {"p2", "p5", "b1"}
 
 
-def test_keyboard_conversion_outside_the_catalog_is_not_used(index: LocalSearchIndex) -> None:
+def test_keyboard_conversion_outside_the_catalog_is_not_used(index: EmbeddedSearchIndex) -> None:
     assert index.in_catalog("야쿠르트")
     assert not index.in_catalog("야구르트")
     plan = _plan(index, "dirnfmxm")  # converts to 야구르트, which no product has
     assert "야구르트" not in [clause.text for clause in plan.clauses]
 
 
-def test_bundle_is_found_by_its_child_name(index: LocalSearchIndex) -> None:
+def test_bundle_is_found_by_its_child_name(index: EmbeddedSearchIndex) -> None:
     assert set(_ids(index, _plan(index, "라이트"))) == {"p5", "b1"}
 
 
 # --- hybrid -------------------------------------------------------------------------------------------
 
 
-def test_hybrid_finds_by_meaning_what_keywords_miss(index: LocalSearchIndex) -> None:
+def test_hybrid_finds_by_meaning_what_keywords_miss(index: EmbeddedSearchIndex) -> None:
     assert _ids(index, _plan(index, "footwear")) == []
     assert set(_ids(index, _plan(index, "footwear", mode="hybrid"))[:2]) == {"p1", "p4"}
 
 
-def test_hybrid_min_max_mean_lets_a_strong_keyword_match_lead(index: LocalSearchIndex) -> None:
+def test_hybrid_min_max_mean_lets_a_strong_keyword_match_lead(index: EmbeddedSearchIndex) -> None:
     page = index.search(_plan(index, "야쿠르트 에이스", mode="hybrid"))
     assert page.hits[0].id == "p2"
     assert page.total == len(LISTINGS)  # every vector is a k-NN candidate
     assert all(left.score >= right.score for left, right in zip(page.hits, page.hits[1:], strict=False))
 
 
-def test_hybrid_rrf_ranks_documents_both_sides_found_above_vector_only_ones(index: LocalSearchIndex) -> None:
+def test_hybrid_rrf_ranks_documents_both_sides_found_above_vector_only_ones(
+    index: EmbeddedSearchIndex,
+) -> None:
     page = index.search(_plan(index, "야쿠르트 에이스", mode="hybrid", combination="rrf"))
     assert {hit.id for hit in page.hits[:3]} == {"p2", "p5", "b1"}
     assert page.hits[0].score == pytest.approx(1 / 61 * 0.5 + 1 / 62 * 0.5)
 
 
-def test_hybrid_uses_the_given_query_vector(index: LocalSearchIndex) -> None:
+def test_hybrid_uses_the_given_query_vector(index: EmbeddedSearchIndex) -> None:
     plan = _plan(index, "아무거나", mode="hybrid")
     phone_vector = [0.0, 0.0, 1.0, 0.0]
     assert _ids(index, plan)[0] != "p3"
     assert index.search(plan, phone_vector).hits[0].id == "p3"
 
 
-def test_hybrid_applies_filters_to_both_sides(index: LocalSearchIndex) -> None:
+def test_hybrid_applies_filters_to_both_sides(index: EmbeddedSearchIndex) -> None:
     plan = _plan(index, "운동화", mode="hybrid", filters=SearchFilters(is_food=True))
     assert set(_ids(index, plan)) == {"p2", "p5", "b1"}
 
@@ -182,24 +184,24 @@ def test_hybrid_applies_filters_to_both_sides(index: LocalSearchIndex) -> None:
     ],
 )
 def test_filters_restrict_shoe_results(
-    index: LocalSearchIndex, filters: SearchFilters, expected: set[str]
+    index: EmbeddedSearchIndex, filters: SearchFilters, expected: set[str]
 ) -> None:
     assert set(_ids(index, _plan(index, "운동화", filters=filters))) == expected
 
 
-def test_top_level_only_hides_bundle_children(index: LocalSearchIndex) -> None:
+def test_top_level_only_hides_bundle_children(index: EmbeddedSearchIndex) -> None:
     found = _ids(index, _plan(index, "야쿠르트", filters=SearchFilters(top_level_only=True)))
     assert set(found) == {"p2", "b1"}
 
 
-def test_sort_by_price_and_pagination(index: LocalSearchIndex) -> None:
+def test_sort_by_price_and_pagination(index: EmbeddedSearchIndex) -> None:
     assert _ids(index, _plan(index, "운동화", sort="price_asc")) == ["p4", "p1"]
     assert _ids(index, _plan(index, "운동화", sort="price_desc")) == ["p1", "p4"]
     second = index.search(_plan(index, "운동화", sort="price_asc", size=1, page=1))
     assert ([hit.id for hit in second.hits], second.total) == (["p1"], 2)
 
 
-def test_hits_carry_the_source_without_the_embedding_text(index: LocalSearchIndex) -> None:
+def test_hits_carry_the_source_without_the_embedding_text(index: EmbeddedSearchIndex) -> None:
     hit = index.search(_plan(index, "아디다스")).hits[0]
     assert hit.source["name"] == "아디다스 운동화 슈퍼스타"
     assert hit.source["attr_color"] == ["흰색"]
@@ -214,7 +216,7 @@ def _renamed(product_id: str, title: str, version: int) -> ProductDocument:
     return product_document(listing, None, version)
 
 
-def test_older_or_equal_version_never_overwrites_a_newer_one(index: LocalSearchIndex) -> None:
+def test_older_or_equal_version_never_overwrites_a_newer_one(index: EmbeddedSearchIndex) -> None:
     assert index.bulk_upsert([_renamed("p1", "나이키 축구화", 3)]).indexed == 1
     outcome = index.bulk_upsert([_renamed("p1", "나이키 농구화", 2), _renamed("p1", "나이키 배구화", 3)])
     assert (outcome.indexed, outcome.stale_skipped) == (0, ["p1", "p1"])
@@ -222,13 +224,13 @@ def test_older_or_equal_version_never_overwrites_a_newer_one(index: LocalSearchI
     assert _ids(index, _plan(index, "농구화")) == []
 
 
-def test_within_one_batch_the_newest_version_wins(index: LocalSearchIndex) -> None:
+def test_within_one_batch_the_newest_version_wins(index: EmbeddedSearchIndex) -> None:
     outcome = index.bulk_upsert([_renamed("p4", "아디다스 축구화", 5), _renamed("p4", "아디다스 농구화", 4)])
     assert (outcome.indexed, outcome.stale_skipped) == (1, ["p4"])
     assert _ids(index, _plan(index, "축구화")) == ["p4"]
 
 
-def test_delete_removes_text_and_vector_and_blocks_older_writes(index: LocalSearchIndex) -> None:
+def test_delete_removes_text_and_vector_and_blocks_older_writes(index: EmbeddedSearchIndex) -> None:
     assert index.delete("p3", 2).deleted == 1
     assert _ids(index, _plan(index, "iphone")) == []
     assert "p3" not in _ids(index, _plan(index, "phone", mode="hybrid"))
@@ -237,13 +239,13 @@ def test_delete_removes_text_and_vector_and_blocks_older_writes(index: LocalSear
     assert _ids(index, _plan(index, "iphone")) == ["p3"]
 
 
-def test_stale_delete_is_skipped(index: LocalSearchIndex) -> None:
+def test_stale_delete_is_skipped(index: EmbeddedSearchIndex) -> None:
     assert index.delete("p2", 1).stale_skipped == ["p2"]
     assert "p2" in _ids(index, _plan(index, "에이스"))
 
 
 def test_upsert_without_vectors_or_embedder_says_what_to_pass(analyzer: KoreanAnalyzer) -> None:
-    engine = LocalSearchIndex(None, analyzer, None, 4)
+    engine = EmbeddedSearchIndex(None, analyzer, None, 4)
     engine.ensure_index()
     with pytest.raises(InvalidInput, match="pass vectors= or an embedder"):
         engine.bulk_upsert(_documents()[:1])
@@ -256,7 +258,7 @@ def test_upsert_without_vectors_or_embedder_says_what_to_pass(analyzer: KoreanAn
 def test_alias_swap_keeps_the_old_index_searchable_until_the_swap(
     tmp_path: Path, analyzer: KoreanAnalyzer
 ) -> None:
-    engine = LocalSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+    engine = EmbeddedSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
     assert engine.ensure_index() == "products-v0001"
     engine.bulk_upsert(_documents())
 
@@ -270,19 +272,17 @@ def test_alias_swap_keeps_the_old_index_searchable_until_the_swap(
     assert engine.alias_targets() == ["products-v0002"]
     assert _ids(engine, _plan(engine, "축구화")) == ["p1"]
     assert _ids(engine, _plan(engine, "운동화")) == []
-    engine.drop_index("products-v0001")
-    assert engine.existing_indices() == ["products-v0002"]
     engine.close()
 
 
 def test_index_state_survives_a_reopen(tmp_path: Path, analyzer: KoreanAnalyzer) -> None:
-    first = LocalSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+    first = EmbeddedSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
     first.ensure_index()
     first.bulk_upsert(_documents(version=2))
     first.delete("p3", 3)
     first.close()
 
-    reopened = LocalSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+    reopened = EmbeddedSearchIndex(tmp_path, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
     assert reopened.alias_targets() == ["products-v0001"]
     assert set(_ids(reopened, _plan(reopened, "운동화"))) == {"p1", "p4"}
     assert _ids(reopened, _plan(reopened, "footwear", mode="hybrid"))[0] in {"p1", "p4"}
@@ -291,8 +291,6 @@ def test_index_state_survives_a_reopen(tmp_path: Path, analyzer: KoreanAnalyzer)
     reopened.close()
 
 
-def test_swapping_to_an_unknown_index_or_dropping_the_live_one_is_refused(index: LocalSearchIndex) -> None:
+def test_swapping_to_an_unknown_index_is_refused(index: EmbeddedSearchIndex) -> None:
     with pytest.raises(InvalidInput, match="create_index"):
         index.swap_alias("products-v0009")
-    with pytest.raises(InvalidInput, match="swap the alias away"):
-        index.drop_index("products-v0001")

@@ -22,14 +22,11 @@ from cataloop.adapters.korean_analyzer import nori_index_settings
 from cataloop.adapters.opensearch_index import (
     OpenSearchIndex,
     bulk_outcome,
-    index_mapping,
-    learnings_index_mapping,
     make_opensearch_client,
-    pipeline_name,
-    search_body,
-    search_pipeline_body,
     sigv4_auth,
 )
+from cataloop.adapters.opensearch_mapping import index_mapping, learnings_index_mapping
+from cataloop.adapters.opensearch_queries import pipeline_name, search_body, search_pipeline_body
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.search.documents import product_document
 from cataloop.domain.search.plan import SearchFilters, build_search_plan

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
@@ -84,11 +84,15 @@ class ProductStore(Protocol):
     - `get` returns the current version, or None for an unknown id.
     - `create_pending` writes version 1 with status PENDING unless the product exists; it returns the stored
       product and whether this call created it. The same listing sent twice creates it once.
-    - `put_version` writes `product` only if the stored version is `product.version - 1` (optimistic
-      locking) and raises `Conflict` otherwise; nothing is written on a conflict.
+    - `put_version(product)` takes the version that was read (N) with its changes and writes it as N+1,
+      only if N is still the stored version (optimistic locking); it returns the written product and raises
+      `Conflict` otherwise, with nothing written.
     - `listings` returns the listings of the given ids that exist, in the order asked, duplicates once;
-      any number of ids (the DynamoDB adapter batches by 100 and retries unprocessed keys).
-    - `scan` yields every stored product, a page at a time (for a full reindex).
+      any number of ids (the DynamoDB adapter batches by 100 and retries unprocessed keys with backoff,
+      raising `CataloopError` when retries are exhausted).
+    - `scan` yields every stored product, a page at a time (for a full reindex); an unreadable item raises
+      `InvalidInput` naming its id. `approximate_count` is the item count the table reports (for progress).
+    - Reads are consistent: a write is visible to the next read.
     """
 
     def get(self, product_id: str) -> StoredProduct | None: ...
@@ -103,6 +107,8 @@ class ProductStore(Protocol):
 
     def scan(self) -> Iterator[list[StoredProduct]]: ...
 
+    def approximate_count(self) -> int: ...
+
 
 class KnowledgeStore(Protocol):
     """The knowledge tree: category nodes, their learnings, influence and audit records.
@@ -111,11 +117,16 @@ class KnowledgeStore(Protocol):
     - Reads never return retired-by-time versions as current: `get_learning` returns the current version.
     - `commit(change)` applies every item of a `KnowledgeChange` atomically or not at all; each item carries
       the version it expects to replace, and a concurrent writer makes it raise `Conflict` (the caller
-      re-reads and re-plans). Nothing is partially written.
-    - `record_influence` is idempotent per (learning, product, product version).
-    - `import_snapshot` validates the whole snapshot before writing; learnings already stored with a
-      newer version are kept.
-    - `scan_learnings` yields every learning item, a page at a time (for a full reindex).
+      re-reads and re-plans). Nothing is partially written. More than 100 writes, or one item named twice,
+      in one change raise `CataloopError` before anything is sent.
+    - `record_influence` is idempotent per (learning, product, product version); a learning listed twice
+      is written once.
+    - `import_snapshot` validates the whole snapshot before writing (`InvalidInput`, nothing written);
+      learnings already stored with a newer version are kept.
+    - `scan_learnings` yields every learning item, a page at a time (for a full reindex); an unreadable
+      learning raises `InvalidInput` naming its id. `approximate_count` counts every item of the store
+      (nodes, locators, influence and audit records too): an upper bound on the learnings, for progress.
+    - Reads are consistent.
     """
 
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None: ...
@@ -147,11 +158,16 @@ class KnowledgeStore(Protocol):
 
     def scan_learnings(self) -> Iterator[list[Learning]]: ...
 
+    def approximate_count(self) -> int: ...
+
 
 # ----------------------------------------------------------------------------------------------- search
 
 
-class VersionedIndex(Protocol):
+DocumentT = TypeVar("DocumentT", ProductDocument, LearningDocument, contravariant=True)
+
+
+class VersionedIndex(Protocol[DocumentT]):
     """An index behind an alias, written with external versions (both engines, both indexes).
 
     Contract:
@@ -173,10 +189,14 @@ class VersionedIndex(Protocol):
 
     def swap_alias(self, new_index: str) -> Any: ...
 
+    def bulk_upsert(
+        self, documents: Sequence[DocumentT], vectors: Any = None, *, index: str | None = None
+    ) -> BulkOutcome: ...
+
     def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> BulkOutcome: ...
 
 
-class ProductIndex(VersionedIndex, Protocol):
+class ProductIndex(VersionedIndex[ProductDocument], Protocol):
     """The product index (embedded tantivy + numpy engine, or OpenSearch).
 
     Contract, besides `VersionedIndex`:
@@ -188,14 +208,6 @@ class ProductIndex(VersionedIndex, Protocol):
     - `in_catalog(text)` is True when `text` is one analysed term of the catalog.
     """
 
-    def bulk_upsert(
-        self,
-        documents: Sequence[ProductDocument],
-        vectors: Any = None,
-        *,
-        index: str | None = None,
-    ) -> BulkOutcome: ...
-
     def search(self, plan: SearchPlan, query_vector: Sequence[float] | None = None) -> SearchPage: ...
 
     def vocabulary(self) -> set[str]: ...
@@ -203,20 +215,12 @@ class ProductIndex(VersionedIndex, Protocol):
     def in_catalog(self, text: str) -> bool: ...
 
 
-class LearningIndex(VersionedIndex, Protocol):
+class LearningIndex(VersionedIndex[LearningDocument], Protocol):
     """The learnings index: one document per learning, for similarity and audit queries.
 
     Contract, besides `VersionedIndex`: `similar(query_vector, learning_filter, k)` returns at most `k` hits
     that pass the filter (status, scope), best first.
     """
-
-    def bulk_upsert(
-        self,
-        documents: Sequence[LearningDocument],
-        vectors: Any = None,
-        *,
-        index: str | None = None,
-    ) -> BulkOutcome: ...
 
     def similar(
         self, query_vector: Sequence[float], learning_filter: LearningFilter, k: int = 10

@@ -23,11 +23,23 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
+def stored_form(value: dict[str, Any]) -> dict[str, Any]:
+    """What a put of `value` then a get returns: `from_item(to_item(value))`, without a table. The in-memory
+    fakes keep this form, so they give back exactly what the DynamoDB adapters would (top-level None
+    dropped, whole floats as ints, Decimals as strings as pydantic dumps them)."""
+    return from_item(to_item(value))
+
+
+def plain(value: Any) -> Any:
+    """Decimals (from boto3's deserialiser or a resource) to int or float, recursively; other values as-is."""
+    return _plain(value)
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | set):
+    if isinstance(value, list | set | tuple):
         return [_plain(item) for item in value]
     return value

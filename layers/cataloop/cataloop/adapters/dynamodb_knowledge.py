@@ -1,16 +1,11 @@
-"""Knowledge table (single-table design): nodes, learnings, locators, influences and audit items.
-
-Item layout (pk, sk):
-- node          NODE#<path key>        #NODE                          the category node (version-locked)
-- learning      NODE#<path key>        LEARNING#<id>                  a learning, in its node's partition,
-                                                                      so one Query reads a node and its learnings
-- locator       LEARNING#<id>          #LOCATOR                       where learning <id> lives (never moves)
-- influence     LEARNING#<id>          INFLUENCE#<product>#<version>  an extraction used the learning, so "which
-                                                                      products did it influence" is one Query
-- audit         AUDIT#<YYYY-MM-DD>     <at>#<id>#<version>            every change of the day, in time order
+"""The knowledge base on the Knowledge table (single-table design): `DynamoKnowledgeStore`, nodes, learnings,
+locators, influences and audit items read and written with the low-level client.
 
 All writes of one operation go in one TransactWriteItems: items at version 1 are created only if absent,
 later versions only over the version before them, and the nodes the decision read are condition-checked.
+
+The item layout, key scheme and item decoders are in `dynamodb_knowledge_items.py`, with the checks and errors
+this store shares with `InMemoryKnowledgeStore`.
 """
 
 from __future__ import annotations
@@ -22,6 +17,25 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.adapters.dynamodb_knowledge_items import (
+    INFLUENCE_PREFIX,
+    LEARNING_PREFIX,
+    LOCATOR_SK,
+    MAX_TRANSACTION_ITEMS,
+    NODE_PREFIX,
+    NODE_SK,
+    audit_key,
+    conflict,
+    duplicate_items,
+    influence_sk,
+    learning_from_image,
+    learning_pk_for,
+    node_pk_for,
+    strip_item,
+    too_many_writes,
+    validated_snapshot,
+)
+from cataloop.domain.knowledge.changes import change_for, imported_node_change, recount_change
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.knowledge.tree import (
     ImportResult,
@@ -30,38 +44,24 @@ from cataloop.domain.knowledge.tree import (
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
-    change_for,
-    path_key,
 )
 from cataloop.errors import CataloopError, Conflict
 
-NODE_SK = "#NODE"
-LOCATOR_SK = "#LOCATOR"
-MAX_TRANSACTION_ITEMS = 100
+SCAN_PAGE_SIZE = 500
 _CONFLICT_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
-
-
-def _node_pk(path: Sequence[str]) -> str:
-    return f"NODE#{path_key(path)}"
-
-
-def _learning_pk(learning_id: str) -> str:
-    return f"LEARNING#{learning_id}"
-
-
-def _strip(item: dict[str, Any]) -> dict[str, Any]:
-    data = from_item(item)
-    for key in ("pk", "sk", "entity"):
-        data.pop(key, None)
-    return data
 
 
 class DynamoKnowledgeStore:
     """The knowledge base on one DynamoDB table (low-level client)."""
 
-    def __init__(self, client: Any, table_name: str):
+    def __init__(self, client: Any, table_name: str, *, scan_page_size: int = SCAN_PAGE_SIZE):
         self._client = client
         self._table = table_name
+        self._page_size = scan_page_size
+
+    @property
+    def table(self) -> str:
+        return self._table
 
     # ------------------------------------------------------------------------------------------ reads
 
@@ -79,36 +79,66 @@ class DynamoKnowledgeStore:
             if not start:
                 return
 
-    def _scan(self) -> Iterator[dict[str, Any]]:
+    def _scan_pages(self, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
         start: dict[str, Any] | None = None
         while True:
             page = self._client.scan(
-                TableName=self._table, ConsistentRead=True, **({"ExclusiveStartKey": start} if start else {})
+                TableName=self._table,
+                ConsistentRead=True,
+                **kwargs,
+                **({"ExclusiveStartKey": start} if start else {}),
             )
-            yield from page.get("Items", [])
+            yield page.get("Items", [])
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
 
+    def _scan(self) -> Iterator[dict[str, Any]]:
+        for page in self._scan_pages():
+            yield from page
+
+    def scan_learnings(self) -> Iterator[list[Learning]]:
+        """Every learning item (any status), one page per yield (a Scan filtered on the learning key
+        scheme, up to `scan_page_size` items read per page; pages with no learning are skipped). An item
+        that does not validate raises `InvalidInput` naming the learning id."""
+        for items in self._scan_pages(
+            Limit=self._page_size,
+            FilterExpression="begins_with(pk, :node) AND begins_with(sk, :learning)",
+            ExpressionAttributeValues={":node": {"S": NODE_PREFIX}, ":learning": {"S": LEARNING_PREFIX}},
+        ):
+            learnings: list[Learning] = []
+            for item in items:
+                data = from_item(item)
+                learning = learning_from_image(data, data)
+                if learning is not None:
+                    learnings.append(learning)
+            if learnings:
+                yield learnings
+
+    def approximate_count(self) -> int:
+        """DescribeTable's ItemCount (every item: nodes, learnings, locators, influence, audit), refreshed
+        about every six hours in AWS: an upper bound of what `scan_learnings` yields, for progress only."""
+        return int(self._client.describe_table(TableName=self._table)["Table"].get("ItemCount", 0))
+
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
         item = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": _node_pk(path)}, "sk": {"S": NODE_SK}},
+            Key={"pk": {"S": node_pk_for(path)}, "sk": {"S": NODE_SK}},
             ConsistentRead=True,
         ).get("Item")
-        return None if item is None else KnowledgeNode.model_validate(_strip(item))
+        return None if item is None else KnowledgeNode.model_validate(strip_item(item))
 
     def node_partition(self, path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]:
         """The node at `path` and every learning stored under it (any status), in one consistent Query."""
         node: KnowledgeNode | None = None
         learnings: list[Learning] = []
         for item in self._query(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": _node_pk(path)}}
+            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": node_pk_for(path)}}
         ):
             if item["sk"]["S"] == NODE_SK:
-                node = KnowledgeNode.model_validate(_strip(item))
-            elif item["sk"]["S"].startswith("LEARNING#"):
-                learnings.append(Learning.model_validate(_strip(item)))
+                node = KnowledgeNode.model_validate(strip_item(item))
+            elif item["sk"]["S"].startswith(LEARNING_PREFIX):
+                learnings.append(Learning.model_validate(strip_item(item)))
         return node, learnings
 
     def list_learnings(self, path: Sequence[str]) -> list[Learning]:
@@ -125,22 +155,22 @@ class DynamoKnowledgeStore:
     def get_learning(self, learning_id: str) -> Learning | None:
         locator = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": _learning_pk(learning_id)}, "sk": {"S": LOCATOR_SK}},
+            Key={"pk": {"S": learning_pk_for(learning_id)}, "sk": {"S": LOCATOR_SK}},
             ConsistentRead=True,
         ).get("Item")
         if locator is None:
             return None
         item = self._client.get_item(
             TableName=self._table,
-            Key={"pk": {"S": locator["node_pk"]["S"]}, "sk": {"S": f"LEARNING#{learning_id}"}},
+            Key={"pk": {"S": locator["node_pk"]["S"]}, "sk": {"S": f"{LEARNING_PREFIX}{learning_id}"}},
             ConsistentRead=True,
         ).get("Item")
-        return None if item is None else Learning.model_validate(_strip(item))
+        return None if item is None else Learning.model_validate(strip_item(item))
 
     def tree(self) -> list[KnowledgeNode]:
         """Every node, shallowest first (a Scan: for the audit console and exports, not the hot path)."""
         nodes = [
-            KnowledgeNode.model_validate(_strip(item))
+            KnowledgeNode.model_validate(strip_item(item))
             for item in self._scan()
             if item.get("entity", {}).get("S") == "node"
         ]
@@ -149,12 +179,12 @@ class DynamoKnowledgeStore:
     def influenced_products(self, learning_id: str) -> list[Influence]:
         """Every extraction recorded as using `learning_id`, by product id then product version."""
         return [
-            Influence.model_validate(_strip(item))
+            Influence.model_validate(strip_item(item))
             for item in self._query(
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues={
-                    ":pk": {"S": _learning_pk(learning_id)},
-                    ":prefix": {"S": "INFLUENCE#"},
+                    ":pk": {"S": learning_pk_for(learning_id)},
+                    ":prefix": {"S": INFLUENCE_PREFIX},
                 },
             )
         ]
@@ -162,7 +192,7 @@ class DynamoKnowledgeStore:
     def audit_log(self, day: str) -> list[dict[str, Any]]:
         """All audit items of one UTC day ('YYYY-MM-DD'), in time order."""
         return [
-            _strip(item)
+            strip_item(item)
             for item in self._query(
                 KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"AUDIT#{day}"}}
             )
@@ -182,20 +212,20 @@ class DynamoKnowledgeStore:
 
     def _node_put(self, node: KnowledgeNode) -> dict[str, Any]:
         item = to_item(
-            {"pk": _node_pk(node.path), "sk": NODE_SK, "entity": "node", **node.model_dump(mode="json")}
+            {"pk": node_pk_for(node.path), "sk": NODE_SK, "entity": "node", **node.model_dump(mode="json")}
         )
         return {"Put": {"TableName": self._table, "Item": item, **self._versioned(node.version - 1)}}
 
     def _learning_puts(self, learning: Learning) -> list[dict[str, Any]]:
-        node_pk = _node_pk(learning.scope_path)
+        node_pk = node_pk_for(learning.scope_path)
         data = learning.model_dump(mode="json")
-        item = to_item({"pk": node_pk, "sk": f"LEARNING#{learning.id}", "entity": "learning", **data})
+        item = to_item({"pk": node_pk, "sk": f"{LEARNING_PREFIX}{learning.id}", "entity": "learning", **data})
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, **self._versioned(learning.version - 1)}}
         ]
         if learning.version == 1:
             locator = {
-                "pk": _learning_pk(learning.id),
+                "pk": learning_pk_for(learning.id),
                 "sk": LOCATOR_SK,
                 "entity": "locator",
                 "node_pk": node_pk,
@@ -203,31 +233,27 @@ class DynamoKnowledgeStore:
             actions.append(
                 {"Put": {"TableName": self._table, "Item": to_item(locator), **self._versioned(0)}}
             )
-        if learning.audit:
-            entry = learning.audit[-1].model_dump(mode="json")
-            audit = {
-                "pk": f"AUDIT#{entry['at'][:10]}",
-                "sk": f"{entry['at']}#{learning.id}#{learning.version:06d}",
-                "entity": "audit",
-                "learning_id": learning.id,
-                "learning_version": learning.version,
-                "scope_path": learning.scope_path,
-                **entry,
-            }
-            actions.append({"Put": {"TableName": self._table, "Item": to_item(audit)}})
+        audit = audit_key(learning)
+        if audit is not None:
+            pk, sk, attributes = audit
+            item = to_item({"pk": pk, "sk": sk, "entity": "audit", **attributes})
+            actions.append({"Put": {"TableName": self._table, "Item": item}})
         return actions
 
     def commit(self, change: KnowledgeChange) -> None:
         """Write `change` atomically; Conflict if any item or checked node changed since it was read."""
         if change.empty:
             return
+        twice = duplicate_items(change)
+        if twice:
+            raise CataloopError(f"one knowledge change writes or checks {', '.join(twice)} more than once")
         actions: list[dict[str, Any]] = [self._node_put(node) for node in change.nodes]
         for check in change.checks:
             actions.append(
                 {
                     "ConditionCheck": {
                         "TableName": self._table,
-                        "Key": {"pk": {"S": _node_pk(check.path)}, "sk": {"S": NODE_SK}},
+                        "Key": {"pk": {"S": node_pk_for(check.path)}, "sk": {"S": NODE_SK}},
                         **self._versioned(check.version),
                     }
                 }
@@ -235,20 +261,14 @@ class DynamoKnowledgeStore:
         for learning in change.learnings:
             actions.extend(self._learning_puts(learning))
         if len(actions) > MAX_TRANSACTION_ITEMS:
-            raise CataloopError(
-                f"one knowledge change needs {len(actions)} writes, more than DynamoDB's {MAX_TRANSACTION_ITEMS} "
-                "per transaction; consolidate fewer subcategories at once"
-            )
+            raise too_many_writes(len(actions))
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             reasons = {reason.get("Code") for reason in error.response.get("CancellationReasons", [])}
             if code == "TransactionCanceledException" and (reasons & _CONFLICT_CODES or not reasons):
-                raise Conflict(
-                    "the knowledge tree changed while this change was being decided "
-                    f"({', '.join(sorted(r for r in reasons if r and r != 'None')) or 'cancelled'}); read it again and retry"
-                ) from error
+                raise conflict([r for r in reasons if r and r != "None"]) from error
             if code == "TransactionConflictException":
                 raise Conflict("another transaction is writing the same knowledge items; retry") from error
             raise
@@ -275,7 +295,9 @@ class DynamoKnowledgeStore:
         at: datetime,
     ) -> None:
         """Remember that the extraction of (product_id, product_version) used these learnings. Idempotent:
-        a retried Persist rewrites the same items."""
+        a retried Persist rewrites the same items (one per learning id; a repeated view is written once,
+        as BatchWriteItem refuses duplicate keys)."""
+        unique = {view.id: view for view in learnings}
         items = [
             Influence(
                 learning_id=view.id,
@@ -285,7 +307,7 @@ class DynamoKnowledgeStore:
                 execution_id=execution_id,
                 at=at,
             )
-            for view in learnings
+            for view in unique.values()
         ]
         for start in range(0, len(items), 25):
             requests = [
@@ -293,8 +315,8 @@ class DynamoKnowledgeStore:
                     "PutRequest": {
                         "Item": to_item(
                             {
-                                "pk": _learning_pk(influence.learning_id),
-                                "sk": f"INFLUENCE#{product_id}#{product_version:010d}",
+                                "pk": learning_pk_for(influence.learning_id),
+                                "sk": influence_sk(product_id, product_version),
                                 "entity": "influence",
                                 **influence.model_dump(mode="json"),
                             }
@@ -325,24 +347,27 @@ class DynamoKnowledgeStore:
         for item in self._scan():
             entity = item.get("entity", {}).get("S")
             if entity == "node":
-                nodes.append(KnowledgeNode.model_validate(_strip(item)))
+                nodes.append(KnowledgeNode.model_validate(strip_item(item)))
             elif entity == "learning":
-                learnings.append(Learning.model_validate(_strip(item)))
+                learnings.append(Learning.model_validate(strip_item(item)))
         nodes.sort(key=lambda node: (len(node.path), node.key))
         learnings.sort(key=lambda learning: learning.id)
         return KnowledgeSnapshot(exported_at=now, nodes=nodes, learnings=learnings)
 
     def import_snapshot(self, snapshot: KnowledgeSnapshot, max_attempts: int = 8) -> ImportResult:
-        """Merge an already-validated snapshot: nodes are created or get the union of children, a learning
-        is written unless the stored one is at the same or a newer version, then node counts are recomputed.
-        (Validation happens before this call, so a malformed snapshot never gets here.)"""
+        """Merge a snapshot: it is validated again as a whole first (InvalidInput, nothing written), then
+        nodes are created or get the union of children, a learning is written unless the stored one is at
+        the same or a newer version, then node counts are recomputed."""
+        snapshot = validated_snapshot(snapshot)
         for node in snapshot.nodes:
             self._retrying(lambda node=node: self._merge_node(node), max_attempts)
         written = kept = 0
         for learning in snapshot.learnings:
             data = learning.model_dump(mode="json")
-            node_pk = _node_pk(learning.scope_path)
-            item = to_item({"pk": node_pk, "sk": f"LEARNING#{learning.id}", "entity": "learning", **data})
+            node_pk = node_pk_for(learning.scope_path)
+            item = to_item(
+                {"pk": node_pk, "sk": f"{LEARNING_PREFIX}{learning.id}", "entity": "learning", **data}
+            )
             try:
                 self._client.put_item(
                     TableName=self._table,
@@ -357,7 +382,7 @@ class DynamoKnowledgeStore:
                     raise
                 kept += 1
             locator = {
-                "pk": _learning_pk(learning.id),
+                "pk": learning_pk_for(learning.id),
                 "sk": LOCATOR_SK,
                 "entity": "locator",
                 "node_pk": node_pk,
@@ -378,27 +403,9 @@ class DynamoKnowledgeStore:
                     raise
 
     def _merge_node(self, incoming: KnowledgeNode) -> None:
-        stored = self.get_node(incoming.path)
-        if stored is None:
-            self.commit(
-                KnowledgeChange(nodes=[incoming.model_copy(update={"version": 1, "learning_count": 0})])
-            )
-            return
-        children = list(stored.children)
-        children += [child for child in incoming.children if not stored.has_child(child)]
-        self.commit(
-            KnowledgeChange(
-                nodes=[stored.model_copy(update={"children": children, "version": stored.version + 1})]
-            )
-        )
+        self.commit(imported_node_change(self.get_node(incoming.path), incoming))
 
     def _recount(self, path: Sequence[str]) -> None:
         node, learnings = self.node_partition(path)
-        if node is None:
-            return
-        count = sum(1 for learning in learnings if learning.live)
-        self.commit(
-            KnowledgeChange(
-                nodes=[node.model_copy(update={"learning_count": count, "version": node.version + 1})]
-            )
-        )
+        if node is not None:
+            self.commit(recount_change(node, learnings))

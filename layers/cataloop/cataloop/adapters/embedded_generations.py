@@ -1,5 +1,5 @@
-"""What the local index engines share: versioned generations behind an alias pointer file, atomic file
-writes, and unit-normalised vector rows (the OpenSearch semantics both local indexes mirror)."""
+"""What the embedded index engines share: versioned generations behind an alias pointer file, atomic file
+writes, and unit-normalised vector rows (the OpenSearch semantics both embedded indexes mirror)."""
 
 from __future__ import annotations
 

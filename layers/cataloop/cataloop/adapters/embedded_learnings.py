@@ -98,7 +98,7 @@ class _Generation:
         atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
 
 
-class LocalLearningIndex(AliasedGenerations):
+class EmbeddedLearningIndex(AliasedGenerations):
     """A learnings index under `path` (in memory when None). API as `OpenSearchLearningIndex`: generations
     behind an alias, `bulk_upsert` / `bulk_delete` with external versions, `similar(vector, filter, k)`."""
 

@@ -1,8 +1,10 @@
-"""OpenSearch product index: mapping, versioned indices behind an alias, bulk writes with external
-versions, the hybrid-search pipeline, and `SearchPlan` execution.
+"""The OpenSearch product index adapter: versioned indices behind an alias, bulk writes with external
+versions, `SearchPlan` execution through the hybrid-search pipeline, and a SigV4-signed client
+(`make_opensearch_client`).
 
-The local engine (`local_search.py`) mirrors these semantics; both rank hybrid results with the functions
-in `cataloop.domain.search.plan`, which this module's pipeline body configures OpenSearch to apply.
+Index bodies come from `opensearch_mapping.py` and request bodies from `opensearch_queries.py`. The embedded
+engine (`embedded_search.py`) mirrors these semantics; both rank hybrid results with the functions in
+`cataloop.domain.search.plan`, which the pipeline body configures OpenSearch to apply.
 """
 
 from __future__ import annotations
@@ -13,29 +15,22 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from cataloop.adapters.korean_analyzer import INDEX_ANALYZER, SEARCH_ANALYZER
+from cataloop.adapters.opensearch_mapping import VECTOR_FIELD
+from cataloop.adapters.opensearch_queries import pipeline_name, search_body, search_pipeline_body
 from cataloop.domain.search.documents import (
-    CATEGORY_SEPARATOR,
-    PREFIX_GRAM_MAX,
-    PREFIX_GRAM_MIN,
     BulkFailure,
     BulkOutcome,
     ProductDocument,
-    attribute_field,
     index_generation,
     index_name,
 )
 from cataloop.domain.search.plan import (
     RRF_RANK_CONSTANT,
     Combination,
-    LexicalClause,
     Normalization,
-    SearchField,
-    SearchFilters,
     SearchHit,
     SearchPage,
     SearchPlan,
-    SortKey,
 )
 from cataloop.errors import InvalidInput
 
@@ -44,363 +39,7 @@ if TYPE_CHECKING:
 
     from cataloop.ports import Embedder
 
-KnnEngine = Literal["lucene", "faiss"]
-
-VECTOR_FIELD = "embedding"
-# Not returned with hits: the vector is large and the embedding text is only an indexing input.
-SOURCE_EXCLUDES = [VECTOR_FIELD, "embedding_text"]
-
-PREFIX_INDEX_ANALYZER = "prefix_index"
-PREFIX_SEARCH_ANALYZER = "prefix_search"
-KEYWORD_NORMALIZER = "lowercase_keyword"
-
-# Logical plan fields to OpenSearch fields.
-FIELD_PATHS: dict[SearchField, str] = {
-    "name": "name",
-    "name.en": "name.en",
-    "description": "description",
-    "description.en": "description.en",
-    "english": "english",
-    "keywords": "keywords",
-    "brand": "brand",
-    "category": "category_path.text",
-    "child_names": "child_names",
-    "attributes": "attributes_text",
-    "name_chosung": "name_chosung",
-    "name_qwerty": "name_qwerty",
-}
-
-SORT_CLAUSES: dict[SortKey, list[Any]] = {
-    "relevance": [],
-    "price_asc": [{"price": {"order": "asc", "missing": "_last"}}, {"_score": {"order": "desc"}}],
-    "price_desc": [{"price": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}],
-    "rating": [{"rating": {"order": "desc", "missing": "_last"}}, {"_score": {"order": "desc"}}],
-    "review_count": [{"review_count": {"order": "desc"}}, {"_score": {"order": "desc"}}],
-    "purchase_count": [{"purchase_count": {"order": "desc"}}, {"_score": {"order": "desc"}}],
-}
-
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-# --- mapping ------------------------------------------------------------------------------------------
-
-
-def _analyzer_names(analysis: Mapping[str, Any], index_analyzer: str, search_analyzer: str) -> None:
-    defined = set(analysis.get("analyzer", {}))
-    missing = [name for name in (index_analyzer, search_analyzer) if name not in defined]
-    if missing:
-        raise InvalidInput(
-            f"analysis settings define analyzers {sorted(defined)} but not {missing}; pass the names of the "
-            "nori index and search analyzers from nori_index_settings()"
-        )
-
-
-def _prefix_analysis() -> dict[str, Any]:
-    return {
-        "filter": {
-            "prefix_edge_ngram": {
-                "type": "edge_ngram",
-                "min_gram": PREFIX_GRAM_MIN,
-                "max_gram": PREFIX_GRAM_MAX,
-            }
-        },
-        "analyzer": {
-            PREFIX_INDEX_ANALYZER: {
-                "type": "custom",
-                "tokenizer": "whitespace",
-                "filter": ["lowercase", "prefix_edge_ngram"],
-            },
-            PREFIX_SEARCH_ANALYZER: {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]},
-        },
-        "normalizer": {KEYWORD_NORMALIZER: {"type": "custom", "filter": ["lowercase"]}},
-    }
-
-
-def merge_analysis(korean: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge two `settings.analysis` blocks section by section; a name defined in both is an error."""
-    merged: dict[str, Any] = copy.deepcopy(dict(korean))
-    for section, entries in extra.items():
-        target = merged.setdefault(section, {})
-        clash = set(target) & set(entries)
-        if clash:
-            raise InvalidInput(f"analysis {section} names {sorted(clash)} are defined twice; rename one")
-        target.update(copy.deepcopy(entries))
-    return merged
-
-
-def index_mapping(
-    dimension: int,
-    analysis_settings: Mapping[str, Any],
-    *,
-    index_analyzer: str = INDEX_ANALYZER,
-    search_analyzer: str = SEARCH_ANALYZER,
-    engine: KnnEngine = "lucene",
-    shards: int | None = 1,
-    replicas: int | None = None,
-) -> dict[str, Any]:
-    """The products index body (settings + mappings). `analysis_settings` is the `settings.analysis` block
-    from `nori_index_settings`; its two named analyzers are used for all Korean text fields."""
-    if not 1 <= dimension <= 16_000:
-        raise InvalidInput(f"vector dimension {dimension} is out of range 1..16000; use the embedder's")
-    analysis = dict(analysis_settings.get("analysis", analysis_settings))
-    _analyzer_names(analysis, index_analyzer, search_analyzer)
-
-    def korean_text(**extra: Any) -> dict[str, Any]:
-        return {"type": "text", "analyzer": index_analyzer, "search_analyzer": search_analyzer, **extra}
-
-    def prefix_text() -> dict[str, Any]:
-        return {"type": "text", "analyzer": PREFIX_INDEX_ANALYZER, "search_analyzer": PREFIX_SEARCH_ANALYZER}
-
-    english_sub = {"en": {"type": "text", "analyzer": "english"}}
-    index_settings: dict[str, Any] = {"knn": True}
-    if shards is not None:
-        index_settings["number_of_shards"] = shards
-    if replicas is not None:
-        index_settings["number_of_replicas"] = replicas
-    return {
-        "settings": {"index": index_settings, "analysis": merge_analysis(analysis, _prefix_analysis())},
-        "mappings": {
-            "dynamic": "true",
-            "dynamic_templates": [
-                {
-                    "enriched_attributes": {
-                        "match": "attr_*",
-                        "match_mapping_type": "string",
-                        "mapping": {
-                            "type": "keyword",
-                            "normalizer": KEYWORD_NORMALIZER,
-                            "ignore_above": 256,
-                            "copy_to": "attributes_text",
-                        },
-                    }
-                },
-                # Any other string a future document adds is kept in _source but not indexed, so a typo
-                # in a field name cannot create an analysed mapping we would then have to live with.
-                {
-                    "unmapped_strings": {
-                        "match_mapping_type": "string",
-                        "mapping": {"type": "keyword", "index": False, "doc_values": False},
-                    }
-                },
-            ],
-            "properties": {
-                "id": {"type": "keyword"},
-                "name": korean_text(
-                    fields={**english_sub, "raw": {"type": "keyword", "normalizer": KEYWORD_NORMALIZER}}
-                ),
-                "description": korean_text(fields=english_sub),
-                "english": {"type": "text", "analyzer": "english"},
-                "keywords": korean_text(
-                    fields={"raw": {"type": "keyword", "normalizer": KEYWORD_NORMALIZER}}
-                ),
-                "name_chosung": prefix_text(),
-                "name_qwerty": prefix_text(),
-                "category_path": {"type": "keyword", "fields": {"text": korean_text()}},
-                "category_prefixes": {"type": "keyword"},
-                "is_food": {"type": "boolean"},
-                "price": {"type": "double"},
-                "rating": {"type": "float"},
-                "review_count": {"type": "integer"},
-                "purchase_count": {"type": "integer"},
-                "parent_id": {"type": "keyword"},
-                "child_ids": {"type": "keyword"},
-                "child_names": korean_text(),
-                "brand": korean_text(fields={"raw": {"type": "keyword", "normalizer": KEYWORD_NORMALIZER}}),
-                "attributes_text": korean_text(),
-                "embedding_text": {"type": "text", "index": False},
-                VECTOR_FIELD: {
-                    "type": "knn_vector",
-                    "dimension": dimension,
-                    "method": {
-                        "name": "hnsw",
-                        "engine": engine,
-                        "space_type": "cosinesimil",
-                        "parameters": {"m": 16, "ef_construction": 128},
-                    },
-                },
-            },
-        },
-    }
-
-
-def learnings_index_mapping(
-    dimension: int,
-    analysis_settings: Mapping[str, Any],
-    *,
-    index_analyzer: str = INDEX_ANALYZER,
-    search_analyzer: str = SEARCH_ANALYZER,
-    engine: KnnEngine = "lucene",
-) -> dict[str, Any]:
-    """The learnings index body: text (Korean and English), scope filters, status, votes and a vector."""
-    analysis = dict(analysis_settings.get("analysis", analysis_settings))
-    _analyzer_names(analysis, index_analyzer, search_analyzer)
-    return {
-        "settings": {"index": {"knn": True, "number_of_shards": 1}, "analysis": analysis},
-        "mappings": {
-            "dynamic": "strict",
-            "properties": {
-                "id": {"type": "keyword"},
-                "text": {
-                    "type": "text",
-                    "analyzer": index_analyzer,
-                    "search_analyzer": search_analyzer,
-                    "fields": {"en": {"type": "text", "analyzer": "english"}},
-                },
-                "kind": {"type": "keyword"},
-                "scope_path": {"type": "keyword"},
-                "scope_prefixes": {"type": "keyword"},
-                "attributes": {"type": "keyword"},
-                "status": {"type": "keyword"},
-                "votes": {"type": "integer"},
-                "embedding_text": {"type": "text", "index": False},
-                VECTOR_FIELD: {
-                    "type": "knn_vector",
-                    "dimension": dimension,
-                    "method": {"name": "hnsw", "engine": engine, "space_type": "cosinesimil"},
-                },
-            },
-        },
-    }
-
-
-# --- search pipeline ----------------------------------------------------------------------------------
-
-
-def search_pipeline_body(
-    normalization: Normalization,
-    combination: Combination,
-    weights: Sequence[float],
-    rank_constant: int = RRF_RANK_CONSTANT,
-) -> dict[str, Any]:
-    """The pipeline that fuses hybrid sub-query scores exactly as `combine_sub_queries` does locally:
-    `normalization-processor` for arithmetic_mean, `score-ranker-processor` for rrf."""
-    total = sum(weights)
-    if total <= 0 or any(weight < 0 for weight in weights):
-        raise InvalidInput("pipeline weights must be non-negative and not all zero")
-    # OpenSearch requires the weights to sum to 1.
-    scaled = [round(weight / total, 6) for weight in weights]
-    if combination == "rrf":
-        processor: dict[str, Any] = {
-            "score-ranker-processor": {
-                "combination": {
-                    "technique": "rrf",
-                    "rank_constant": rank_constant,
-                    "parameters": {"weights": scaled},
-                }
-            }
-        }
-    else:
-        processor = {
-            "normalization-processor": {
-                "normalization": {"technique": normalization},
-                "combination": {"technique": "arithmetic_mean", "parameters": {"weights": scaled}},
-            }
-        }
-    return {"description": "Cataloop hybrid search score fusion", "phase_results_processors": [processor]}
-
-
-def pipeline_name(plan: SearchPlan) -> str:
-    """A stable pipeline name per fusion setting, so plans with equal settings share one pipeline."""
-    lexical, vector = plan.sub_query_weights()
-    fusion = f"rrf-k{plan.rank_constant}" if plan.combination == "rrf" else f"{plan.normalization}-mean"
-    return f"cataloop-hybrid-{fusion}-l{round(lexical * 100)}-v{round(vector * 100)}"
-
-
-# --- query building -----------------------------------------------------------------------------------
-
-
-def clause_query(clause: LexicalClause) -> dict[str, Any]:
-    """A lexical clause as a best_fields `multi_match`."""
-    fields = [
-        FIELD_PATHS[item.field] if item.boost == 1.0 else f"{FIELD_PATHS[item.field]}^{item.boost:g}"
-        for item in clause.fields
-    ]
-    body: dict[str, Any] = {
-        "query": clause.text,
-        "fields": fields,
-        "type": "best_fields",
-        "operator": clause.operator,
-    }
-    if clause.boost != 1.0:
-        body["boost"] = clause.boost
-    return {"multi_match": body}
-
-
-def filter_clauses(filters: SearchFilters) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(filter, must_not) clauses for the plan's hard filters."""
-    include: list[dict[str, Any]] = []
-    exclude: list[dict[str, Any]] = []
-    if filters.category_prefix:
-        include.append({"term": {"category_prefixes": CATEGORY_SEPARATOR.join(filters.category_prefix)}})
-    if filters.brands:
-        include.append({"terms": {"brand.raw": list(filters.brands)}})
-    if filters.is_food is not None:
-        include.append({"term": {"is_food": filters.is_food}})
-    price: dict[str, float] = {}
-    if filters.price_min is not None:
-        price["gte"] = filters.price_min
-    if filters.price_max is not None:
-        price["lte"] = filters.price_max
-    if price:
-        include.append({"range": {"price": price}})
-    if filters.min_rating is not None:
-        include.append({"range": {"rating": {"gte": filters.min_rating}}})
-    for name, values in sorted(filters.attributes.items()):
-        include.append({"terms": {attribute_field(name): list(values)}})
-    if filters.exclude_ids:
-        exclude.append({"ids": {"values": list(filters.exclude_ids)}})
-    if filters.top_level_only:
-        exclude.append({"exists": {"field": "parent_id"}})
-    return include, exclude
-
-
-def lexical_query(plan: SearchPlan) -> dict[str, Any]:
-    """The plan's lexical side: any clause may match (scores add up), under the hard filters."""
-    include, exclude = filter_clauses(plan.filters)
-    query: dict[str, Any] = {
-        "should": [clause_query(clause) for clause in plan.clauses],
-        "minimum_should_match": 1,
-    }
-    if include:
-        query["filter"] = include
-    if exclude:
-        query["must_not"] = exclude
-    return {"bool": query}
-
-
-def vector_query(plan: SearchPlan, query_vector: Sequence[float]) -> dict[str, Any]:
-    """k-NN over the product vectors with the hard filters applied inside the search (efficient filtering)."""
-    knn: dict[str, Any] = {"vector": list(query_vector), "k": plan.candidate_depth}
-    include, exclude = filter_clauses(plan.filters)
-    if include or exclude:
-        knn["filter"] = {"bool": {"filter": include, "must_not": exclude}}
-    return {"knn": {VECTOR_FIELD: knn}}
-
-
-def search_body(plan: SearchPlan, query_vector: Sequence[float] | None = None) -> dict[str, Any]:
-    """The `_search` body for a plan: `bool` for keyword plans, `hybrid` (lexical + k-NN) for hybrid ones."""
-    body: dict[str, Any] = {
-        "size": plan.size,
-        "from": plan.offset,
-        "track_total_hits": True,
-        "_source": {"excludes": SOURCE_EXCLUDES},
-    }
-    if plan.mode == "hybrid":
-        if query_vector is None:
-            raise InvalidInput(
-                "a hybrid plan needs the query vector; embed the query or plan a keyword search"
-            )
-        body["query"] = {
-            "hybrid": {
-                "pagination_depth": plan.candidate_depth,
-                "queries": [lexical_query(plan), vector_query(plan, query_vector)],
-            }
-        }
-    else:
-        body["query"] = lexical_query(plan)
-    if SORT_CLAUSES[plan.sort]:
-        body["sort"] = SORT_CLAUSES[plan.sort]
-    return body
 
 
 # --- the index ----------------------------------------------------------------------------------------
@@ -534,6 +173,20 @@ class OpenSearchIndex:
         params = {"refresh": "true"} if self._refresh else None
         response = self._client.bulk(body=lines, params=params)
         return bulk_outcome(response)
+
+    # catalog vocabulary
+
+    def vocabulary(self) -> set[str]:
+        """Always empty: OpenSearch cannot list an index's analysed terms cheaply (no term enumeration
+        short of a terms aggregation over every text field). So on OpenSearch the search service skips
+        variant resolution (chosung, wrong keyboard, typos) until a vocabulary source exists; a later
+        change builds one (from the catalog at index time) and this method will read it."""
+        return set()
+
+    def in_catalog(self, text: str) -> bool:
+        """Always False, for the reason given in `vocabulary`: without a vocabulary no keyboard-layout
+        variant can be confirmed, so plans keep the typed text only."""
+        return False
 
     # search pipeline and search
 

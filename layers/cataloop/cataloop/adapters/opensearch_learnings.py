@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cataloop.adapters.opensearch_index import SOURCE_EXCLUDES, VECTOR_FIELD, OpenSearchIndex, bulk_outcome
+from cataloop.adapters.opensearch_index import OpenSearchIndex, bulk_outcome
+from cataloop.adapters.opensearch_mapping import VECTOR_FIELD
+from cataloop.adapters.opensearch_queries import SOURCE_EXCLUDES
 from cataloop.domain.knowledge.learning_search import LearningFilter
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument
 from cataloop.domain.search.plan import SearchHit
@@ -37,7 +39,7 @@ def similar_learnings_body(
 
 
 class OpenSearchLearningIndex:
-    """Learnings behind their own alias (default `learnings`); the API of `LocalLearningIndex`."""
+    """Learnings behind their own alias (default `learnings`); the API of `EmbeddedLearningIndex`."""
 
     def __init__(
         self,

@@ -1,33 +1,36 @@
-"""Index a batch of stream records (Products or Knowledge) with one bulk call, reporting partial failures.
+"""Apply a batch of product or learning changes to their index with one bulk call, reporting partial
+failures.
 
-Why not Powertools' BatchProcessor: it calls a handler per record, while the search engines want one bulk
-request per batch. This keeps its contract (`{"batchItemFailures": [...]}` with sequence numbers) and
-its ordering rule: from the first record that must be retried, every later record is reported too, so a
-retry never applies an older change after a newer one (external versions make the replays harmless).
+The changes are domain events (`cataloop.domain.search.changes`); where they came from (a DynamoDB stream,
+see `adapters/dynamodb_streams.py`) and how the stores key their items is not this module's concern.
+
+Why not Powertools' `BatchProcessor`: it calls a handler per record, while the search engines want one
+bulk request per batch. This keeps its response contract (`PartialItemFailureResponse`, sequence numbers
+as item identifiers) and its ordering rule for streams: from the first change that must be retried, every
+later change is reported too, so a retry never applies an older change after a newer one (external
+versions make the replays harmless).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from pydantic import ValidationError
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.knowledge.learning_search import learning_document
-from cataloop.domain.knowledge.tree import Learning
-from cataloop.domain.search.documents import LearningDocument, ProductDocument, product_document
-from cataloop.ports import ProductIndex as SearchIndex
+from cataloop.domain.search.changes import LearningChanged, ProductChanged
+from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
+from cataloop.errors import InvalidInput
+from cataloop.ports import LearningIndex, ProductIndex, ProductStore
 
-ChildLookup = Callable[[list[str]], list[ProductListing]]
+MAX_PROBLEM_CHARS = 500
 
-# Knowledge table keys of a learning item (see adapters/dynamodb_knowledge.py); every other item of the
-# table (nodes, locators, influences, audit entries) is not searchable and is passed over.
-LEARNING_PK_PREFIX = "NODE#"
-LEARNING_SK_PREFIX = "LEARNING#"
-_ITEM_KEYS = ("pk", "sk", "entity")
+DocumentT = TypeVar("DocumentT", ProductDocument, LearningDocument)
 
 
 @dataclass
@@ -35,15 +38,16 @@ class IndexBatchResult:
     indexed: int = 0
     deleted: int = 0
     stale: int = 0
-    ignored: int = 0  # records of items that are not indexed (knowledge nodes, audit entries, ...)
+    ignored: int = 0  # changes of items that are not indexed (knowledge nodes, audit entries, ...)
     rejected: list[str] = field(default_factory=list)  # poison records: reported, retried, then dead-lettered
     failed_sequence_numbers: list[str] = field(default_factory=list)
 
-    def response(self) -> dict[str, Any]:
+    def response(self) -> PartialItemFailureResponse:
+        """The partial batch response Lambda reads (Powertools' `PartialItemFailureResponse` shape)."""
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
 
     def absorb(self, other: IndexBatchResult) -> None:
-        """Add another batch's counts (one Lambda batch may be split by source table)."""
+        """Add another batch's counts (one Lambda batch may hold changes for both indexes)."""
         self.indexed += other.indexed
         self.deleted += other.deleted
         self.stale += other.stale
@@ -53,116 +57,133 @@ class IndexBatchResult:
 
 
 @dataclass
-class _Change:
+class _Write(Generic[DocumentT]):
+    """What one change asks of the index: a document to upsert, a versioned delete, or nothing (error)."""
+
     sequence: str
     doc_id: str
-    document: ProductDocument | LearningDocument | None = None
+    document: DocumentT | None = None
     delete_version: int | None = None
     error: str | None = None
 
 
 def _problem(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:500]
+    return f"{type(error).__name__}: {error}"[:MAX_PROBLEM_CHARS]
 
 
-def _change_from_record(record: dict[str, Any], children: ChildLookup) -> _Change:
-    """One Products stream record (already deserialised images) -> the index change it asks for."""
-    dynamodb = record["dynamodb"]
-    sequence = str(dynamodb["SequenceNumber"])
-    product_id = str(dynamodb.get("Keys", {}).get("product_id", "?"))
-    try:
-        if record["eventName"] == "REMOVE":
-            old = dynamodb.get("OldImage") or {}
-            return _Change(sequence, product_id, delete_version=int(old.get("version", 0)) + 1)
-        stored = StoredProduct.model_validate(dynamodb["NewImage"])
-        bundle = children(stored.listing.child_ids) if stored.listing.child_ids else []
-        enrichment = stored.enrichment or None
-        document = product_document(stored.listing, enrichment, stored.version, bundle)
-        return _Change(sequence, stored.product_id, document=document)
-    except (ValidationError, KeyError, TypeError, ValueError) as error:
-        return _Change(sequence, product_id, error=_problem(error))
-
-
-def _apply(changes: list[_Change], index: SearchIndex) -> IndexBatchResult:
-    """Send the upserts and deletes in one bulk call each and apply the ordering rule for retries."""
+def _apply(
+    writes: list[_Write[DocumentT]],
+    upsert: Callable[[list[DocumentT]], BulkOutcome],
+    delete: Callable[[list[tuple[str, int]]], BulkOutcome],
+) -> IndexBatchResult:
+    """Send the upserts and the deletes in one bulk call each and apply the ordering rule for retries."""
     result = IndexBatchResult()
-    upserts = [c for c in changes if c.document is not None]
-    deletes = [c for c in changes if c.delete_version is not None]
+    documents = [w.document for w in writes if w.document is not None]
+    deletes = [(w.doc_id, w.delete_version) for w in writes if w.delete_version is not None]
     failed_ids: set[str] = set()
-    if upserts:
-        outcome = index.bulk_upsert([c.document for c in upserts if c.document is not None])
+    if documents:
+        outcome = upsert(documents)
         result.indexed += outcome.indexed
         result.stale += len(outcome.stale_skipped)
         failed_ids.update(f.id for f in outcome.failed)
     if deletes:
-        outcome = index.bulk_delete([(c.doc_id, c.delete_version or 0) for c in deletes])
+        outcome = delete(deletes)
         result.deleted += outcome.deleted
         result.stale += len(outcome.stale_skipped)
         failed_ids.update(f.id for f in outcome.failed)
-    first_failure: int | None = None
-    for position, change in enumerate(changes):
-        if change.error is not None:
-            result.rejected.append(f"{change.doc_id}: {change.error}")
-        if change.error is not None or change.doc_id in failed_ids:
-            first_failure = position
+    for position, write in enumerate(writes):
+        if write.error is not None:
+            result.rejected.append(f"{write.doc_id}: {write.error}")
+        if write.error is not None or write.doc_id in failed_ids:
+            result.failed_sequence_numbers = [w.sequence for w in writes[position:]]
             break
-    if first_failure is not None:
-        result.failed_sequence_numbers = [c.sequence for c in changes[first_failure:]]
     return result
 
 
-def index_product_changes(
-    records: Sequence[dict[str, Any]], index: SearchIndex, children: ChildLookup
-) -> IndexBatchResult:
-    """Apply a batch of Products stream records (images deserialised to plain values) to `index`."""
-    return _apply([_change_from_record(record, children) for record in records], index)
+# --- products ------------------------------------------------------------------------------------------
 
 
-# --- learnings ----------------------------------------------------------------------------------------
-
-
-def is_learning_key(keys: dict[str, Any]) -> bool:
-    """True when a Knowledge table key (pk, sk) is a learning item's."""
-    pk, sk = str(keys.get("pk", "")), str(keys.get("sk", ""))
-    return pk.startswith(LEARNING_PK_PREFIX) and sk.startswith(LEARNING_SK_PREFIX)
-
-
-def stored_learning(image: dict[str, Any]) -> Learning:
-    """A Knowledge table learning item (deserialised) -> the Learning it stores."""
-    return Learning.model_validate({key: value for key, value in image.items() if key not in _ITEM_KEYS})
-
-
-def _learning_change(record: dict[str, Any]) -> _Change | None:
-    """One Knowledge stream record -> its index change, or None when the item is not a learning."""
-    dynamodb = record["dynamodb"]
-    sequence = str(dynamodb["SequenceNumber"])
-    keys = dynamodb.get("Keys") or {}
-    if not is_learning_key(keys):
-        return None
-    learning_id = str(keys["sk"])[len(LEARNING_SK_PREFIX) :]
+def _bundle_children(
+    products: Sequence[StoredProduct], store: ProductStore
+) -> tuple[dict[str, ProductListing], dict[str, str]]:
+    """The listings of every bundle child in the batch with one `listings` call, and, when that call
+    finds an unreadable child, which parents it blocks (each parent looked up on its own)."""
+    wanted = [child for product in products for child in product.listing.child_ids]
+    if not wanted:
+        return {}, {}
     try:
-        if record["eventName"] == "REMOVE":
-            old = dynamodb.get("OldImage") or {}
-            return _Change(sequence, learning_id, delete_version=int(old.get("version", 0)) + 1)
-        return _Change(
-            sequence, learning_id, document=learning_document(stored_learning(dynamodb["NewImage"]))
-        )
-    except (ValidationError, KeyError, TypeError, ValueError) as error:
-        return _Change(sequence, learning_id, error=_problem(error))
+        return {listing.product_id: listing for listing in store.listings(wanted)}, {}
+    except InvalidInput:
+        found: dict[str, ProductListing] = {}
+        blocked: dict[str, str] = {}
+        for product in products:
+            if not product.listing.child_ids:
+                continue
+            try:
+                found.update((item.product_id, item) for item in store.listings(product.listing.child_ids))
+            except InvalidInput as error:
+                blocked[product.product_id] = _problem(error)
+        return found, blocked
 
 
-def index_learning_changes(records: Sequence[dict[str, Any]], index: SearchIndex) -> IndexBatchResult:
-    """Apply a batch of Knowledge stream records to the learnings index. Only learning items are indexed
-    (retired ones too, with their status, so history stays searchable); other items are counted as
-    ignored and never block the batch."""
-    changes: list[_Change] = []
-    ignored = 0
-    for record in records:
-        change = _learning_change(record)
-        if change is None:
-            ignored += 1
-        else:
-            changes.append(change)
-    result = _apply(changes, index)
+def _product_write(
+    change: ProductChanged, children: dict[str, ProductListing], blocked: dict[str, str]
+) -> _Write[ProductDocument]:
+    write: _Write[ProductDocument] = _Write(change.sequence_number, change.product_id)
+    if change.problem is not None:
+        write.error = change.problem
+    elif change.deleted:
+        write.delete_version = change.version
+    elif change.product is not None:
+        product = change.product
+        if product.product_id in blocked:
+            write.error = blocked[product.product_id]
+            return write
+        bundle = [children[child] for child in product.listing.child_ids if child in children]
+        try:
+            write.document = product_document(
+                product.listing, product.enrichment or None, product.version, bundle
+            )
+        except (ValidationError, ValueError, TypeError) as error:
+            write.error = _problem(error)
+    return write
+
+
+def index_product_changes(
+    changes: Sequence[ProductChanged], index: ProductIndex, store: ProductStore
+) -> IndexBatchResult:
+    """Apply a batch of product changes to the product index. Bundle children are read from `store` with
+    one `listings` call for the whole batch, so a bundle's document names its components."""
+    written = [change.product for change in changes if change.product is not None]
+    children, blocked = _bundle_children(written, store)
+    writes = [_product_write(change, children, blocked) for change in changes]
+    return _apply(writes, index.bulk_upsert, index.bulk_delete)
+
+
+# --- learnings -----------------------------------------------------------------------------------------
+
+
+def _learning_write(change: LearningChanged) -> _Write[LearningDocument]:
+    write: _Write[LearningDocument] = _Write(change.sequence_number, change.learning_id)
+    if change.problem is not None:
+        write.error = change.problem
+    elif change.deleted:
+        write.delete_version = change.version
+    elif change.learning is not None:
+        try:
+            write.document = learning_document(change.learning)
+        except (ValidationError, ValueError, TypeError) as error:
+            write.error = _problem(error)
+    return write
+
+
+def index_learning_changes(
+    changes: Sequence[LearningChanged], index: LearningIndex, *, ignored: int = 0
+) -> IndexBatchResult:
+    """Apply a batch of learning changes to the learnings index (retired learnings too, with their
+    status, so history stays searchable). `ignored` counts the feed's records that were not learnings;
+    it is only reported."""
+    writes = [_learning_write(change) for change in changes]
+    result = _apply(writes, index.bulk_upsert, index.bulk_delete)
     result.ignored = ignored
     return result

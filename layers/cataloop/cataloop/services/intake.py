@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from cataloop.domain.catalog.events import ProductCreatedEvent
-from cataloop.domain.catalog.listing import ProductListing
-from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.knowledge.learning import LearningView
+from cataloop.ports import ProductStore
 
 # (category path, product text) -> the learnings to inject into the workers' prompts.
 LearningRetriever = Callable[[list[str], str], list[LearningView]]
 
 
-class PendingProductStore(Protocol):
-    def create_pending(
-        self, listing: ProductListing, event_id: str, now: str
-    ) -> tuple[StoredProduct, bool]: ...
-
-
 def prepare_context(
-    event: ProductCreatedEvent, store: PendingProductStore, retrieve: LearningRetriever | None = None
+    event: ProductCreatedEvent, store: ProductStore, retrieve: LearningRetriever | None = None
 ) -> dict[str, Any]:
     """Store the raw product PENDING (version 1, once per event) and return the workflow context with
     the learnings for its category path (ids and versions, so Persist records what influenced it)."""

@@ -8,23 +8,13 @@ they are returned only when asked for.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 from cataloop.domain.knowledge.learning_search import LearningFilter, ScopeReach, SimilarLearning
-from cataloop.domain.search.plan import SearchHit
 from cataloop.errors import InvalidInput
-from cataloop.ports import Embedder
+from cataloop.ports import Embedder, LearningIndex
 
 MAX_LIMIT = 100
 MAX_QUERY_CHARS = 1000
-
-
-class LearningIndex(Protocol):
-    """What similarity search needs of a learnings index (`LocalLearningIndex`, `OpenSearchLearningIndex`)."""
-
-    def similar(
-        self, query_vector: Sequence[float], learning_filter: LearningFilter, k: int = 10
-    ) -> list[SearchHit]: ...
 
 
 class KnowledgeSearch:

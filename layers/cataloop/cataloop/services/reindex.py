@@ -1,9 +1,10 @@
-"""Rebuild a search index from its table into a new generation, then swap the alias: zero downtime.
+"""Rebuild a search index from its store into a new generation, then swap the alias: zero downtime.
 
-1. Scan the table (paginated) and bulk every document into a NEW generation; readers and the stream
-   indexer keep using the old generation through the alias meanwhile.
-2. Swap the alias (atomic in both engines). If any document could not be written, stop before the swap:
-   a half-built generation never serves.
+1. Scan the store (`ProductStore.scan` / `KnowledgeStore.scan_learnings`, page by page) and bulk every
+   document into a NEW generation; readers and the stream indexer keep using the old generation through
+   the alias meanwhile.
+2. Swap the alias (atomic in both engines). If any document could not be written, or the store cannot
+   read an item, stop before the swap: a half-built generation never serves.
 3. Catch up: scan again and re-apply what changed while step 1 ran (the stream wrote those changes to the
    old generation). External versions make this safe against the stream writing the same changes again.
 The old generation is kept (for a rollback by swapping back); delete it when the new one has proved itself.
@@ -12,66 +13,37 @@ The old generation is kept (for a rollback by swapping back); delete it when the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.knowledge.learning_search import learning_document
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
-from cataloop.errors import CataloopError
-from cataloop.services.indexing import LEARNING_SK_PREFIX, ChildLookup, is_learning_key, stored_learning
+from cataloop.errors import CataloopError, InvalidInput
+from cataloop.ports import KnowledgeStore, LearningIndex, ProductIndex, ProductStore, VersionedIndex
 
-Document = ProductDocument | LearningDocument
 Progress = Callable[[int], None]
 
 BULK_ATTEMPTS = 3
 RETRY_BASE_SECONDS = 0.5
-MAX_PROBLEMS_REPORTED = 20
 
 
-class VersionedIndex(Protocol):
-    """The index operations a rebuild needs (both product and learnings indexes, both engines)."""
-
-    alias: str
-
-    def create_index(self) -> str: ...
-
-    def alias_targets(self) -> list[str]: ...
-
-    def swap_alias(self, new_index: str) -> Any: ...
-
-    def bulk_upsert(
-        self, documents: Sequence[Any], vectors: Any = None, *, index: str | None = None
-    ) -> Any: ...
-
-    def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> Any: ...
-
-
-class TableSource(Protocol):
-    """A table read page by page as plain items (`DynamoTableScan`)."""
-
-    table: str
-
-    def pages(self) -> Iterator[list[dict[str, Any]]]: ...
-
-    def approximate_count(self) -> int: ...
+# A rebuild writes product documents to the product index and learning documents to the learnings one.
+D = TypeVar("D", ProductDocument, LearningDocument)
 
 
 class ReindexReport(BaseModel):
-    """What a rebuild did. `unreadable` items failed validation and were left out (with the reasons)."""
+    """What a rebuild did. `scanned` counts the items the store yielded (products, or learning items)."""
 
     model_config = ConfigDict(frozen=True)
 
     alias: str
     new_index: str
     previous_indices: list[str]
-    table: str
     scanned: int
     indexed: int
-    unreadable: int
-    problems: list[str]
     caught_up: int
     deleted_after_swap: int
     build_seconds: float
@@ -80,7 +52,7 @@ class ReindexReport(BaseModel):
 
 
 def _upsert_all(
-    index: VersionedIndex, documents: list[Document], target: str | None, pause: Callable[[float], None]
+    index: VersionedIndex[D], documents: list[D], target: str | None, pause: Callable[[float], None]
 ) -> BulkOutcome:
     """Bulk `documents`, retrying retryable failures with backoff; raises when some still fail."""
     total = BulkOutcome()
@@ -88,7 +60,7 @@ def _upsert_all(
     for attempt in range(BULK_ATTEMPTS):
         if attempt:
             pause(RETRY_BASE_SECONDS * 2**attempt)
-        outcome: BulkOutcome = index.bulk_upsert(pending, index=target)
+        outcome = index.bulk_upsert(pending, index=target)
         total.indexed += outcome.indexed
         total.stale_skipped.extend(outcome.stale_skipped)
         retry = {failure.id for failure in outcome.failed if failure.retryable}
@@ -107,46 +79,51 @@ def _upsert_all(
     )
 
 
-DocumentsOfPage = Callable[[list[dict[str, Any]], list[str]], list[Document]]
+def _pages(pages: Callable[[], Iterator[list[D]]], alias: str) -> Iterator[list[D]]:
+    """The document pages, with a store's refusal to read an item turned into an error that says the
+    alias was not moved and what to do."""
+    try:
+        yield from pages()
+    except InvalidInput as error:
+        raise CataloopError(
+            f"reindex of {alias} stopped, alias not swapped: {error}; fix or delete that item and reindex again"
+        ) from error
 
 
 def rebuild(
-    index: VersionedIndex,
-    source: TableSource,
-    documents_of: DocumentsOfPage,
+    index: VersionedIndex[D],
+    pages: Callable[[], Iterator[list[D]]],
+    total: Callable[[], int],
     *,
     on_progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     pause: Callable[[float], None] = time.sleep,
 ) -> ReindexReport:
-    """Rebuild `index` from `source`: new generation, swap, catch-up (see the module docstring).
-    `documents_of(items, problems)` turns a page of items into documents, appending why any was skipped;
-    `on_total` gets the approximate item count first, `on_progress` the size of every page scanned."""
+    """Rebuild `index` from `pages()` (a fresh read of the store, page by page, as documents): new
+    generation, swap, catch-up (see the module docstring). `on_total` gets `total()` first (an approximate
+    count), `on_progress` the size of every page scanned."""
     if on_total is not None:
-        on_total(source.approximate_count())
+        on_total(total())
     previous = index.alias_targets()
     new_index = index.create_index()
     started = clock()
     seen: dict[str, int] = {}
-    problems: list[str] = []
     scanned = indexed = 0
-    for items in source.pages():
-        documents = documents_of(items, problems)
+    for documents in _pages(pages, index.alias):
         if documents:
             indexed += _upsert_all(index, documents, new_index, pause).indexed
         seen.update((document.id, document.version) for document in documents)
-        scanned += len(items)
+        scanned += len(documents)
         if on_progress is not None:
-            on_progress(len(items))
+            on_progress(len(documents))
     build_seconds = clock() - started
     index.swap_alias(new_index)
 
     caught_started = clock()
     caught_up = 0
     still_there: set[str] = set()
-    for items in source.pages():
-        documents = documents_of(items, [])
+    for documents in _pages(pages, index.alias):
         still_there.update(document.id for document in documents)
         changed = [document for document in documents if document.version > seen.get(document.id, 0)]
         if changed:
@@ -157,11 +134,8 @@ def rebuild(
         alias=index.alias,
         new_index=new_index,
         previous_indices=previous,
-        table=source.table,
         scanned=scanned,
         indexed=indexed,
-        unreadable=len(problems),
-        problems=problems[:MAX_PROBLEMS_REPORTED],
         caught_up=caught_up,
         deleted_after_swap=deleted,
         build_seconds=round(build_seconds, 3),
@@ -173,57 +147,43 @@ def rebuild(
 # --- products ------------------------------------------------------------------------------------------
 
 
-def product_documents_of(children: ChildLookup) -> DocumentsOfPage:
-    """Products items -> product documents, bundle children resolved from the same page when they are
-    there, else with one `children` lookup per page."""
-
-    def documents_of(items: list[dict[str, Any]], problems: list[str]) -> list[Document]:
-        stored: list[StoredProduct] = []
-        for item in items:
-            try:
-                stored.append(StoredProduct.model_validate(item))
-            except ValidationError as error:
-                problems.append(f"{item.get('product_id', '?')}: {error.errors()[0]['msg']}")
-        listings = {product.product_id: product.listing for product in stored}
-        missing = sorted({child for p in stored for child in p.listing.child_ids} - set(listings))
-        if missing:
-            listings.update((listing.product_id, listing) for listing in children(missing))
-        return [
-            product_document(
-                product.listing,
-                product.enrichment or None,
-                product.version,
-                [listings[child] for child in product.listing.child_ids if child in listings],
-            )
-            for product in stored
-        ]
-
-    return documents_of
+def product_documents(products: list[StoredProduct], store: ProductStore) -> list[ProductDocument]:
+    """A page of products -> their documents; bundle children come from the same page when they are
+    there, else from one `listings` call per page."""
+    listings = {product.product_id: product.listing for product in products}
+    missing = sorted({child for p in products for child in p.listing.child_ids} - set(listings))
+    if missing:
+        listings.update((listing.product_id, listing) for listing in store.listings(missing))
+    return [
+        product_document(
+            product.listing,
+            product.enrichment or None,
+            product.version,
+            [listings[child] for child in product.listing.child_ids if child in listings],
+        )
+        for product in products
+    ]
 
 
-def reindex_products(
-    index: VersionedIndex, source: TableSource, children: ChildLookup, **options: Any
-) -> ReindexReport:
-    """Rebuild the product index from the Products table (options as `rebuild`)."""
-    return rebuild(index, source, product_documents_of(children), **options)
+def reindex_products(index: ProductIndex, store: ProductStore, **options: Any) -> ReindexReport:
+    """Rebuild the product index from the product store (options as `rebuild`)."""
+
+    def pages() -> Iterator[list[ProductDocument]]:
+        for products in store.scan():
+            yield product_documents(products, store)
+
+    return rebuild(index, pages, store.approximate_count, **options)
 
 
 # --- learnings -----------------------------------------------------------------------------------------
 
 
-def learning_documents_of(items: list[dict[str, Any]], problems: list[str]) -> list[Document]:
-    """Knowledge items -> learning documents; nodes, locators, influences and audit items are skipped."""
-    documents: list[Document] = []
-    for item in items:
-        if not is_learning_key(item):
-            continue
-        try:
-            documents.append(learning_document(stored_learning(item)))
-        except ValidationError as error:
-            problems.append(f"{str(item['sk'])[len(LEARNING_SK_PREFIX) :]}: {error.errors()[0]['msg']}")
-    return documents
+def reindex_learnings(index: LearningIndex, store: KnowledgeStore, **options: Any) -> ReindexReport:
+    """Rebuild the learnings index from the knowledge store (options as `rebuild`); every learning is
+    indexed, retired ones too, with their status."""
 
+    def pages() -> Iterator[list[LearningDocument]]:
+        for learnings in store.scan_learnings():
+            yield [learning_document(learning) for learning in learnings]
 
-def reindex_learnings(index: VersionedIndex, source: TableSource, **options: Any) -> ReindexReport:
-    """Rebuild the learnings index from the Knowledge table (options as `rebuild`)."""
-    return rebuild(index, source, learning_documents_of, **options)
+    return rebuild(index, pages, store.approximate_count, **options)

@@ -1,4 +1,4 @@
-"""EnrichProduct state inputs and outputs, and the two states that are not model calls (review, persist).
+"""EnrichProduct state inputs and outputs, review routing, and the Persist state (not a model call).
 
 Each Lambda state validates its input against one of these models, so a malformed state input fails with
 a message naming the field instead of a KeyError deep inside a service.
@@ -7,16 +7,17 @@ a message naming the field instead of a KeyError deep inside a service.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cataloop.domain.catalog.listing import ProductListing
-from cataloop.domain.catalog.stored import ProductStatus, StoredProduct
+from cataloop.domain.catalog.stored import ProductStatus
 from cataloop.domain.enrichment.consensus import ConsensusDecision
 from cataloop.domain.enrichment.pricing import PriceTable
 from cataloop.domain.knowledge.learning import LearningDraft, LearningView
 from cataloop.errors import InvalidInput
+from cataloop.ports import ProductStore
 from cataloop.services.enrichment import (
     EvaluatorRun,
     ModelCallRecord,
@@ -97,20 +98,6 @@ def review_routing(run: SupervisorRun, confidence_threshold: float) -> Supervisi
     )
 
 
-def review_message(payload: PersistInput | SuperviseInput, outcome: SupervisionOutcome) -> dict[str, Any]:
-    """The human-review queue message: enough to act without opening the workflow."""
-    listing = payload.listing if isinstance(payload, SuperviseInput) else payload.context.listing
-    return {
-        "product_id": listing.product_id,
-        "title": listing.title,
-        "category_path": listing.category_path,
-        "reason": outcome.review_reason,
-        "unresolved": outcome.resolution.unresolved,
-        "supervisor_reason": outcome.resolution.reason,
-        "proposed": {k: v.value for k, v in outcome.resolution.attributes.items()},
-    }
-
-
 class PlaceLearningsInput(_State):
     """The MemoryManager state: the supervisor's drafts and where they came from."""
 
@@ -118,12 +105,6 @@ class PlaceLearningsInput(_State):
     event_id: str
     execution_id: str = ""
     drafts: list[LearningDraft] = Field(min_length=1, max_length=10)
-
-
-class ProductWriter(Protocol):
-    def get(self, product_id: str) -> StoredProduct | None: ...
-
-    def put_version(self, product: StoredProduct) -> StoredProduct: ...
 
 
 def _calls(payload: PersistInput) -> list[ModelCallRecord]:
@@ -185,7 +166,7 @@ def provenance(payload: PersistInput, prices: PriceTable) -> dict[str, Any]:
     }
 
 
-def persist_enrichment(payload: PersistInput, store: ProductWriter, prices: PriceTable) -> dict[str, Any]:
+def persist_enrichment(payload: PersistInput, store: ProductStore, prices: PriceTable) -> dict[str, Any]:
     """Write the enriched product as the next version of the stored one, with its provenance."""
     current = store.get(payload.context.product_id)
     if current is None:

@@ -70,3 +70,16 @@ class StoredProduct(BaseModel):
     updated_at: str
     enrichment: dict[str, Any] | None = None
     provenance: dict[str, Any] | None = None
+
+    @classmethod
+    def pending(cls, listing: ProductListing, event_id: str, now: str) -> StoredProduct:
+        """Version 1 of a newly listed product, waiting for its enrichment."""
+        return cls(
+            product_id=listing.product_id,
+            version=1,
+            status=ProductStatus.PENDING,
+            listing=listing,
+            source_event_id=event_id,
+            created_at=now,
+            updated_at=now,
+        )

@@ -1,0 +1,371 @@
+"""In-memory fakes of the store ports, keeping the same rules as the DynamoDB adapters.
+
+`InMemoryProductStore` (`ProductStore`) and `InMemoryKnowledgeStore` (`KnowledgeStore`) are for fast tests
+and the evaluation: conditional creates, optimistic version checks that raise `Conflict` with nothing
+written, atomic knowledge changes, idempotent influence records, snapshot export/import with the same
+validation, paginated scans. `tests/contract/` runs the same assertions against these and the DynamoDB
+adapters on moto.
+
+Faithfulness: what is stored is what DynamoDB would give back (`dynamodb_codec.stored_form`: top-level
+None dropped, whole floats as ints), kept as plain data and validated into fresh models on every read,
+so a caller mutating a returned object (or the object it wrote) never changes the store. Items are keyed
+as the Knowledge table keys them (a learning lives under its node; a locator, created with version 1,
+says where), so the same writes conflict in both. Every call holds one re-entrant lock, so a fake shared
+by threads behaves like the table's per-request atomicity; read-decide-write races between calls stay real.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from cataloop.adapters.dynamodb_codec import stored_form
+from cataloop.adapters.dynamodb_knowledge_items import (
+    MAX_TRANSACTION_ITEMS,
+    audit_key,
+    conflict,
+    duplicate_items,
+    influence_sk,
+    too_many_writes,
+    validated_snapshot,
+)
+from cataloop.adapters.dynamodb_products import already_exists, changed_since, product_from_image
+from cataloop.domain.catalog.listing import ProductListing
+from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.knowledge.changes import change_for, imported_node_change, recount_change
+from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.knowledge.tree import (
+    ImportResult,
+    Influence,
+    KnowledgeChange,
+    KnowledgeNode,
+    KnowledgeSnapshot,
+    Learning,
+    path_key,
+)
+from cataloop.errors import CataloopError
+
+DEFAULT_PAGE_SIZE = 500
+
+
+def _fresh(data: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(data)
+
+
+# --------------------------------------------------------------------------------------------- products
+
+
+class InMemoryProductStore:
+    """The `ProductStore` port in a dict, with the DynamoDB adapter's rules (see `DynamoProductStore`)."""
+
+    def __init__(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._items: dict[str, dict[str, Any]] = {}
+        self._page_size = page_size
+        self._lock = threading.RLock()
+
+    def _read(self, product_id: str) -> StoredProduct | None:
+        data = self._items.get(product_id)
+        return None if data is None else StoredProduct.model_validate(_fresh(data))
+
+    def get(self, product_id: str) -> StoredProduct | None:
+        with self._lock:
+            return self._read(product_id)
+
+    def create_pending(self, listing: ProductListing, event_id: str, now: str) -> tuple[StoredProduct, bool]:
+        """Version 1, PENDING, unless the product exists: a redelivery of the same event gets the stored
+        product and False; another event for an existing product is a Conflict."""
+        product = StoredProduct.pending(listing, event_id, now)
+        data = stored_form(product.model_dump(mode="json"))
+        with self._lock:
+            existing = self._read(listing.product_id)
+            if existing is None:
+                self._items[listing.product_id] = data
+                return StoredProduct.model_validate(_fresh(data)), True
+        if existing.source_event_id == event_id:
+            return existing, False
+        raise already_exists(listing.product_id, existing)
+
+    def put_version(self, product: StoredProduct) -> StoredProduct:
+        """Write `product` as version N+1 of the stored version N (`product.version` is the version read);
+        Conflict, with nothing written, when the stored version is another or the product is absent."""
+        new = product.model_copy(update={"version": product.version + 1})
+        data = stored_form(new.model_dump(mode="json"))
+        with self._lock:
+            stored = self._items.get(product.product_id)
+            if stored is None or stored.get("version") != product.version:
+                raise changed_since(product)
+            self._items[product.product_id] = data
+        return StoredProduct.model_validate(_fresh(data))
+
+    def listings(self, product_ids: Sequence[str]) -> list[ProductListing]:
+        """The listings of the ids that exist, in the order asked, each id once."""
+        unique = [product_id for product_id in dict.fromkeys(product_ids) if product_id]
+        with self._lock:
+            found = [self._items[product_id] for product_id in unique if product_id in self._items]
+            return [ProductListing.model_validate(_fresh(data["listing"])) for data in found]
+
+    def scan(self) -> Iterator[list[StoredProduct]]:
+        """Every stored product, `page_size` per yield, in product id order. Like a DynamoDB Scan, each
+        page is read when it is asked for (from after the last id of the page before)."""
+        after: str | None = None
+        while True:
+            with self._lock:
+                ids = sorted(key for key in self._items if after is None or key > after)
+                page = [_fresh(self._items[key]) for key in ids[: self._page_size]]
+            if not page:
+                return
+            yield [product_from_image(data) for data in page]
+            if len(ids) <= self._page_size:
+                return
+            after = str(page[-1]["product_id"])
+
+    def approximate_count(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+# -------------------------------------------------------------------------------------------- knowledge
+
+_Key = tuple[str, str]  # (node key, learning id): where a learning item lives, as in the Knowledge table
+
+
+class InMemoryKnowledgeStore:
+    """The `KnowledgeStore` port in dicts, with the DynamoDB adapter's rules (see `DynamoKnowledgeStore`):
+    the same items (nodes, learnings under their node, locators, influence and audit records), the same
+    conditions, the same orders."""
+
+    def __init__(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self._nodes: dict[str, dict[str, Any]] = {}  # node key -> node
+        self._learnings: dict[_Key, dict[str, Any]] = {}
+        self._locators: dict[str, str] = {}  # learning id -> node key (written with version 1)
+        self._influence: dict[tuple[str, str], dict[str, Any]] = {}  # (learning id, sk) -> influence
+        self._audit: dict[tuple[str, str], dict[str, Any]] = {}  # (day, sk) -> audit entry
+        self._page_size = page_size
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------------------------------ reads
+
+    def _node(self, key: str) -> KnowledgeNode | None:
+        data = self._nodes.get(key)
+        return None if data is None else KnowledgeNode.model_validate(_fresh(data))
+
+    def _partition(self, key: str) -> list[Learning]:
+        found = sorted(
+            (learning_id, data) for (node, learning_id), data in self._learnings.items() if node == key
+        )
+        return [Learning.model_validate(_fresh(data)) for _, data in found]
+
+    def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
+        with self._lock:
+            return self._node(path_key(path))
+
+    def node_partition(self, path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]:
+        """The node at `path` and every learning stored under it (any status), by learning id."""
+        key = path_key(path)
+        with self._lock:
+            return self._node(key), self._partition(key)
+
+    def list_learnings(self, path: Sequence[str]) -> list[Learning]:
+        return self.node_partition(path)[1]
+
+    def learnings_along(self, path: Sequence[str]) -> list[Learning]:
+        """Learnings under the root and every prefix of `path`, root first."""
+        with self._lock:
+            return [
+                item for depth in range(len(path) + 1) for item in self._partition(path_key(path[:depth]))
+            ]
+
+    def get_learning(self, learning_id: str) -> Learning | None:
+        """The current version, found through the learning's locator."""
+        with self._lock:
+            key = self._locators.get(learning_id)
+            data = None if key is None else self._learnings.get((key, learning_id))
+            return None if data is None else Learning.model_validate(_fresh(data))
+
+    def tree(self) -> list[KnowledgeNode]:
+        with self._lock:
+            nodes = [KnowledgeNode.model_validate(_fresh(data)) for data in self._nodes.values()]
+        return sorted(nodes, key=lambda node: (len(node.path), node.key))
+
+    def influenced_products(self, learning_id: str) -> list[Influence]:
+        """Every extraction recorded as using `learning_id`, by product id then product version."""
+        with self._lock:
+            found = sorted(
+                (sk, data) for (owner, sk), data in self._influence.items() if owner == learning_id
+            )
+            return [Influence.model_validate(_fresh(data)) for _, data in found]
+
+    def audit_log(self, day: str) -> list[dict[str, Any]]:
+        """All audit entries of one UTC day ('YYYY-MM-DD'), in time order."""
+        with self._lock:
+            return [_fresh(data) for (entry_day, _), data in sorted(self._audit.items()) if entry_day == day]
+
+    def scan_learnings(self) -> Iterator[list[Learning]]:
+        """Every learning item (any status), `page_size` per yield, by (node key, learning id)."""
+        after: _Key | None = None
+        while True:
+            with self._lock:
+                keys = sorted(key for key in self._learnings if after is None or key > after)
+                page = [_fresh(self._learnings[key]) for key in keys[: self._page_size]]
+            if not page:
+                return
+            yield [Learning.model_validate(data) for data in page]
+            if len(keys) <= self._page_size:
+                return
+            after = keys[self._page_size - 1]
+
+    def approximate_count(self) -> int:
+        """Every item the Knowledge table would hold (nodes, learnings, locators, influence, audit), like
+        DescribeTable's ItemCount: an upper bound of what `scan_learnings` yields."""
+        with self._lock:
+            return (
+                len(self._nodes)
+                + len(self._learnings)
+                + len(self._locators)
+                + len(self._influence)
+                + len(self._audit)
+            )
+
+    # ----------------------------------------------------------------------------------------- writes
+
+    def commit(self, change: KnowledgeChange) -> None:
+        """Apply `change` atomically: every node and learning at version 1 must be absent, any other version
+        N must replace N - 1, every checked node must be at its version; otherwise Conflict and nothing is
+        written. The same limits as a DynamoDB transaction (100 items, each item once)."""
+        if change.empty:
+            return
+        twice = duplicate_items(change)
+        if twice:
+            raise CataloopError(f"one knowledge change writes or checks {', '.join(twice)} more than once")
+        writes = len(change.nodes) + len(change.checks)
+        writes += sum(1 + (learning.version == 1) + bool(learning.audit) for learning in change.learnings)
+        if writes > MAX_TRANSACTION_ITEMS:
+            raise too_many_writes(writes)
+        nodes = [(node.key, stored_form(node.model_dump(mode="json"))) for node in change.nodes]
+        learnings = [
+            ((path_key(learning.scope_path), learning.id), stored_form(learning.model_dump(mode="json")))
+            for learning in change.learnings
+        ]
+        audits = [entry for entry in map(audit_key, change.learnings) if entry is not None]
+        with self._lock:
+            failed = [
+                *(
+                    node.key
+                    for node in change.nodes
+                    if self._version(self._nodes.get(node.key)) != node.version - 1
+                ),
+                *(
+                    path_key(check.path)
+                    for check in change.checks
+                    if self._version(self._nodes.get(path_key(check.path))) != check.version
+                ),
+                *(
+                    learning.id
+                    for (key, _), learning in zip(learnings, change.learnings, strict=True)
+                    if self._version(self._learnings.get(key)) != learning.version - 1
+                    or (learning.version == 1 and learning.id in self._locators)
+                ),
+            ]
+            if failed:
+                raise conflict(["ConditionalCheckFailed"])
+            for node_key, data in nodes:
+                self._nodes[node_key] = data
+            for (scope_key, learning_id), data in learnings:
+                self._learnings[(scope_key, learning_id)] = data
+                if data["version"] == 1:
+                    self._locators[learning_id] = scope_key
+            for pk, sk, attributes in audits:
+                self._audit[(pk.removeprefix("AUDIT#"), sk)] = stored_form(attributes)
+
+    @staticmethod
+    def _version(data: dict[str, Any] | None) -> int:
+        return 0 if data is None else int(data["version"])
+
+    def put_node(self, node: KnowledgeNode) -> None:
+        """Create `node` (version 1) or write it over version - 1; Conflict otherwise."""
+        self.commit(KnowledgeChange(nodes=[node]))
+
+    def put_learning(self, learning: Learning) -> None:
+        """Create `learning` (version 1) or write it over version - 1, bumping its node's version and live
+        count in the same change; Conflict if either changed since it was read."""
+        with self._lock:
+            previous = None if learning.version == 1 else self.get_learning(learning.id)
+            node = self.get_node(learning.scope_path)
+            if node is None:
+                raise CataloopError(
+                    f"no knowledge node {learning.scope_path}; place the learning to create it"
+                )
+            self.commit(change_for([(learning, previous)], {node.key: node}))
+
+    def record_influence(
+        self,
+        learnings: Sequence[LearningView],
+        product_id: str,
+        product_version: int,
+        execution_id: str | None,
+        at: datetime,
+    ) -> None:
+        """One record per (learning, product, product version), rewritten by a retried Persist."""
+        records = {
+            view.id: Influence(
+                learning_id=view.id,
+                learning_version=view.version,
+                product_id=product_id,
+                product_version=product_version,
+                execution_id=execution_id,
+                at=at,
+            )
+            for view in learnings
+        }
+        sk = influence_sk(product_id, product_version)
+        with self._lock:
+            for learning_id, influence in records.items():
+                self._influence[(learning_id, sk)] = stored_form(influence.model_dump(mode="json"))
+
+    # ------------------------------------------------------------------------------------ snapshots
+
+    def export_snapshot(self, now: datetime) -> KnowledgeSnapshot:
+        """Every node (shallowest first) and learning (by id, with its audit history)."""
+        with self._lock:
+            nodes = [KnowledgeNode.model_validate(_fresh(data)) for data in self._nodes.values()]
+            learnings = [Learning.model_validate(_fresh(data)) for data in self._learnings.values()]
+        nodes.sort(key=lambda node: (len(node.path), node.key))
+        learnings.sort(key=lambda learning: learning.id)
+        return KnowledgeSnapshot(exported_at=now, nodes=nodes, learnings=learnings)
+
+    def import_snapshot(self, snapshot: KnowledgeSnapshot) -> ImportResult:
+        """Validate the whole snapshot (InvalidInput, nothing written), then merge it as the DynamoDB adapter
+        does: nodes created (version 1, no learnings counted) or given the union of children; a learning
+        written unless the stored one is at the same or a newer version; then node counts recomputed.
+        The fake holds its lock for the whole import."""
+        snapshot = validated_snapshot(snapshot)
+        with self._lock:
+            for node in snapshot.nodes:
+                self._merge_node(node)
+            written = kept = 0
+            for learning in snapshot.learnings:
+                key = (path_key(learning.scope_path), learning.id)
+                if self._version(self._learnings.get(key)) < learning.version:
+                    self._learnings[key] = stored_form(learning.model_dump(mode="json"))
+                    written += 1
+                else:
+                    kept += 1
+                self._locators[learning.id] = key[0]
+            for node in snapshot.nodes:
+                self._recount(node.path)
+        return ImportResult(nodes=len(snapshot.nodes), learnings_written=written, learnings_kept=kept)
+
+    def _merge_node(self, incoming: KnowledgeNode) -> None:
+        self.commit(imported_node_change(self.get_node(incoming.path), incoming))
+
+    def _recount(self, path: Sequence[str]) -> None:
+        node, learnings = self.node_partition(path)
+        if node is not None:
+            self.commit(recount_change(node, learnings))

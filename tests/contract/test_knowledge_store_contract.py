@@ -1,0 +1,493 @@
+"""The `KnowledgeStore` contract (cataloop.ports), asserted the same way on the in-memory fake and on the
+DynamoDB adapter (moto, the table as template.yaml defines it). Changes are planned with the domain's own
+placement logic (`decide_placement` + `plan_change`, as the memory manager does) or through the knowledge
+base service. The end of the module tests what only the DynamoDB adapter does: its key scheme decoders
+and unreadable items."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
+from cataloop.adapters.dynamodb_knowledge_items import is_learning_key, learning_from_image, learning_id_of
+from cataloop.adapters.memory import InMemoryKnowledgeStore
+from cataloop.domain.knowledge.changes import change_for, plan_change
+from cataloop.domain.knowledge.learning import (
+    AttributeFact,
+    LearningDraft,
+    LearningProvenance,
+    UnitPattern,
+    ValueLexicon,
+)
+from cataloop.domain.knowledge.placement import decide_placement
+from cataloop.domain.knowledge.tree import (
+    DeploymentMode,
+    KnowledgeChange,
+    KnowledgeNode,
+    KnowledgeSnapshot,
+    Learning,
+    LearningStatus,
+)
+from cataloop.errors import CataloopError, Conflict, InvalidInput
+from cataloop.services import knowledge_base as kb
+from tests.contract.conftest import PAGE_SIZE, KnowledgeStoreFactory, create_table_from_template, unique_table
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def brand(values: list[str], scope: list[str], product: str) -> LearningDraft:
+    return LearningDraft(
+        text=f"In {scope[-1] if scope else 'all'}, "
+        + ", ".join(f"'{v}'" for v in values)
+        + " are Brand values.",
+        scope_path=scope,
+        attributes=["Brand"],
+        directive=ValueLexicon(attribute="Brand", values=values),
+        provenance=LearningProvenance(product_id=product),
+    )
+
+
+def pack_unit(term: str, scope: list[str], product: str) -> LearningDraft:
+    return LearningDraft(
+        text=f"A number before '{term}' is the Pack Count.",
+        scope_path=scope,
+        attributes=["Pack Count"],
+        directive=UnitPattern(attribute="Pack Count", unit_terms=[term]),
+        provenance=LearningProvenance(product_id=product),
+    )
+
+
+def fact(value: str, scope: list[str]) -> LearningDraft:
+    return LearningDraft(
+        text=f"Every product in {scope[-1]} has is_food = '{value}'.",
+        scope_path=scope,
+        attributes=["is_food"],
+        directive=AttributeFact(attribute="is_food", value=value),
+    )
+
+
+def ids(prefix: str = "L") -> Callable[[], str]:
+    counter = itertools.count(1)
+    return lambda: f"{prefix}-{next(counter):03d}"
+
+
+def plan(
+    store: Any,
+    draft: LearningDraft,
+    new_id: Callable[[], str],
+    mode: DeploymentMode = DeploymentMode.DEPLOY_AND_LEARN,
+    now: datetime = NOW,
+) -> tuple[KnowledgeChange, list[Learning]]:
+    """Read what the decision depends on (the scope path) and plan the change, as the memory manager does."""
+    tree: dict[str, KnowledgeNode] = {}
+    learnings: dict[str, list[Learning]] = {}
+    for depth in range(len(draft.scope_path) + 1):
+        node, items = store.node_partition(draft.scope_path[:depth])
+        if node is None:
+            break
+        tree[node.key] = node
+        learnings[node.key] = items
+    decisions = decide_placement(draft, tree, learnings)
+    return plan_change(draft, decisions, tree, learnings, mode=mode, now=now, new_id=new_id)
+
+
+def place(store: Any, draft: LearningDraft, new_id: Callable[[], str], **options: Any) -> list[Learning]:
+    change, changed = plan(store, draft, new_id, **options)
+    store.commit(change)
+    return changed
+
+
+def populate(store: Any) -> None:
+    """Two merged brand lexicons, a unit pattern deeper down, a fact replaced by its contradiction (so one
+    retired learning), influence records: every kind of item the store keeps."""
+    new_id = ids()
+    place(store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    place(store, brand(["Illy"], ["Food", "Coffee"], "p2"), new_id)
+    place(store, pack_unit("Count", ["Food", "Coffee", "Pods"], "p3"), new_id)
+    place(store, fact("true", ["Food", "Dairy", "Yogurt"]), new_id)
+    place(store, fact("false", ["Food", "Dairy", "Yogurt"]), new_id, now=LATER)
+    views = [learning.view() for learning in store.learnings_along(["Food", "Coffee", "Pods"])]
+    store.record_influence(views, "prod-7", 2, "exec-1", NOW)
+
+
+def upvoted(learning: Learning) -> Learning:
+    """The next version of `learning` with one more vote (what an audit action writes)."""
+    return learning.revise(LATER, "ana", "upvoted", "helped on p9", votes=learning.votes + 1)
+
+
+def state(store: Any) -> KnowledgeSnapshot:
+    return store.export_snapshot(NOW)
+
+
+def _paths(store: Any) -> list[list[str]]:
+    return [node.path for node in store.tree()]
+
+
+# ----------------------------------------------------------------------------------------------- reads
+
+
+def test_an_empty_store_has_nothing(knowledge_store: Any) -> None:
+    assert knowledge_store.get_node([]) is None
+    assert knowledge_store.node_partition(["Food"]) == (None, [])
+    assert knowledge_store.learnings_along(["Food", "Coffee"]) == []
+    assert knowledge_store.get_learning("L-001") is None
+    assert knowledge_store.tree() == []
+    assert knowledge_store.influenced_products("L-001") == []
+    assert list(knowledge_store.scan_learnings()) == []
+    assert state(knowledge_store) == KnowledgeSnapshot(exported_at=NOW)
+
+
+def test_a_committed_change_reads_back_everywhere(knowledge_store: Any) -> None:
+    (learning,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), ids())
+    assert learning.version == 1 and learning.status is LearningStatus.ACTIVE
+
+    assert _paths(knowledge_store) == [[], ["Food"], ["Food", "Coffee"]]
+    node, learnings = knowledge_store.node_partition(["Food", "Coffee"])
+    assert node is not None and node.learning_count == 1 and learnings == [learning]
+    assert knowledge_store.get_node(["FOOD", "coffee"]) == node  # paths are case-insensitive keys
+    assert knowledge_store.get_node(["Food"]).children == ["Coffee"]
+    assert knowledge_store.get_learning(learning.id) == learning
+
+
+def test_learnings_along_reads_the_root_and_every_prefix_root_first(knowledge_store: Any) -> None:
+    new_id = ids()
+    (coffee,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    (root,) = place(knowledge_store, fact("true", ["Food"]), new_id)
+    (tea,) = place(knowledge_store, brand(["Twinings"], ["Food", "Tea"], "p2"), new_id)
+    (pods,) = place(knowledge_store, pack_unit("Pods", ["Food", "Coffee", "Pods"], "p3"), new_id)
+
+    along = knowledge_store.learnings_along(["Food", "Coffee", "Pods", "Decaf"])
+    assert [item.id for item in along] == [root.id, coffee.id, pods.id]
+    assert tea.id not in [item.id for item in knowledge_store.learnings_along(["Food", "Coffee"])]
+
+
+def test_get_learning_returns_the_current_version(knowledge_store: Any) -> None:
+    (learning,) = place(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    node = knowledge_store.get_node(["Coffee"])
+    second = upvoted(learning)
+    knowledge_store.commit(change_for([(second, learning)], {node.key: node}))
+
+    current = knowledge_store.get_learning(learning.id)
+    assert current == second and current.version == 2 and current.votes == learning.votes + 1
+    assert knowledge_store.node_partition(["Coffee"])[1] == [second]
+    assert knowledge_store.get_node(["Coffee"]).version == node.version + 1
+
+
+def test_returned_objects_are_copies(knowledge_store: Any) -> None:
+    change, (learning,) = plan(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    knowledge_store.commit(change)
+    learning.attributes.append("Flavor")  # the object that was written
+    read = knowledge_store.get_learning(learning.id)
+    read.scope_path.append("Beans")
+    read.directive.values.append("Illy")
+    knowledge_store.get_node(["Coffee"]).children.append("Beans")
+
+    again = knowledge_store.get_learning(learning.id)
+    assert again.attributes == ["Brand"] and again.scope_path == ["Coffee"]
+    assert again.directive.values == ["Lavazza"]
+    assert knowledge_store.get_node(["Coffee"]).children == []
+
+
+# ------------------------------------------------------------------------------------- atomic commits
+
+
+def test_an_empty_change_writes_nothing(knowledge_store: Any) -> None:
+    knowledge_store.commit(KnowledgeChange())
+    assert knowledge_store.tree() == []
+
+
+def test_version_one_items_are_created_once(knowledge_store: Any) -> None:
+    change, _ = plan(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    knowledge_store.commit(change)
+    before = state(knowledge_store)
+    with pytest.raises(Conflict):
+        knowledge_store.commit(change)
+    with pytest.raises(Conflict):
+        knowledge_store.commit(KnowledgeChange(nodes=[KnowledgeNode(path=["Coffee"], version=1)]))
+    assert state(knowledge_store) == before
+
+
+def test_a_change_with_one_stale_item_writes_none_of_its_items(knowledge_store: Any) -> None:
+    new_id = ids()
+    (learning,) = place(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), new_id)
+    before = state(knowledge_store)
+    root = knowledge_store.get_node([])
+
+    stale_node = KnowledgeChange(
+        nodes=[KnowledgeNode(path=["Tea"], version=1), root.model_copy(update={"version": root.version + 5})]
+    )
+    with pytest.raises(Conflict):
+        knowledge_store.commit(stale_node)
+
+    fresh, (new,) = plan(knowledge_store, pack_unit("Pods", ["Coffee"], "p2"), new_id)
+    stale_learning = learning.model_copy(update={"version": 3})  # stored is version 1, not 2
+    with pytest.raises(Conflict):
+        knowledge_store.commit(fresh.model_copy(update={"learnings": [*fresh.learnings, stale_learning]}))
+
+    assert state(knowledge_store) == before
+    assert knowledge_store.get_node(["Tea"]) is None and knowledge_store.get_learning(new.id) is None
+    assert knowledge_store.audit_log("2026-11-01") == [
+        entry for entry in knowledge_store.audit_log("2026-11-01") if entry["learning_id"] == learning.id
+    ]
+    knowledge_store.commit(fresh)  # the same change without the stale item goes through
+    assert knowledge_store.get_learning(new.id) == new
+
+
+def test_two_planners_on_the_same_node_version_one_wins(knowledge_store: Any) -> None:
+    new_id = ids()
+    place(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), new_id)
+    first, (merged,) = plan(knowledge_store, brand(["Illy"], ["Coffee"], "p2"), new_id)
+    second, (added,) = plan(knowledge_store, pack_unit("Pods", ["Coffee"], "p3"), new_id)
+
+    knowledge_store.commit(first)
+    after_first = state(knowledge_store)
+    with pytest.raises(Conflict):
+        knowledge_store.commit(second)  # decided on the node version the first one replaced
+    assert state(knowledge_store) == after_first
+    assert (
+        knowledge_store.get_learning(merged.id) == merged and knowledge_store.get_learning(added.id) is None
+    )
+
+    replanned, _ = plan(knowledge_store, pack_unit("Pods", ["Coffee"], "p3"), new_id)  # re-read, re-plan
+    knowledge_store.commit(replanned)
+    assert knowledge_store.get_node(["Coffee"]).learning_count == 2
+
+
+def test_a_change_rechecks_the_nodes_its_decision_read(knowledge_store: Any) -> None:
+    new_id = ids()
+    place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    change, _ = plan(knowledge_store, pack_unit("Pods", ["Food", "Coffee"], "p2"), new_id)
+    assert {tuple(check.path) for check in change.checks} == {(), ("Food",)}
+    place(knowledge_store, fact("true", ["Food"]), new_id)  # a write to a node the decision only read
+    with pytest.raises(Conflict):
+        knowledge_store.commit(change)
+
+
+def test_concurrent_placements_on_one_node_lose_nothing(knowledge_store: Any) -> None:
+    scope = ["Food", "Coffee"]
+    drafts = [brand([f"Brand {i}"], scope, f"p{i}") for i in range(3)]
+    drafts += [pack_unit(term, scope, f"q{i}") for i, term in enumerate(["Count", "Pods", "Sticks"])]
+    barrier = threading.Barrier(len(drafts), timeout=60)
+    errors: list[BaseException] = []
+
+    def writer(draft: LearningDraft) -> None:
+        try:
+            barrier.wait()
+            kb.place_learning(
+                draft,
+                knowledge_store,
+                DeploymentMode.DEPLOY_AND_LEARN,
+                now=lambda: NOW,
+                backoff=lambda _: None,
+            )
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(draft,)) for draft in drafts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    live = [item for item in knowledge_store.node_partition(scope)[1] if item.live]
+    lexicon = next(item for item in live if isinstance(item.directive, ValueLexicon))
+    pattern = next(item for item in live if isinstance(item.directive, UnitPattern))
+    assert len(live) == 2 and lexicon.support_count == 3 and pattern.support_count == 3
+    assert sorted(lexicon.directive.values) == ["Brand 0", "Brand 1", "Brand 2"]
+    assert knowledge_store.get_node(scope).learning_count == 2
+    assert _paths(knowledge_store) == [[], ["Food"], ["Food", "Coffee"]]
+
+
+def test_a_change_must_fit_one_transaction_and_name_each_item_once(knowledge_store: Any) -> None:
+    too_big = KnowledgeChange(nodes=[KnowledgeNode(path=[f"N{i}"], version=1) for i in range(101)])
+    with pytest.raises(CataloopError, match="per transaction"):
+        knowledge_store.commit(too_big)
+    twice = KnowledgeChange(nodes=[KnowledgeNode(path=["Tea"]), KnowledgeNode(path=["tea"])])
+    with pytest.raises(CataloopError, match="more than once"):
+        knowledge_store.commit(twice)
+    assert knowledge_store.tree() == []
+
+
+# ------------------------------------------------------------------------------------------ influence
+
+
+def test_influence_is_idempotent_per_learning_product_and_version(knowledge_store: Any) -> None:
+    new_id = ids()
+    (lavazza,) = place(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), new_id)
+    (pods,) = place(knowledge_store, pack_unit("Pods", ["Coffee"], "p2"), new_id)
+    views = [lavazza.view(), pods.view()]
+
+    knowledge_store.record_influence(views, "prod-9", 1, "exec-1", NOW)
+    knowledge_store.record_influence(views, "prod-70", 1, "exec-2", NOW)
+    knowledge_store.record_influence([*views, lavazza.view()], "prod-7", 2, "exec-3", NOW)
+    knowledge_store.record_influence(views, "prod-7", 2, "exec-3", NOW)  # a retried Persist
+    knowledge_store.record_influence([lavazza.view()], "prod-7", 10, None, LATER)
+
+    found = knowledge_store.influenced_products(lavazza.id)
+    assert [(i.product_id, i.product_version, i.execution_id) for i in found] == [
+        ("prod-7", 2, "exec-3"),
+        ("prod-7", 10, None),
+        ("prod-70", 1, "exec-2"),
+        ("prod-9", 1, "exec-1"),
+    ]
+    assert all(i.learning_id == lavazza.id and i.learning_version == 1 for i in found)
+    assert found[1].at == LATER
+    assert len(knowledge_store.influenced_products(pods.id)) == 3
+    assert knowledge_store.influenced_products("L-unknown") == []
+
+
+# ------------------------------------------------------------------------------------------ snapshots
+
+
+def test_export_then_import_round_trips(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    populate(knowledge_store)
+    snapshot = state(knowledge_store)
+    assert len(snapshot.learnings) == 4 and sum(item.live for item in snapshot.learnings) == 3
+    assert [learning.id for learning in snapshot.learnings] == sorted(item.id for item in snapshot.learnings)
+
+    target = new_knowledge_store()
+    result = target.import_snapshot(snapshot)
+    assert result.model_dump() == {"nodes": len(snapshot.nodes), "learnings_written": 4, "learnings_kept": 0}
+    again = state(target)
+    assert again.learnings == snapshot.learnings
+    shape = [(node.path, sorted(node.children), node.learning_count) for node in snapshot.nodes]
+    assert [(node.path, sorted(node.children), node.learning_count) for node in again.nodes] == shape
+    assert target.get_learning(snapshot.learnings[0].id) == snapshot.learnings[0]
+    assert target.learnings_along(["Food", "Coffee", "Pods"]) == knowledge_store.learnings_along(
+        ["Food", "Coffee", "Pods"]
+    )
+
+    repeated = target.import_snapshot(snapshot)  # the same versions are kept, not rewritten
+    assert (repeated.learnings_written, repeated.learnings_kept) == (0, 4)
+    assert state(target).learnings == snapshot.learnings
+
+
+def test_import_keeps_learnings_stored_at_a_newer_version(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    (learning,) = place(knowledge_store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    older = state(knowledge_store)
+    node = knowledge_store.get_node(["Coffee"])
+    second = upvoted(learning)
+    knowledge_store.commit(change_for([(second, learning)], {node.key: node}))
+    newer = state(knowledge_store)
+
+    target = new_knowledge_store()
+    assert target.import_snapshot(newer).learnings_written == 1
+    kept = target.import_snapshot(older)
+    assert (kept.learnings_written, kept.learnings_kept) == (0, 1)
+    assert target.get_learning(learning.id) == second
+
+    behind = new_knowledge_store()
+    behind.import_snapshot(older)
+    assert behind.import_snapshot(newer).learnings_written == 1
+    assert behind.get_learning(learning.id) == second
+    assert behind.get_node(["Coffee"]).learning_count == 1
+
+
+def test_an_invalid_snapshot_is_refused_before_anything_is_written(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    populate(knowledge_store)
+    snapshot = state(knowledge_store)
+    target = new_knowledge_store()
+    unplaced = snapshot.learnings[-1].model_copy(update={"scope_path": ["Nowhere"]})
+    # model_construct skips pydantic: the store itself must validate the whole snapshot.
+    broken = KnowledgeSnapshot.model_construct(
+        exported_at=NOW, nodes=snapshot.nodes, learnings=[*snapshot.learnings[:-1], unplaced]
+    )
+    with pytest.raises(InvalidInput, match="invalid knowledge snapshot"):
+        target.import_snapshot(broken)
+    orphan = KnowledgeSnapshot.model_construct(exported_at=NOW, nodes=snapshot.nodes[1:], learnings=[])
+    with pytest.raises(InvalidInput, match="no parent node"):
+        target.import_snapshot(orphan)
+    assert target.tree() == [] and list(target.scan_learnings()) == []
+
+
+# ------------------------------------------------------------------------------------------------ scan
+
+
+def test_scan_learnings_yields_only_learning_items_a_page_at_a_time(knowledge_store: Any) -> None:
+    populate(knowledge_store)
+    pages = list(knowledge_store.scan_learnings())
+    assert all(0 < len(page) <= PAGE_SIZE for page in pages)
+    learnings = [learning for page in pages for learning in page]
+    assert all(isinstance(learning, Learning) for learning in learnings)
+    assert sorted(learnings, key=lambda item: item.id) == state(knowledge_store).learnings
+    assert any(learning.status is LearningStatus.RETIRED for learning in learnings)
+    assert knowledge_store.approximate_count() >= 0
+
+
+# ------------------------------------------------------------------------------------- both, side by side
+
+
+def test_the_fake_holds_the_same_items_as_the_table(dynamodb: Any) -> None:
+    side_by_side = unique_table("side-by-side")
+    create_table_from_template(dynamodb._client, "KnowledgeTable", side_by_side)
+    table = DynamoKnowledgeStore(dynamodb, side_by_side)
+    fake = InMemoryKnowledgeStore()
+    populate(table)
+    populate(fake)
+    assert state(fake) == state(table)
+    items = dynamodb.scan(TableName=side_by_side)["Items"]
+    assert fake.approximate_count() == len(items)
+    assert fake.audit_log("2026-11-01") == table.audit_log("2026-11-01")
+    assert fake.audit_log("2026-11-02") == table.audit_log("2026-11-02") != []
+
+
+# ---------------------------------------------------------------------------------- DynamoDB adapter only
+
+
+def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dynamodb: Any) -> None:
+    decoders = unique_table("decoders")
+    create_table_from_template(dynamodb._client, "KnowledgeTable", decoders)
+    store = DynamoKnowledgeStore(dynamodb, decoders)
+    populate(store)
+    decoded: list[Learning] = []
+    entities: set[str] = set()
+    for raw in dynamodb.scan(TableName=decoders)["Items"]:
+        image = from_item(raw)
+        keys = {"pk": image["pk"], "sk": image["sk"]}
+        entities.add(image["entity"])
+        learning = learning_from_image(keys, image)
+        assert (learning is not None) == (image["entity"] == "learning") == is_learning_key(keys)
+        assert is_learning_key({"pk": raw["pk"], "sk": raw["sk"]}) == is_learning_key(keys)  # AttributeValues
+        if learning is not None:
+            assert learning_id_of(keys) == learning.id
+            assert store.get_learning(learning.id) == learning
+            decoded.append(learning)
+        else:
+            assert learning_id_of(keys) is None
+    assert entities == {"node", "learning", "locator", "influence", "audit"}
+    assert sorted(decoded, key=lambda item: item.id) == state(store).learnings
+
+
+def test_learning_from_image_names_the_learning_that_does_not_validate() -> None:
+    keys = {"pk": "NODE#/coffee", "sk": "LEARNING#L-042"}
+    with pytest.raises(InvalidInput, match="learning L-042"):
+        learning_from_image(keys, {**keys, "entity": "learning", "id": "L-042", "version": 1, "text": ""})
+    assert learning_from_image({"pk": "LEARNING#L-042", "sk": "#LOCATOR"}, {"node_pk": "NODE#/"}) is None
+
+
+def test_scan_learnings_names_the_learning_item_that_does_not_validate(dynamodb: Any) -> None:
+    broken = unique_table("broken")
+    create_table_from_template(dynamodb._client, "KnowledgeTable", broken)
+    store = DynamoKnowledgeStore(dynamodb, broken)
+    place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    dynamodb.put_item(
+        TableName=broken,
+        Item=to_item({"pk": "NODE#/coffee", "sk": "LEARNING#L-bad", "entity": "learning", "id": "L-bad"}),
+    )
+    with pytest.raises(InvalidInput, match="learning L-bad"):
+        [learning for page in store.scan_learnings() for learning in page]
