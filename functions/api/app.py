@@ -7,7 +7,6 @@ scripts/export_openapi.py). Errors a caller can fix answer 400 with `{"message":
 import json
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -18,14 +17,13 @@ from pydantic import BaseModel
 import cataloop
 from cataloop import wiring
 from cataloop.domain.search.comment import MAX_TOKEN_CHARS, SearchComment
-from cataloop.domain.search.query_analysis import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
+from cataloop.domain.search.query import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
 from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
 from cataloop.http_errors import describe_request_validation, error_response
-from cataloop.services.search import SearchResponse
+from cataloop.observability import logger, tracer
+from cataloop.services.search_models import SearchResponse
 from cataloop.settings import settings
 
-logger = Logger()
-tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
 from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.enrichment import generate
 from cataloop.services.workflow import GenerateInput
 from cataloop.settings import settings
 from cataloop.validation import parse_as
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="listing.product_id")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -19,11 +18,10 @@ from pydantic import BaseModel, Field
 from cataloop import wiring
 from cataloop.errors import CataloopError, Conflict
 from cataloop.http_errors import describe_request_validation, error_response
-from cataloop.services import knowledge_base as kb
+from cataloop.observability import logger, tracer
+from cataloop.services import knowledge_admin as kb
 from cataloop.settings import settings
 
-logger = Logger()
-tracer = Tracer()
 app = APIGatewayHttpResolver(enable_validation=True)
 
 

@@ -4,31 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
 from cataloop.domain.knowledge.tree import DeploymentMode
+from cataloop.idempotency import idempotent_state
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.feedback import ApplyInput, apply_feedback
 from cataloop.settings import settings
 from cataloop.validation import parse_as
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 # A seller who files the same dispute twice, or a redelivered event, is one signal: keyed on its id, the
 # second run returns the first run's outcome and writes nothing.
-_persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
-_idempotency = IdempotencyConfig(event_key_jmespath="signal.signal_id", raise_on_no_idempotency_key=True)
+_idempotency = idempotent_state("signal.signal_id")
 
 
-@idempotent_function(data_keyword_argument="state", persistence_store=_persistence, config=_idempotency)
+@_idempotency
 def _apply(state: dict[str, Any]) -> dict[str, Any]:
     payload = parse_as(ApplyInput, state, "LearnApply state input")
     config = settings()

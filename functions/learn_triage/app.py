@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
 from cataloop.errors import InvalidInput
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.feedback import read_feedback_event, triage_feedback
 from cataloop.settings import settings
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
 from cataloop.domain.enrichment.pricing import default_prices
+from cataloop.idempotency import idempotent_state
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.knowledge_base import record_influence
 from cataloop.services.workflow import PersistInput, persist_enrichment
 from cataloop.settings import settings
 from cataloop.validation import parse_as
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 # A redelivered ProductCreated starts a second execution; keyed on (event, product) it writes no second version.
-_persistence = DynamoDBPersistenceLayer(table_name=settings().idempotency_table)
-_idempotency = IdempotencyConfig(
-    event_key_jmespath="[context.event_id, context.product_id]", raise_on_no_idempotency_key=True
-)
+_idempotency = idempotent_state("[context.event_id, context.product_id]")
 
 
-@idempotent_function(data_keyword_argument="state", persistence_store=_persistence, config=_idempotency)
+@_idempotency
 def _persist(state: dict[str, Any]) -> dict[str, Any]:
     payload = parse_as(PersistInput, state, "Persist state input")
     config = settings()

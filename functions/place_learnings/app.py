@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.knowledge_base import place_learning
 from cataloop.services.workflow import PlaceLearningsInput
 from cataloop.settings import settings
 from cataloop.validation import parse_as
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="product_id")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -12,14 +11,11 @@ from cataloop import wiring
 from cataloop.domain.catalog.events import ProductCreatedEvent
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.errors import InvalidInput
+from cataloop.observability import logger, metrics, tracer
 from cataloop.services.intake import prepare_context
 from cataloop.services.knowledge_base import retrieve_for_prompt
 from cataloop.settings import settings
 from cataloop.validation import parse_as
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 @logger.inject_lambda_context(correlation_id_path="id")

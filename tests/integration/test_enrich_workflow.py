@@ -126,7 +126,7 @@ def test_prompt_injection_in_the_description_has_no_effect(cloud: LocalCloud) ->
 def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cataloop.adapters.offline.models import OfflineModelClient
+    from cataloop.adapters.offline.client import OfflineModelClient
     from cataloop.errors import ModelError
 
     def broken(self: Any, request: Any, output_model: Any) -> Any:
@@ -149,7 +149,7 @@ def test_a_model_failure_ends_in_a_fail_state_and_leaves_the_product_pending(
 def test_throttling_is_retried_by_the_state_machine(
     cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cataloop.adapters.offline.models import OfflineModelClient
+    from cataloop.adapters.offline.client import OfflineModelClient
     from cataloop.errors import RetryableModelError
 
     calls = {"generator_b": 0}

@@ -21,17 +21,17 @@ from cataloop.domain.knowledge.learning import (
     UnitPattern,
     ValueLexicon,
 )
+from cataloop.domain.knowledge.placement import PlacementDecision, PlacementPlan
 from cataloop.domain.knowledge.tree import (
     DeploymentMode,
     KnowledgeChange,
     KnowledgeNode,
     LearningStatus,
-    PlacementDecision,
-    PlacementPlan,
     path_key,
 )
 from cataloop.domain.model_calls import ModelRequest, ModelResponse
 from cataloop.errors import Conflict, InvalidInput
+from cataloop.services import knowledge_admin as kb_admin
 from cataloop.services import knowledge_base as kb
 
 pytestmark = pytest.mark.integration
@@ -236,20 +236,20 @@ def test_export_then_import_into_another_stage_round_trips(
     store: DynamoKnowledgeStore, dynamodb: Any
 ) -> None:
     _populate(store)
-    snapshot = kb.export_snapshot(store, NOW)
+    snapshot = kb_admin.export_snapshot(store, NOW)
     assert len(snapshot.learnings) == 4 and sum(item.live for item in snapshot.learnings) == 3
 
     _create_table(dynamodb, "prod-knowledge")
     prod = DynamoKnowledgeStore(dynamodb, "prod-knowledge")
-    result = kb.import_snapshot(prod, snapshot.model_dump_json())
+    result = kb_admin.import_snapshot(prod, snapshot.model_dump_json())
     assert result.model_dump() == {"nodes": len(snapshot.nodes), "learnings_written": 4, "learnings_kept": 0}
 
-    again = kb.export_snapshot(prod, NOW)
+    again = kb_admin.export_snapshot(prod, NOW)
     assert again.learnings == snapshot.learnings
     shape = [(n.path, sorted(n.children), n.learning_count) for n in snapshot.nodes]
     assert [(n.path, sorted(n.children), n.learning_count) for n in again.nodes] == shape
     # Re-importing the same snapshot keeps what is there (same versions).
-    assert kb.import_snapshot(prod, snapshot).learnings_kept == 4  # type: ignore[attr-defined]
+    assert kb_admin.import_snapshot(prod, snapshot).learnings_kept == 4  # type: ignore[attr-defined]
     # The imported knowledge is usable: retrieval and lookups by id work in the new stage.
     views = kb.retrieve_for_prompt(prod, ["Food", "Coffee"], "Lavazza Qualita Oro", now=NOW)
     assert views and "Lavazza" in views[0].text
@@ -272,15 +272,15 @@ def test_importing_a_malformed_snapshot_writes_nothing(
     store: DynamoKnowledgeStore, dynamodb: Any, corrupt: Any
 ) -> None:
     _populate(store)
-    data = json.loads(kb.export_snapshot(store, NOW).model_dump_json())
+    data = json.loads(kb_admin.export_snapshot(store, NOW).model_dump_json())
     corrupt(data)
     _create_table(dynamodb, "empty-knowledge")
     target = DynamoKnowledgeStore(dynamodb, "empty-knowledge")
 
     with pytest.raises(InvalidInput, match="invalid knowledge snapshot"):
-        kb.import_snapshot(target, json.dumps(data))
+        kb_admin.import_snapshot(target, json.dumps(data))
     with pytest.raises(InvalidInput, match="not JSON"):
-        kb.import_snapshot(target, "{not json")
+        kb_admin.import_snapshot(target, "{not json")
     assert _count(dynamodb, "empty-knowledge") == 0
 
 
@@ -295,7 +295,7 @@ def test_influence_is_one_query_and_idempotent(store: DynamoKnowledgeStore) -> N
     kb.record_influence(store, views, "prod-7", 2, "exec-1", NOW)
     kb.record_influence(store, views, "prod-7", 2, "exec-1", NOW)  # a retried Persist
     kb.record_influence(store, views, "prod-9", 1, "exec-2", NOW)
-    detail = kb.show_learning(store, views[0].id)
+    detail = kb_admin.show_learning(store, views[0].id)
     assert [(i.product_id, i.product_version, i.learning_version) for i in detail.influenced] == [
         ("prod-7", 2, 1),
         ("prod-9", 1, 1),
@@ -325,7 +325,7 @@ def test_learn_then_deploy_replacement_switches_on_approval_with_an_audit_trail(
     ids_in_prompt = [v.id for v in kb.retrieve_for_prompt(store, ["Coffee"], "Arabica beans", now=NOW)]
     assert ids_in_prompt == [old.id]
 
-    approved = kb.approve(store, new.id, "expert@example.com", "Arabica is a bean variety", now=_now)
+    approved = kb_admin.approve(store, new.id, "expert@example.com", "Arabica is a bean variety", now=_now)
     assert approved.status is LearningStatus.ACTIVE
     retired_old = store.get_learning(old.id)
     assert retired_old is not None and retired_old.status is LearningStatus.RETIRED
@@ -338,25 +338,27 @@ def test_learn_then_deploy_replacement_switches_on_approval_with_an_audit_trail(
         (old.id, "retired", "expert@example.com"),
     }
     with pytest.raises(InvalidInput, match="only proposed"):
-        kb.approve(store, new.id, "expert", "again", now=_now)
+        kb_admin.approve(store, new.id, "expert", "again", now=_now)
 
 
 def test_votes_edit_and_retire_through_the_store(store: DynamoKnowledgeStore) -> None:
     learning = place(store, brand(["Lavazza"], ["Coffee"], "p1")).changed[0]
-    edited = kb.edit(store, learning.id, "In Coffee, 'Lavazza' is the Brand.", "ana", "shorter", now=_now)
+    edited = kb_admin.edit(
+        store, learning.id, "In Coffee, 'Lavazza' is the Brand.", "ana", "shorter", now=_now
+    )
     assert store.get_learning(learning.id).superseded_by == edited.id  # type: ignore[union-attr]
     with pytest.raises(InvalidInput, match="abstract"):
-        kb.edit(store, edited.id, "Make sure brands are right.", "ana", "bad", now=_now)
+        kb_admin.edit(store, edited.id, "Make sure brands are right.", "ana", "bad", now=_now)
 
-    kb.vote(store, edited.id, -1, "wrong on p5", now=_now)
-    gone = kb.vote(store, edited.id, -1, "wrong on p6", now=_now)
+    kb_admin.vote(store, edited.id, -1, "wrong on p5", now=_now)
+    gone = kb_admin.vote(store, edited.id, -1, "wrong on p6", now=_now)
     assert gone.status is LearningStatus.RETIRED and gone.votes == 0
     assert store.get_node(["Coffee"]).learning_count == 0  # type: ignore[union-attr]
     assert kb.retrieve_for_prompt(store, ["Coffee"], "Lavazza", now=NOW) == []
     with pytest.raises(InvalidInput, match="no learning"):
-        kb.retire(store, "L-missing", "ana", "x", now=_now)
+        kb_admin.retire(store, "L-missing", "ana", "x", now=_now)
     with pytest.raises(InvalidInput, match="already retired"):
-        kb.retire(store, edited.id, "ana", "x", now=_now)
+        kb_admin.retire(store, edited.id, "ana", "x", now=_now)
 
 
 def test_placement_rejects_empty_and_oversized_drafts_before_touching_the_table(
@@ -430,13 +432,13 @@ def test_replay_validation_promotes_only_when_the_rate_falls(store: DynamoKnowle
         seen.append([view.text for view in learnings])
         return 0.10
 
-    assert kb.validate_by_replay(draft, replay, baseline_score=0.25)
-    assert not kb.validate_by_replay(draft, replay, baseline_score=0.10)
+    assert kb_admin.validate_by_replay(draft, replay, baseline_score=0.25)
+    assert not kb_admin.validate_by_replay(draft, replay, baseline_score=0.10)
     assert seen[0] == [draft.text]
 
     proposed = place(store, draft, DeploymentMode.LEARN_THEN_DEPLOY).changed[0]
-    kept = kb.promote_by_replay(store, proposed.id, replay, baseline_score=0.05, now=_now)
+    kept = kb_admin.promote_by_replay(store, proposed.id, replay, baseline_score=0.05, now=_now)
     assert kept.status is LearningStatus.PROPOSED and kept.audit[-1].action == "replay_rejected"
-    promoted = kb.promote_by_replay(store, proposed.id, replay, baseline_score=0.30, now=_now)
+    promoted = kb_admin.promote_by_replay(store, proposed.id, replay, baseline_score=0.30, now=_now)
     assert promoted.status is LearningStatus.ACTIVE
     assert path_key(promoted.scope_path) == "/coffee"

@@ -10,15 +10,15 @@ from typing import Any, Literal
 
 import pytest
 
-from cataloop.adapters.embedded_search import LocalSearchIndex
+from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 from cataloop.adapters.offline_guardrail import OfflineGuardrail
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.model_calls import ModelRequest, ModelResponse
+from cataloop.domain.search.classification import FewShotIndex, load_query_vocabulary
 from cataloop.domain.search.comment import CommentOutput
 from cataloop.domain.search.documents import product_document
 from cataloop.domain.search.log import SearchLogRecord
-from cataloop.domain.search.query_analysis import FewShotIndex, load_query_vocabulary
 from cataloop.errors import CataloopError, InvalidInput, ModelError
 from cataloop.services.search import SearchService, SearchSettings
 
@@ -96,9 +96,9 @@ class ScriptedCommenter:
 
 
 @pytest.fixture(scope="module")
-def engine() -> LocalSearchIndex:
+def engine() -> EmbeddedSearchIndex:
     analyzer = KoreanAnalyzer(KoreanAnalysisConfig(user_dictionary=("야쿠르트", "바른장", "맑은빨래")))
-    index = LocalSearchIndex(None, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+    index = EmbeddedSearchIndex(None, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
     index.ensure_index()
     assert index.bulk_upsert([_document(listing) for listing in LISTINGS]).indexed == 6
     return index
@@ -114,13 +114,13 @@ def log() -> MemoryLog:
     return MemoryLog()
 
 
-def _documents(engine: LocalSearchIndex) -> Any:
+def _documents(engine: EmbeddedSearchIndex) -> Any:
     by_id = {listing.product_id: _document(listing).source() for listing in LISTINGS}
     return lambda ids: [by_id[i] for i in ids if i in by_id]
 
 
 def _service(
-    engine: LocalSearchIndex, few_shot: FewShotIndex, log: Any = None, **kwargs: Any
+    engine: EmbeddedSearchIndex, few_shot: FewShotIndex, log: Any = None, **kwargs: Any
 ) -> SearchService:
     clock = kwargs.pop("clock", lambda: NOW)
     return SearchService(

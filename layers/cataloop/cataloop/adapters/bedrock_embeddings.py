@@ -5,26 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Protocol
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cataloop.errors import InvalidInput, ModelError, RetryableModelError
+from cataloop.adapters.bedrock_errors import bedrock_errors
+from cataloop.errors import InvalidInput, ModelError
 
 TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
 TITAN_V2_DIMENSIONS = (1024, 512, 256)
 # Titan v2 accepts up to 8,192 tokens or 50,000 characters per text.
 TITAN_V2_MAX_CHARS = 50_000
-
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "ModelNotReadyException",
-        "InternalServerException",
-        "ModelTimeoutException",
-    }
-)
 
 
 class InvokeModelClient(Protocol):
@@ -75,19 +64,10 @@ class TitanEmbedder:
 
     def _embed_one(self, text: str) -> list[float]:
         body = json.dumps({"inputText": text, "dimensions": self.dimension, "normalize": self._normalize})
-        try:
+        with bedrock_errors(f"{self.model_id} embedding"):
             response = self._client.invoke_model(
                 modelId=self.model_id, body=body, contentType="application/json", accept="application/json"
             )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            message = error.response.get("Error", {}).get("Message", str(error))
-            text_error = f"{self.model_id} embedding failed with {code}: {message}"
-            if code in RETRYABLE_ERROR_CODES:
-                raise RetryableModelError(text_error) from error
-            raise ModelError(text_error) from error
-        except (BotocoreConnectionError, HTTPClientError) as error:
-            raise RetryableModelError(f"{self.model_id} could not be reached: {error}") from error
         try:
             parsed = _TitanEmbeddingBody.model_validate_json(response["body"].read())
         except ValidationError as error:

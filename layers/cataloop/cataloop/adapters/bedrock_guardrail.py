@@ -7,15 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
-
+from cataloop.adapters.bedrock_errors import bedrock_errors
 from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
-from cataloop.errors import InvalidInput, ModelError, RetryableModelError
-
-RETRYABLE_ERROR_CODES = frozenset(
-    {"ThrottlingException", "ServiceUnavailableException", "InternalServerException"}
-)
+from cataloop.errors import InvalidInput
 
 
 class ApplyGuardrailClient(Protocol):
@@ -42,7 +36,7 @@ class BedrockGuardrail:
             raise InvalidInput(f"guardrail source must be INPUT or OUTPUT, not {source!r}")
         if not text.strip():
             return GuardrailVerdict.passed()
-        try:
+        with bedrock_errors(f"guardrail {self._identifier}:{self._version}"):
             response = self._client.apply_guardrail(
                 guardrailIdentifier=self._identifier,
                 guardrailVersion=self._version,
@@ -50,17 +44,6 @@ class BedrockGuardrail:
                 content=[{"text": {"text": text}}],
                 outputScope="INTERVENTIONS",
             )
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            message = error.response.get("Error", {}).get("Message", str(error))
-            text_error = f"guardrail {self._identifier}:{self._version} failed with {code}: {message}"
-            if code in RETRYABLE_ERROR_CODES:
-                raise RetryableModelError(text_error) from error
-            raise ModelError(text_error) from error
-        except (BotocoreConnectionError, HTTPClientError) as error:
-            raise RetryableModelError(
-                f"guardrail {self._identifier} could not be reached: {error}"
-            ) from error
         return verdict_from_response(response)
 
 

@@ -12,25 +12,14 @@ import re
 import time
 from typing import Any, Literal, Protocol
 
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cataloop.adapters.bedrock_errors import bedrock_errors
 from cataloop.domain.model_calls import ModelRequest, ModelResponse, ModelRole, ModelUsage, OutputT
-from cataloop.errors import ModelError, RetryableModelError
+from cataloop.errors import ModelError
+from cataloop.validation import describe_validation_error
 
-# Error codes that mean "the same request may succeed later". Step Functions matches the
-# RetryableModelError class name and retries with backoff and jitter.
-RETRYABLE_ERROR_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "ModelNotReadyException",
-        "InternalServerException",
-        "ModelTimeoutException",
-    }
-)
-
+# What to change when Converse refuses a request (appended to the ModelError's message).
 _FIX_HINTS = {
     "AccessDeniedException": "check the role's bedrock:InvokeModel permission and that model access is enabled",
     "ResourceNotFoundException": "check the configured model id (or inference profile id) for this role",
@@ -128,16 +117,6 @@ def tool_name_for(output_model: type[BaseModel]) -> str:
     return name[:64]
 
 
-def _validation_summary(error: ValidationError, limit: int = 12) -> str:
-    lines = []
-    for item in error.errors()[:limit]:
-        location = ".".join(str(part) for part in item["loc"]) or "(root)"
-        lines.append(f"{location}: {item['msg']}")
-    if error.error_count() > limit:
-        lines.append(f"... and {error.error_count() - limit} more")
-    return "; ".join(lines)
-
-
 class BedrockModelClient:
     """ModelClient over Bedrock Converse: one forced tool per call, output validated with pydantic.
 
@@ -210,7 +189,7 @@ class BedrockModelClient:
             try:
                 output = output_model.model_validate(tool_use.get("input"))
             except ValidationError as error:
-                last_error = _validation_summary(error)
+                last_error = describe_validation_error(error, limit=12)
                 if attempt == 2:
                     break
                 correction = (
@@ -265,25 +244,11 @@ class BedrockModelClient:
 
     def _converse(self, body: dict[str, Any], model_id: str, role: ModelRole) -> dict[str, Any]:
         started = time.perf_counter()
-        try:
+        with bedrock_errors(f"{model_id} ({role})", _FIX_HINTS):
             response = self._client.converse(**body)
-        except ClientError as error:
-            raise _model_error_from(error, model_id, role) from error
-        except (BotocoreConnectionError, HTTPClientError) as error:
-            raise RetryableModelError(f"{model_id} ({role}) could not be reached: {error}") from error
         # Converse reports the model's own latency; fall back to wall-clock when it is absent.
         response.setdefault("metrics", {}).setdefault("latencyMs", (time.perf_counter() - started) * 1000)
         return response
-
-
-def _model_error_from(error: ClientError, model_id: str, role: str) -> ModelError | RetryableModelError:
-    code = error.response.get("Error", {}).get("Code", "Unknown")
-    message = error.response.get("Error", {}).get("Message", str(error))
-    text = f"{model_id} ({role}) failed with {code}: {message}"
-    if code in RETRYABLE_ERROR_CODES:
-        return RetryableModelError(text)
-    hint = _FIX_HINTS.get(code)
-    return ModelError(f"{text}; {hint}" if hint else text)
 
 
 def _error_tool_result(tool_use_id: str, text: str) -> dict[str, Any]:

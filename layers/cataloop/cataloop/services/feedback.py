@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,40 +22,34 @@ from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.enrichment.attributes import schema_for
 from cataloop.domain.enrichment.extraction import SupervisorResolution
 from cataloop.domain.enrichment.prompting import data_block, prepare_product_data, render_supervisor
-from cataloop.domain.feedback.signals import (
-    EVENT_MODELS,
-    EVENT_SOURCES,
-    AggregatedDraft,
+from cataloop.domain.feedback.corrections import (
     ClaimJudgement,
-    FeedbackSignal,
-    TriageDecision,
     aggregate_drafts,
     correction_learnings,
     culprits,
-    describe_feedback_error,
-    extracted_values,
     judge_claim,
-    resolve_attribute,
-    signal_of,
-    triage,
 )
+from cataloop.domain.feedback.signals import (
+    EVENT_MODELS,
+    EVENT_SOURCES,
+    FeedbackSignal,
+    describe_feedback_error,
+    signal_of,
+)
+from cataloop.domain.feedback.triage import TriageDecision, extracted_values, resolve_attribute, triage
+from cataloop.domain.knowledge.changes import change_for
 from cataloop.domain.knowledge.learning import LearningDraft
-from cataloop.domain.knowledge.tree import DeploymentMode, Learning, change_for, utc_now
+from cataloop.domain.knowledge.tree import DeploymentMode, Learning, utc_now
 from cataloop.domain.model_calls import ModelRequest, PromptText
 from cataloop.errors import Conflict, InvalidInput, ModelError
-from cataloop.ports import ModelClient
-from cataloop.services.knowledge_base import KnowledgeStore, place_learning, vote
+from cataloop.ports import ModelClient, ProductStore
+from cataloop.services.knowledge_admin import vote
+from cataloop.services.knowledge_base import KnowledgeStore, place_learning
 
 logger = logging.getLogger(__name__)
 
 MAX_FEEDBACK_HISTORY = 50
 SUPPORT_ATTEMPTS = 5
-
-
-class ProductAccess(Protocol):
-    def get(self, product_id: str) -> StoredProduct | None: ...
-
-    def put_version(self, product: StoredProduct) -> StoredProduct: ...
 
 
 class FeedbackProduct(BaseModel):
@@ -164,7 +158,7 @@ def feedback_product(stored: StoredProduct) -> FeedbackProduct:
     )
 
 
-def triage_feedback(signal: FeedbackSignal, products: ProductAccess) -> TriageOutput:
+def triage_feedback(signal: FeedbackSignal, products: ProductStore) -> TriageOutput:
     """Load the product and its extraction provenance and decide whether the signal points at an extraction
     error. InvalidInput when the product is unknown (nothing to learn from; the event is wrong)."""
     stored = products.get(signal.product_id)
@@ -289,7 +283,7 @@ def _now_text(now: datetime) -> str:
 
 
 def _correct_product(
-    state: ApplyInput, corrections: Sequence[ClaimJudgement], products: ProductAccess, now: datetime
+    state: ApplyInput, corrections: Sequence[ClaimJudgement], products: ProductStore, now: datetime
 ) -> tuple[int | None, list[str]]:
     """Write the corrected attributes as the next product version (reindexed by the stream). Skips
     attributes that no longer hold the wrong value, and the whole write when this signal is already in the
@@ -379,7 +373,7 @@ def _add_support(
 
 def apply_feedback(
     state: ApplyInput,
-    products: ProductAccess,
+    products: ProductStore,
     knowledge: KnowledgeStore,
     mode: DeploymentMode,
     memory_model: ModelClient | None = None,
@@ -446,27 +440,3 @@ def apply_feedback(
         needs_review=state.resolution.needs_review,
         review_reason=state.resolution.review_reason,
     )
-
-
-def aggregate_signals(pairs: Sequence[tuple[str, LearningDraft]]) -> list[AggregatedDraft]:
-    """Batch form of the aggregation (e.g. a day of returns): one draft per category and directive, with
-    its support count, for `place_aggregated` to write."""
-    return aggregate_drafts(pairs)
-
-
-def place_aggregated(
-    aggregated: AggregatedDraft,
-    knowledge: KnowledgeStore,
-    mode: DeploymentMode,
-    memory_model: ModelClient | None = None,
-    now: Callable[[], datetime] = utc_now,
-) -> Learning | None:
-    """Place one aggregated draft and record all its supporting signals on the resulting learning."""
-    result = place_learning(aggregated.draft, knowledge, mode, memory_model, now)
-    target = result.changed[0].id if result.changed else result.final.target_learning_id
-    if target is None:
-        return None
-    learning = knowledge.get_learning(target)
-    for signal_id in aggregated.signal_ids[1:]:
-        learning = _add_support(knowledge, target, signal_id, now)
-    return learning

@@ -1,13 +1,12 @@
-"""The shopper search use case: `GET /search` and `GET /search/comment`, over ports only.
+"""The shopper search use case: `GET /search`, over ports only.
 
 One search, in order: validate -> exact product-name fast path -> guardrail on the query -> chosung or
 keyboard variant resolved against the catalog vocabulary -> classification (keyword or natural language,
 sort intent, food intent) -> plan (keyword, or hybrid lexical + k-NN) -> re-ranking of ~100 candidates ->
 the requested page, the plan that produced it and a token for the AI comment -> one search-log record.
 
-The comment is a separate call so that results are never delayed by a model: the token carries the
-(guardrail-checked) query and the result ids, the comment is grounded on those products' metadata only,
-and the guardrail checks it again on the way out.
+The response models are in `search_models`; the AI comment (`GET /search/comment`, answered by
+`SearchService.comment`) is in `search_comment`.
 """
 
 from __future__ import annotations
@@ -16,52 +15,41 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.model_calls import ModelRequest
-from cataloop.domain.search.comment import (
-    COMMENT_TOP_N,
-    DEFAULT_TOKEN_TTL_SECONDS,
-    CommentOutput,
-    CommentRequest,
-    SearchComment,
-    comment_from_model,
-    make_comment_token,
-    offline_comment,
-    read_comment_token,
-    render_commenter_prompt,
-)
-from cataloop.domain.search.guardrail import GuardrailAction
+from cataloop.domain.search.classification import FewShotIndex, classify, sort_order_for
+from cataloop.domain.search.comment import COMMENT_TOP_N, DEFAULT_TOKEN_TTL_SECONDS, SearchComment
 from cataloop.domain.search.log import SearchLogRecord
 from cataloop.domain.search.plan import (
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
     LexicalClause,
     SearchMode,
-    SearchPage,
     SearchPlan,
     build_search_plan,
 )
-from cataloop.domain.search.query_analysis import (
+from cataloop.domain.search.query import SearchRequest, SortOrder, query_key
+from cataloop.domain.search.ranking import RankingRules, rank_results
+from cataloop.domain.search.variants import (
     CatalogVocabulary,
-    FewShotIndex,
     KeywordVariant,
-    QueryClassification,
-    QueryKind,
-    SearchRequest,
-    SortIntent,
-    SortOrder,
     chosung_variant,
-    classify,
     keyboard_variant,
-    query_key,
-    sort_order_for,
 )
-from cataloop.domain.search.ranking import RankedResult, RankingRules, rank_results
-from cataloop.errors import CataloopError, InvalidInput, ModelError, RetryableModelError
-from cataloop.ports import Embedder, Guardrail, ModelClient
+from cataloop.errors import CataloopError, InvalidInput
+from cataloop.ports import Embedder, Guardrail, ModelClient, ProductIndex, SearchLog
+from cataloop.services.search_comment import ProductDocumentLookup, SearchComments
+from cataloop.services.search_models import (
+    ClassificationSummary,
+    ClauseSummary,
+    GuardrailSummary,
+    SearchPlanSummary,
+    SearchResponse,
+    SearchResultItem,
+    VariantSummary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,150 +60,6 @@ VOCABULARY_MAX_AGE_SECONDS = 60.0
 
 
 # --- ports --------------------------------------------------------------------------------------------
-
-
-class ProductSearchIndex(Protocol):
-    """The read side of a product index (`LocalSearchIndex`, `OpenSearchIndex`)."""
-
-    def search(self, plan: SearchPlan, query_vector: Sequence[float] | None = None) -> SearchPage: ...
-
-
-class SearchLogWriter(Protocol):
-    """Where search-log records go (`SearchLogFiles` locally, `SearchLogS3` in AWS)."""
-
-    def write(self, records: Iterable[SearchLogRecord]) -> Any: ...
-
-
-ProductDocumentLookup = Callable[[Sequence[str]], list[dict[str, Any]]]
-"""Product ids -> their indexed documents (with `id`), in the order asked; unknown ids are left out."""
-
-
-class StoredProductReader(Protocol):
-    def get(self, product_id: str) -> Any: ...
-
-
-def documents_from_product_store(store: StoredProductReader) -> ProductDocumentLookup:
-    """A lookup that rebuilds each product's search document from the Products table (the source of truth
-    the index is built from), so a comment never depends on a second index read path."""
-    from cataloop.domain.search.documents import product_document
-
-    def lookup(product_ids: Sequence[str]) -> list[dict[str, Any]]:
-        documents = []
-        for product_id in product_ids:
-            stored = store.get(product_id)
-            if stored is not None:
-                document = product_document(stored.listing, stored.enrichment or None, stored.version)
-                documents.append(document.source())
-        return documents
-
-    return lookup
-
-
-# --- response models ----------------------------------------------------------------------------------
-
-
-class SearchResultItem(BaseModel):
-    """One result as the API returns it: display fields, the score and why the ranking moved it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    position: int = Field(ge=1)
-    name: str
-    brand: str | None = None
-    price: float | None = None
-    rating: float | None = None
-    review_count: int = 0
-    purchase_count: int = 0
-    is_food: bool | None = None
-    category_path: list[str] = Field(default_factory=list)
-    relevance: float
-    engine_score: float
-    reasons: list[str] = Field(default_factory=list)
-
-    @classmethod
-    def from_ranked(cls, ranked: RankedResult, position: int) -> SearchResultItem:
-        doc = ranked.doc
-        return cls(
-            id=ranked.id,
-            position=position,
-            name=str(doc.get("name") or ranked.id),
-            brand=doc.get("brand"),
-            price=doc.get("price"),
-            rating=doc.get("rating"),
-            review_count=int(doc.get("review_count") or 0),
-            purchase_count=int(doc.get("purchase_count") or 0),
-            is_food=doc.get("is_food"),
-            category_path=[str(part) for part in doc.get("category_path") or []],
-            relevance=ranked.relevance,
-            engine_score=ranked.engine_score,
-            reasons=ranked.reasons,
-        )
-
-
-class GuardrailSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    action: GuardrailAction = "none"
-    reasons: list[str] = Field(default_factory=list)
-
-
-class ClassificationSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kind: QueryKind
-    sort_intent: SortIntent | None = None
-    food_intent: bool | None = None
-    cleaned_query: str
-    reasons: list[str] = Field(default_factory=list)
-
-
-class VariantSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["keyboard", "chosung"]
-    text: str
-    reason: str
-    alternatives: list[str] = Field(default_factory=list)
-
-
-class ClauseSummary(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    purpose: str
-    text: str
-    fields: list[str]
-    boost: float
-
-
-class SearchPlanSummary(BaseModel):
-    """How the query was understood and executed: shown to shoppers and developers for transparency."""
-
-    model_config = ConfigDict(frozen=True)
-
-    exact_match: bool
-    guardrail: GuardrailSummary = Field(default_factory=GuardrailSummary)
-    classification: ClassificationSummary | None = None
-    variants: list[VariantSummary] = Field(default_factory=list)
-    mode: SearchMode
-    sort: SortOrder
-    clauses: list[ClauseSummary]
-    ranking: list[str] = Field(default_factory=list)
-    candidates: int = Field(ge=0)
-
-
-class SearchResponse(BaseModel):
-    """`GET /search`: one page of ranked results, the plan, and the token for `GET /search/comment`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    query: str
-    page: int
-    size: int
-    total: int
-    results: list[SearchResultItem]
-    plan: SearchPlanSummary
-    comment_token: str | None = None
 
 
 # --- the service --------------------------------------------------------------------------------------
@@ -238,13 +82,13 @@ class SearchService:
 
     def __init__(
         self,
-        index: ProductSearchIndex,
+        index: ProductIndex,
         guardrail: Guardrail,
         few_shot: FewShotIndex,
         *,
         token_secret: bytes | str,
         embedder: Embedder | None = None,
-        search_log: SearchLogWriter | None = None,
+        search_log: SearchLog | None = None,
         documents: ProductDocumentLookup | None = None,
         commenter: ModelClient | None = None,
         catalog_terms: Callable[[], Iterable[str]] | None = None,
@@ -259,12 +103,20 @@ class SearchService:
         self.few_shot = few_shot
         self.embedder = embedder
         self.search_log = search_log
-        self.documents = documents
-        self.commenter = commenter
         self.settings = settings or SearchSettings()
-        self._token_secret = token_secret
-        self._catalog_terms = catalog_terms or getattr(index, "vocabulary", None)
-        self._in_catalog = in_catalog or getattr(index, "in_catalog", None)
+        self.comments = SearchComments(
+            guardrail,
+            token_secret,
+            documents=documents,
+            commenter=commenter,
+            top_n=self.settings.comment_top_n,
+            token_ttl_seconds=self.settings.token_ttl_seconds,
+            clock=clock,
+        )
+        # The port's vocabulary (empty on an engine that cannot list its terms: variants are then skipped);
+        # tests may inject their own.
+        self._catalog_terms: Callable[[], Iterable[str]] = catalog_terms or index.vocabulary
+        self._in_catalog: Callable[[str], bool] = in_catalog or index.in_catalog
         self._clock = clock
         self._vocabulary: CatalogVocabulary | None = None
         self._vocabulary_key: tuple[int, float] = (-1, 0.0)
@@ -357,8 +209,8 @@ class SearchService:
             summary={
                 "exact_match": False,
                 "guardrail": GuardrailSummary(action=verdict.action, reasons=verdict.reasons),
-                "classification": _classification_summary(classification),
-                "variants": [_variant_summary(variant)] if variant else [],
+                "classification": ClassificationSummary.from_classification(classification),
+                "variants": [VariantSummary.from_variant(variant)] if variant else [],
             },
         )
 
@@ -369,8 +221,6 @@ class SearchService:
         return chosung_variant(text, vocabulary) or keyboard_variant(text, vocabulary, self.typo_corrections)
 
     def _catalog_vocabulary(self) -> CatalogVocabulary | None:
-        if self._catalog_terms is None:
-            return None
         terms = list(self._catalog_terms())
         now = time.monotonic()
         count, built_at = self._vocabulary_key
@@ -454,10 +304,7 @@ class SearchService:
         results = [SearchResultItem.from_ranked(item, offset + n) for n, item in enumerate(window, 1)]
         token = None
         if outcome.results:
-            top_ids = [item.id for item in outcome.results[: self.settings.comment_top_n]]
-            token = make_comment_token(
-                query, top_ids, self._token_secret, self._clock(), self.settings.token_ttl_seconds
-            )
+            token = self.comments.token(query, [item.id for item in outcome.results])
         plan_summary = SearchPlanSummary(
             mode=plan.mode,
             sort=sort,
@@ -503,51 +350,7 @@ class SearchService:
     def comment(self, token: str) -> SearchComment:
         """The AI comment for a token from `search`, grounded on those results' metadata only; InvalidInput
         when the token is bad or expired or its products are gone."""
-        if self.documents is None:
-            raise CataloopError("comments need a product document lookup; wire `documents=`")
-        claims = read_comment_token(token, self._token_secret, self._clock())
-        documents = self.documents(claims.result_ids)
-        request = CommentRequest.from_documents(claims.query, documents, self.settings.comment_top_n)
-        comment = self._model_comment(request) or offline_comment(request)
-        checked = self._checked(comment)
-        if checked is None and comment.source == "model":
-            checked = self._checked(offline_comment(request))
-        if checked is None:
-            return SearchComment(
-                text="이 결과에 대한 코멘트를 표시할 수 없습니다."
-                if request.language == "ko"
-                else "No comment can be shown for these results.",
-                language=request.language,
-                grounded_on=[],
-                source="offline-template",
-            )
-        return checked
-
-    def _model_comment(self, request: CommentRequest) -> SearchComment | None:
-        if self.commenter is None:
-            return None
-        try:
-            response = self.commenter.invoke(
-                ModelRequest(
-                    role="commenter",
-                    prompt=render_commenter_prompt(request),
-                    payload=request.model_dump(mode="json"),
-                    max_output_tokens=512,
-                ),
-                CommentOutput,
-            )
-            return comment_from_model(request, response.output, response.model_id)
-        except (ModelError, RetryableModelError) as error:
-            # The offline template is always correct, if plain: a failing model degrades, never breaks.
-            logger.warning("commenter model failed, using the offline template: %s", error)
-            return None
-
-    def _checked(self, comment: SearchComment) -> SearchComment | None:
-        verdict = self.guardrail.check(comment.text, "OUTPUT")
-        text = verdict.text_to_use(comment.text)
-        if text is None:
-            return None
-        return comment if text == comment.text else comment.model_copy(update={"text": text})
+        return self.comments.comment(token)
 
 
 class _Candidates:
@@ -556,19 +359,3 @@ class _Candidates:
     def __init__(self, hits: list[tuple[dict[str, Any], float]], total: int) -> None:
         self.hits = hits
         self.total = total
-
-
-def _classification_summary(classification: QueryClassification) -> ClassificationSummary:
-    return ClassificationSummary(
-        kind=classification.kind,
-        sort_intent=classification.sort_intent,
-        food_intent=classification.food_intent,
-        cleaned_query=classification.cleaned_query,
-        reasons=classification.reasons,
-    )
-
-
-def _variant_summary(variant: KeywordVariant) -> VariantSummary:
-    return VariantSummary(
-        kind=variant.kind, text=variant.text, reason=variant.reason, alternatives=variant.alternatives
-    )

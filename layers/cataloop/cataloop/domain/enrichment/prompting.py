@@ -1,8 +1,8 @@
 """Prompt rendering: versioned templates with slots, and product text sanitised into a delimited data block.
 
-Templates live in cataloop/prompts/<role>.v<N>.txt. The part before the line '=== user ===' is the system
-prompt. Product text is sanitised (HTML, scripts and control characters removed), truncated to a character
-budget, JSON-encoded with '<', '>' and '&' escaped, and placed between <product_data> tags, so nothing a seller
+Templates live in cataloop/prompts/<role>.v<N>.txt and load through `cataloop.domain.prompts`. Product
+text is sanitised (HTML, scripts and control characters removed), truncated to a character budget,
+JSON-encoded with '<', '>' and '&' escaped, and placed between <product_data> tags, so nothing a seller
 writes can close the block or pose as an instruction.
 """
 
@@ -11,10 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-import string
 from collections.abc import Sequence
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,10 +20,10 @@ from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.attributes import AttributeSchema
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.model_calls import PromptText
+from cataloop.domain.prompts import load_template
 
 TemplateName = Literal["generator", "evaluator", "supervisor"]
 TEMPLATE_VERSION = "v1"
-USER_MARKER = "=== user ==="
 DEFAULT_BUDGET_CHARS = 4000
 TRUNCATION_MARK = " …"
 
@@ -118,21 +115,6 @@ def data_block(value: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-@lru_cache(maxsize=16)
-def load_template(
-    name: TemplateName, version: str = TEMPLATE_VERSION
-) -> tuple[string.Template, string.Template]:
-    """(system, user) templates of `<name>.<version>.txt`; ValueError if the file or the marker is missing."""
-    path = resources.files("cataloop").joinpath(f"prompts/{name}.{version}.txt")
-    if not path.is_file():
-        raise ValueError(f"no prompt template {name}.{version}.txt in cataloop/prompts")
-    text = path.read_text(encoding="utf-8")
-    if USER_MARKER not in text:
-        raise ValueError(f"prompt template {name}.{version}.txt lacks the '{USER_MARKER}' line")
-    system, user = text.split(USER_MARKER, 1)
-    return string.Template(system.strip()), string.Template(user.strip())
-
-
 def _schema_lines(schema: AttributeSchema) -> str:
     return "\n".join(
         f"- {spec.name} ({spec.kind}{', required' if spec.required else ''}): {spec.description}"
@@ -156,13 +138,7 @@ def _example_lines(examples: Sequence[tuple[str, dict[str, str]]]) -> str:
 
 
 def _render(name: TemplateName, slots: dict[str, str]) -> PromptText:
-    system, user = load_template(name)
-    return PromptText(
-        template_id=name,
-        template_version=TEMPLATE_VERSION,
-        system=system.substitute(slots),
-        user=user.substitute(slots),
-    )
+    return load_template(name, TEMPLATE_VERSION).render(slots)
 
 
 def _common_slots(

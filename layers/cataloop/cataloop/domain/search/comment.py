@@ -14,17 +14,15 @@ import hashlib
 import hmac
 import json
 import re
-import string
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from cataloop.domain.enrichment.prompting import USER_MARKER, data_block, sanitise_text
+from cataloop.domain.enrichment.prompting import data_block, sanitise_text
 from cataloop.domain.model_calls import PromptText
+from cataloop.domain.prompts import load_template
 from cataloop.domain.search.hangul import is_syllable
 from cataloop.errors import InvalidInput, ModelError
 
@@ -227,32 +225,15 @@ def offline_comment(request: CommentRequest) -> SearchComment:
 # --- model prompt -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4)
-def _commenter_template(version: str) -> tuple[string.Template, string.Template]:
-    path = resources.files("cataloop").joinpath(f"prompts/commenter.{version}.txt")
-    if not path.is_file():
-        raise ValueError(f"no prompt template commenter.{version}.txt in cataloop/prompts")
-    system, marker, user = path.read_text(encoding="utf-8").partition(USER_MARKER)
-    if not marker:
-        raise ValueError(f"prompt template commenter.{version}.txt lacks the '{USER_MARKER}' line")
-    return string.Template(system.strip()), string.Template(user.strip())
-
-
 def render_commenter_prompt(request: CommentRequest, max_sentences: int = 3) -> PromptText:
     """The commenter prompt: rules in the system part, query and results as an escaped data block."""
-    system, user = _commenter_template(COMMENTER_TEMPLATE_VERSION)
     slots = {
         "language_name": "Korean" if request.language == "ko" else "English",
         "max_sentences": str(max_sentences),
         "query": data_block(request.query),
         "results": data_block([result.model_dump(mode="json") for result in request.results]),
     }
-    return PromptText(
-        template_id="commenter",
-        template_version=COMMENTER_TEMPLATE_VERSION,
-        system=system.substitute(slots),
-        user=user.substitute(slots),
-    )
+    return load_template("commenter", COMMENTER_TEMPLATE_VERSION).render(slots)
 
 
 def comment_from_model(request: CommentRequest, output: CommentOutput, model_id: str) -> SearchComment:

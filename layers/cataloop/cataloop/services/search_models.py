@@ -1,0 +1,136 @@
+"""The response models of the shopper search: `GET /search` returns a `SearchResponse` (one page of
+`SearchResultItem`s and the `SearchPlanSummary` of how the query was understood and executed).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cataloop.domain.search.classification import QueryClassification
+from cataloop.domain.search.guardrail import GuardrailAction
+from cataloop.domain.search.plan import SearchMode
+from cataloop.domain.search.query import QueryKind, SortIntent, SortOrder
+from cataloop.domain.search.ranking import RankedResult
+from cataloop.domain.search.variants import KeywordVariant
+
+
+class SearchResultItem(BaseModel):
+    """One result as the API returns it: display fields, the score and why the ranking moved it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    position: int = Field(ge=1)
+    name: str
+    brand: str | None = None
+    price: float | None = None
+    rating: float | None = None
+    review_count: int = 0
+    purchase_count: int = 0
+    is_food: bool | None = None
+    category_path: list[str] = Field(default_factory=list)
+    relevance: float
+    engine_score: float
+    reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_ranked(cls, ranked: RankedResult, position: int) -> SearchResultItem:
+        doc = ranked.doc
+        return cls(
+            id=ranked.id,
+            position=position,
+            name=str(doc.get("name") or ranked.id),
+            brand=doc.get("brand"),
+            price=doc.get("price"),
+            rating=doc.get("rating"),
+            review_count=int(doc.get("review_count") or 0),
+            purchase_count=int(doc.get("purchase_count") or 0),
+            is_food=doc.get("is_food"),
+            category_path=[str(part) for part in doc.get("category_path") or []],
+            relevance=ranked.relevance,
+            engine_score=ranked.engine_score,
+            reasons=ranked.reasons,
+        )
+
+
+class GuardrailSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: GuardrailAction = "none"
+    reasons: list[str] = Field(default_factory=list)
+
+
+class ClassificationSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: QueryKind
+    sort_intent: SortIntent | None = None
+    food_intent: bool | None = None
+    cleaned_query: str
+    reasons: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_classification(cls, classification: QueryClassification) -> ClassificationSummary:
+        return cls(
+            kind=classification.kind,
+            sort_intent=classification.sort_intent,
+            food_intent=classification.food_intent,
+            cleaned_query=classification.cleaned_query,
+            reasons=classification.reasons,
+        )
+
+
+class VariantSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["keyboard", "chosung"]
+    text: str
+    reason: str
+    alternatives: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def from_variant(cls, variant: KeywordVariant) -> VariantSummary:
+        return cls(
+            kind=variant.kind, text=variant.text, reason=variant.reason, alternatives=variant.alternatives
+        )
+
+
+class ClauseSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    purpose: str
+    text: str
+    fields: list[str]
+    boost: float
+
+
+class SearchPlanSummary(BaseModel):
+    """How the query was understood and executed: shown to shoppers and developers for transparency."""
+
+    model_config = ConfigDict(frozen=True)
+
+    exact_match: bool
+    guardrail: GuardrailSummary = Field(default_factory=GuardrailSummary)
+    classification: ClassificationSummary | None = None
+    variants: list[VariantSummary] = Field(default_factory=list)
+    mode: SearchMode
+    sort: SortOrder
+    clauses: list[ClauseSummary]
+    ranking: list[str] = Field(default_factory=list)
+    candidates: int = Field(ge=0)
+
+
+class SearchResponse(BaseModel):
+    """`GET /search`: one page of ranked results, the plan, and the token for `GET /search/comment`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    query: str
+    page: int
+    size: int
+    total: int
+    results: list[SearchResultItem]
+    plan: SearchPlanSummary
+    comment_token: str | None = None

@@ -1,0 +1,74 @@
+"""The handlers' logger, tracer and metrics: created once, patching only what the functions call out through."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PROBE = """
+import json
+import aws_xray_sdk.core.patcher as patcher
+from cataloop import observability
+print(json.dumps({
+    "patched": sorted(patcher._PATCHED_MODULES),
+    "disabled": bool(observability.tracer.disabled),
+    "service": observability.logger.service,
+    "namespace": observability.metrics.provider.namespace,
+}))
+"""
+
+
+def _probe(**environment: str) -> dict[str, object]:
+    keep = {
+        k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_", "AWS_LAMBDA_"))
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**keep, "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR", **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return dict(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_in_lambda_the_tracer_patches_only_botocore_and_requests() -> None:
+    probe = _probe(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_SERVICE_NAME="cataloop")
+    assert probe["disabled"] is False
+    assert probe["patched"] == ["botocore", "requests"]
+
+
+def test_tracing_stays_off_locally_and_the_names_match_the_template() -> None:
+    local = _probe(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_TRACE_DISABLED="true")
+    assert local["disabled"] is True and local["patched"] == []
+    # Imported first by a test or script, without the template's environment: the same names.
+    assert (local["service"], local["namespace"]) == ("cataloop", "Cataloop")
+    renamed = _probe(POWERTOOLS_SERVICE_NAME="other", POWERTOOLS_METRICS_NAMESPACE="Elsewhere")
+    assert (renamed["service"], renamed["namespace"]) == ("other", "Elsewhere")
+
+
+def test_logs_go_to_the_stdout_of_the_moment() -> None:
+    from cataloop.observability import logger
+
+    first, second = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(first):
+        logger.info("to the first")
+    with contextlib.redirect_stdout(second):
+        logger.info("to the second")
+    assert json.loads(first.getvalue())["message"] == "to the first"
+    assert json.loads(second.getvalue())["message"] == "to the second"
+
+
+def test_every_handler_uses_the_shared_objects() -> None:
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        source = app.read_text(encoding="utf-8")
+        assert not re.search(r"\b(Logger|Tracer|Metrics)\(", source), f"{app} creates its own"
+        assert "from cataloop.observability import" in source, app
