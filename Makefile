@@ -46,9 +46,10 @@ e2e-deps: $(E2E_STAMP) ## install Chromium (Debian) and playwright-core (npm) fo
 demo: setup ## run the main job end to end on the local cloud
 	$(VENV)/bin/cataloop demo
 
-lint: setup ## ruff lint + format check
+lint: setup ## ruff lint + format check + import contracts (pyproject.toml [tool.importlinter])
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: setup ## mypy on the shared package
 	$(VENV)/bin/mypy

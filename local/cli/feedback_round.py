@@ -16,7 +16,8 @@ from typing import Any
 
 import boto3
 
-from cataloop_local.emulator.cloud import REGION, LocalCloud
+from cataloop_local.emulator.cloud import LocalCloud
+from cataloop_local.emulator.resources import REGION
 
 STATE_MACHINE = "LearnFromFeedbackStateMachine"
 FEEDBACK_CHANNELS = ("seller_feedback", "customer_feedback")

@@ -24,7 +24,7 @@ def _actor(args: argparse.Namespace) -> str:
 
 def cmd_kb(args: argparse.Namespace) -> int:
     from cataloop.errors import CataloopError
-    from cataloop.services import knowledge_base as kb
+    from cataloop.services import knowledge_admin as kb
 
     with local_cloud(args.state_dir) as cloud:
         try:

@@ -1,20 +1,21 @@
 """The local cloud: `template.yaml` running in-process on moto, with real handlers and real ASL.
 
-`LocalCloud(template).start()` creates every table (with streams), queue, bus, rule, function and state
-machine the template declares, wires EventBridge targets, stream mappings and HTTP routes from the
-functions' and state machines' `Events`, and restores saved tables from `.cataloop/`. Nothing here names
-a resource of the project: adding a function, rule or route to the template needs no change here.
+`LocalCloud(template).start()` starts moto, has `resources.ResourceCreator` create every table (with
+streams), queue, bus, rule, function and state machine the template declares and wire the functions' and
+state machines' `Events` (EventBridge targets, stream mappings, HTTP routes), and restores saved tables
+from `.cataloop/`. This module holds the cloud's lifecycle, what callers use (invoke, put events, pump
+streams, executions, physical names) and the template's intrinsic resolution. Nothing here names a
+resource of the project: adding a function, rule or route to the template needs no change here.
 """
 
 from __future__ import annotations
 
-import io
+import contextlib
 import json
 import logging
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,15 +29,14 @@ from cataloop_local.emulator import eventbus, lambdas, moto_patches
 from cataloop_local.emulator.cfn import (
     IntrinsicResolver,
     TemplateError,
+    check_parameter_overrides,
     load_template,
-    merged_function_properties,
 )
 from cataloop_local.emulator.http_api import HttpApiServer, Route
+from cataloop_local.emulator.resources import ACCOUNT, NOT_EMULATED, REGION, ResourceCreator
 from cataloop_local.emulator.state import LocalState
-from cataloop_local.emulator.streams import StreamMapping, StreamPoller
+from cataloop_local.emulator.streams import StreamPoller
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 LOCAL_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -49,22 +49,24 @@ LOCAL_ENVIRONMENT = {
     # Tracing and metrics stay in-process: no X-Ray daemon, EMF goes to the log.
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "false",
-    "CATALOOP_LOCAL": "1",
-    # The offline supervisor's labelled reference set (a simulated strong model; see docs/offline-baseline.md).
-    "CATALOOP_REFERENCE_SET": str(Path(__file__).resolve().parents[2] / "data" / "oa-mine" / "train.jsonl"),
 }
-# Declared in the template but with nothing to emulate locally (monitoring, permissions, deployment).
-NOT_EMULATED = {
-    "AWS::CloudWatch::Alarm",
-    "AWS::SNS::Subscription",
-    "AWS::SQS::QueuePolicy",
-    "AWS::Logs::LogGroup",
-    "AWS::Serverless::LayerVersion",
-    "AWS::Serverless::HttpApi",
-    "AWS::SNS::Topic",
-    "AWS::IAM::Role",
-}
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/cataloop-local"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def local_parameters(data_dir: Path) -> dict[str, str]:
+    """The template parameters that make the stack run on this machine: the offline model baseline, the
+    embedded search engine and the e5 embedder, with their files in `data_dir`. They are ordinary
+    parameter overrides (what `sam deploy --parameter-overrides` takes), so the template stays the single
+    source of configuration; a caller's overrides win over these."""
+    return {
+        "ModelProvider": "offline",
+        "SearchBackend": "embedded",
+        "EmbeddingProvider": "e5",
+        "EmbeddingDimension": "384",
+        "DataDirectory": str(data_dir),
+        # The offline supervisor's labelled reference set (a simulated strong model; docs/offline-baseline.md).
+        "OfflineReferenceSet": str(PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"),
+    }
 
 
 @dataclass
@@ -74,7 +76,6 @@ class LocalCloud:
     template_path: Path
     state_dir: Path | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    extra_environment: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.template_path = Path(self.template_path).resolve()
@@ -90,20 +91,28 @@ class LocalCloud:
         self._mock: Any = None
         self._scratch: str | None = None
         self._saved_environment: dict[str, str | None] = {}
-        self._resolver = IntrinsicResolver(self.template, self._resolve_resource, self.parameter_overrides)
+        self._environment_token: Any = None
+        self._resolver = IntrinsicResolver(self.template, self._resolve_resource, {})
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
         from moto import mock_aws
 
-        environment = {**LOCAL_ENVIRONMENT, **self.extra_environment}
-        # Engines that live on disk (the local search index, the embedding cache) go in the state
+        environment = dict(LOCAL_ENVIRONMENT)
+        # Engines that live on disk (the embedded search index, the embedding cache) go in the state
         # directory; a cloud without one gets a temporary directory, removed at stop.
         if self.state_dir is None:
             self._scratch = tempfile.mkdtemp(prefix="cataloop-")
-        environment.setdefault("CATALOOP_STATE_DIR", str(self.state_dir or self._scratch))
+        data_dir = Path(self.state_dir or self._scratch)  # type: ignore[arg-type]
+        declared = self.template.get("Parameters", {})
+        local = {key: value for key, value in local_parameters(data_dir).items() if key in declared}
+        overrides = {**local, **self.parameter_overrides}
+        self._resolver = IntrinsicResolver(
+            self.template, self._resolve_resource, check_parameter_overrides(self.template, overrides)
+        )
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
+        self._environment = lambdas.install_function_environments()
         if not os.environ.get("CATALOOP_DEBUG"):
             # moto's ASL interpreter logs every failed state with a stack trace; the execution history
             # already records the error and cause, which is what callers read.
@@ -114,7 +123,22 @@ class LocalCloud:
         moto_patches.light_transaction_backups()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
-        self._create_resources()
+        ResourceCreator(
+            template=self.template,
+            resources=self.resources,
+            root=self.root,
+            state_dir=self.state_dir,
+            resolver=self._resolver,
+            physical_name=self.physical_name,
+            resolve_resource=self._resolve_resource,
+            functions=self.functions,
+            streams=self.streams,
+            routes=self.routes,
+            state_machine_arns=self.state_machine_arns,
+        ).create_all()
+        # Code that runs beside the functions (the CLI, tests, the eval) sees the stack's configuration:
+        # the variables every function of the template shares, as a function would.
+        self._environment_token = self._environment.overlay.set(self.shared_environment())
         if self.state is not None and self.state.restore(self.table_names()):
             # Restored items are history, not new changes: the mappings start after them.
             self.streams.start_at_latest()
@@ -137,6 +161,10 @@ class LocalCloud:
             eventbus.route_rule_targets(None)
             self._mock.stop()
             self._mock = None
+            if self._environment_token is not None:
+                with contextlib.suppress(ValueError):  # stopped from another context than started
+                    self._environment.overlay.reset(self._environment_token)
+                self._environment_token = None
             for key, old in self._saved_environment.items():
                 if old is None:
                     os.environ.pop(key, None)
@@ -155,6 +183,23 @@ class LocalCloud:
         self.stop(save=exc[0] is None)
 
     # ------------------------------------------------------------------ what callers use
+    def shared_environment(self) -> dict[str, str]:
+        """The environment variables (name and value) that every function of the template has."""
+        functions = self.functions.functions
+        if not functions:
+            return {}
+        shared = dict(functions[0].environment)
+        for function in functions[1:]:
+            shared = {k: v for k, v in shared.items() if function.environment.get(k) == v}
+        return shared
+
+    def settings(self) -> Any:
+        """The stack's `cataloop.settings.Settings`, as every function reads them."""
+        from cataloop.settings import Settings
+
+        with lambdas.applied_environment(self.shared_environment()):
+            return Settings.from_environment()
+
     def invoke(self, function: str, event: Any) -> Any:
         """Invoke a function's handler in-process (by logical id, name or ARN)."""
         return self.functions.invoke(function, event)
@@ -268,188 +313,6 @@ class LocalCloud:
             raise TemplateError(f"expected exactly one {kind}, found {matches}")
         return matches[0]
 
-    # ------------------------------------------------------------------ resource creation
-    def _create_resources(self) -> None:
-        boto3.client("iam", region_name=REGION).create_role(
-            RoleName="cataloop-local",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )
-        by_kind: dict[str, list[str]] = {}
-        for logical, spec in self.resources.items():
-            by_kind.setdefault(spec["Type"], []).append(logical)
-        unknown = (
-            set(by_kind)
-            - NOT_EMULATED
-            - {
-                "AWS::DynamoDB::Table",
-                "AWS::SQS::Queue",
-                "AWS::Events::EventBus",
-                "AWS::Serverless::Function",
-                "AWS::Serverless::StateMachine",
-            }
-        )
-        if unknown:
-            raise TemplateError(
-                f"the local cloud does not emulate {sorted(unknown)}: add support in local/cloud.py"
-            )
-        for logical in by_kind.get("AWS::DynamoDB::Table", []):
-            self._create_table(logical)
-        # Dead-letter queues first: a queue's RedrivePolicy must name an existing queue.
-        queues = by_kind.get("AWS::SQS::Queue", [])
-        for logical in sorted(
-            queues, key=lambda q: "RedrivePolicy" in self.resources[q].get("Properties", {})
-        ):
-            self._create_queue(logical)
-        for logical in by_kind.get("AWS::Events::EventBus", []):
-            boto3.client("events", region_name=REGION).create_event_bus(Name=self.physical_name(logical))
-        for logical in by_kind.get("AWS::Serverless::Function", []):
-            self._create_function(logical)
-        for logical in by_kind.get("AWS::Serverless::StateMachine", []):
-            self._create_state_machine(logical)
-
-    def _properties(self, logical_id: str) -> dict[str, Any]:
-        return dict(self._resolver.resolve(self.resources[logical_id].get("Properties", {})))
-
-    def _create_table(self, logical_id: str) -> None:
-        props = self._properties(logical_id)
-        arguments: dict[str, Any] = {
-            "TableName": self.physical_name(logical_id),
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-        }
-        for optional in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
-            if optional in props:
-                arguments[optional] = props[optional]
-        if "StreamSpecification" in arguments:
-            arguments["StreamSpecification"] = {"StreamEnabled": True, **arguments["StreamSpecification"]}
-        client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(**arguments)
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            client.update_time_to_live(TableName=arguments["TableName"], TimeToLiveSpecification=ttl)
-
-    def _create_queue(self, logical_id: str) -> None:
-        props = self._properties(logical_id)
-        attributes = {
-            key: (json.dumps(value) if isinstance(value, dict) else str(value))
-            for key, value in props.items()
-            if key
-            in (
-                "MessageRetentionPeriod",
-                "VisibilityTimeout",
-                "DelaySeconds",
-                "RedrivePolicy",
-                "FifoQueue",
-                "ContentBasedDeduplication",
-            )
-        }
-        boto3.client("sqs", region_name=REGION).create_queue(
-            QueueName=self.physical_name(logical_id), Attributes=attributes
-        )
-
-    def _create_function(self, logical_id: str) -> None:
-        props = merged_function_properties(self.template, self.resources[logical_id].get("Properties", {}))
-        props = self._resolver.resolve(props)
-        name = self.physical_name(logical_id)
-        environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
-        function = lambdas.LocalFunction(
-            logical_id=logical_id,
-            name=name,
-            arn=self._resolve_resource(logical_id, "Arn"),
-            code_dir=(self.root / props["CodeUri"]).resolve(),
-            handler=props["Handler"],
-            environment={**environment, "AWS_LAMBDA_FUNCTION_NAME": name, **self._local_overrides()},
-            timeout=int(props.get("Timeout", 3)),
-            memory=int(props.get("MemorySize", 128)),
-        )
-        if self.state_dir is not None:
-            function.log.path = Path(self.state_dir) / "logs" / f"{logical_id}.log"
-        self.functions.register(function)
-        boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName=name,
-            Runtime=props.get("Runtime", "python3.11"),
-            Role=ROLE_ARN,
-            Handler=props["Handler"],
-            Code={"ZipFile": _placeholder_zip()},
-            Timeout=function.timeout,
-            MemorySize=function.memory,
-            Environment={"Variables": environment},
-        )
-        for event_name, event in props.get("Events", {}).items():
-            self._wire_function_event(logical_id, name, event_name, event)
-
-    def _local_overrides(self) -> dict[str, str]:
-        # The template's variables describe AWS; these say "local" wherever both are set.
-        return {
-            key: os.environ[key]
-            for key in ("CATALOOP_LOCAL", "CATALOOP_STATE_DIR", "CATALOOP_REFERENCE_SET")
-            if key in os.environ
-        }
-
-    def _wire_function_event(
-        self, logical_id: str, name: str, event_name: str, event: dict[str, Any]
-    ) -> None:
-        kind, props = event["Type"], event.get("Properties", {})
-        if kind == "DynamoDB":
-            self.streams.add(
-                StreamMapping(
-                    function=logical_id,
-                    stream_arn=props["Stream"],
-                    batch_size=int(props.get("BatchSize", 100)),
-                    maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
-                    bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
-                    report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                    on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
-                    enabled=bool(props.get("Enabled", True)),
-                )
-            )
-        elif kind == "HttpApi":
-            self.routes.append(
-                Route(props.get("Method", "ANY").upper(), props.get("Path", "/{proxy+}"), logical_id)
-            )
-        elif kind in ("EventBridgeRule", "CloudWatchEvent"):
-            self._put_rule(f"{logical_id}{event_name}", props, self._resolve_resource(logical_id, "Arn"))
-        else:
-            raise TemplateError(
-                f"{logical_id}.Events.{event_name}: event type {kind} is not emulated locally"
-            )
-
-    def _create_state_machine(self, logical_id: str) -> None:
-        props = self._properties(logical_id)
-        definition = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
-        for key, value in props.get("DefinitionSubstitutions", {}).items():
-            definition = definition.replace("${" + key + "}", str(value))
-        client = boto3.client("stepfunctions", region_name=REGION)
-        arn = client.create_state_machine(
-            name=self.physical_name(logical_id),
-            definition=definition,
-            roleArn=ROLE_ARN,
-            type=props.get("Type", "STANDARD"),
-        )["stateMachineArn"]
-        self.state_machine_arns[logical_id] = arn
-        for event_name, event in props.get("Events", {}).items():
-            if event["Type"] not in ("EventBridgeRule", "CloudWatchEvent"):
-                raise TemplateError(
-                    f"{logical_id}.Events.{event_name}: {event['Type']} is not emulated locally"
-                )
-            self._put_rule(f"{logical_id}{event_name}", event.get("Properties", {}), arn)
-
-    def _put_rule(self, rule_name: str, props: dict[str, Any], target_arn: str) -> None:
-        client = boto3.client("events", region_name=REGION)
-        bus = props.get("EventBusName", "default")
-        client.put_rule(
-            Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"
-        )
-        target: dict[str, Any] = {"Id": "target", "Arn": target_arn, "RoleArn": ROLE_ARN}
-        if "DeadLetterConfig" in props:
-            target["DeadLetterConfig"] = {"Arn": props["DeadLetterConfig"]["Arn"]}
-        if "RetryPolicy" in props:
-            target["RetryPolicy"] = props["RetryPolicy"]
-        if "InputPath" in props:
-            target["InputPath"] = props["InputPath"]
-        client.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
-
 
 @contextmanager
 def running(template: Path, state_dir: Path | None = None, **kwargs: Any) -> Iterator[LocalCloud]:
@@ -457,11 +320,3 @@ def running(template: Path, state_dir: Path | None = None, **kwargs: Any) -> Ite
     cloud = LocalCloud(template, state_dir, **kwargs)
     with cloud:
         yield cloud
-
-
-def _placeholder_zip() -> bytes:
-    # moto requires code for create_function; the handler that runs is the one in CodeUri, in-process.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("README.txt", "Cataloop local cloud: the handler runs in-process from CodeUri.")
-    return buffer.getvalue()

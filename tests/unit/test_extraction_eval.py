@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from cataloop.adapters.offline.models import OfflineModelClient
+from cataloop.adapters.offline.client import OfflineModelClient
 from cataloop.errors import InvalidInput
 from cataloop_eval.extraction import (
     LearningMemory,

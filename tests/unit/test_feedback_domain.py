@@ -13,20 +13,21 @@ from hypothesis import strategies as st
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.attributes import schema_for
-from cataloop.domain.feedback.signals import (
+from cataloop.domain.feedback.corrections import (
     BYSTANDER_PENALTY,
     CULPRIT_PENALTY,
-    AttributeClaim,
     ClaimJudgement,
-    FeedbackSignal,
-    Suspect,
     aggregate_drafts,
-    claimed_value_in_text,
     correction_learnings,
     culprits,
-    extracted_values,
     judge_claim,
     locate_value,
+)
+from cataloop.domain.feedback.signals import AttributeClaim, FeedbackSignal
+from cataloop.domain.feedback.triage import (
+    Suspect,
+    claimed_value_in_text,
+    extracted_values,
     resolve_attribute,
     triage,
 )

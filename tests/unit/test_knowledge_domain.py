@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from cataloop.domain.knowledge.changes import plan_change
+from cataloop.domain.knowledge.directives import covers, describe_directive
 from cataloop.domain.knowledge.learning import (
     AttributeFact,
     LearningDraft,
@@ -19,27 +21,22 @@ from cataloop.domain.knowledge.learning import (
     UnitPattern,
     ValueLexicon,
 )
-from cataloop.domain.knowledge.tree import (
+from cataloop.domain.knowledge.lifecycle import approve_learning, edited_learning, vote_on
+from cataloop.domain.knowledge.placement import (
     CONSOLIDATION_MIN_SIBLINGS,
+    PlacementDecision,
+    check_plan,
+    decide_placement,
+)
+from cataloop.domain.knowledge.retrieval import estimated_tokens, rank_for_prompt
+from cataloop.domain.knowledge.tree import (
     INITIAL_VOTES,
     DeploymentMode,
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
     LearningStatus,
-    PlacementDecision,
-    approve_learning,
-    check_plan,
-    covers,
-    decide_placement,
-    describe_directive,
-    downvote,
-    edited_learning,
-    estimated_tokens,
     path_key,
-    plan_change,
-    rank_for_prompt,
-    upvote,
 )
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -326,13 +323,13 @@ def test_check_plan_rejects_model_plans_that_do_not_fit_the_tree() -> None:
 def test_votes_go_up_and_down_and_zero_retires_the_learning() -> None:
     kb = MemoryTree()
     _, (learning,) = kb.place(brand_draft(["Lavazza"], ["Coffee"]))
-    up = upvote(learning, NOW, "feedback", "helped p7")
+    up = vote_on(learning, 1, NOW, "feedback", "helped p7")
     assert up.votes == INITIAL_VOTES + 1 and up.status is LearningStatus.ACTIVE
-    down = downvote(downvote(learning, NOW, "feedback", "p8 wrong"), NOW, "feedback", "p9 wrong")
+    down = vote_on(vote_on(learning, -1, NOW, "feedback", "p8 wrong"), -1, NOW, "feedback", "p9 wrong")
     assert down.votes == 0 and down.status is LearningStatus.RETIRED and down.valid_to == NOW
     assert [entry.action for entry in down.audit] == ["add", "downvoted", "retired"]
     with pytest.raises(ValueError, match="retired"):
-        upvote(down, NOW, "feedback", "too late")
+        vote_on(down, 1, NOW, "feedback", "too late")
 
 
 def test_edit_creates_a_new_learning_and_keeps_the_old_one_retired() -> None:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from cataloop.adapters.offline.models import OfflineModelClient
+from cataloop.adapters.offline.client import OfflineModelClient
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.attributes import schema_for
 from cataloop.domain.enrichment.consensus import ConsensusSettings

@@ -1,4 +1,4 @@
-"""Query validation, normalisation, classification and keyword variants (cataloop.domain.search.query_analysis)."""
+"""Query validation, normalisation, classification and keyword variants (cataloop.domain.search.query, classification, variants)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cataloop.domain.search.query_analysis import (
-    MAX_QUERY_CHARS,
-    CatalogVocabulary,
+from cataloop.domain.search.classification import (
     FewShotIndex,
     QueryExample,
-    SearchRequest,
-    chosung_variant,
     classify,
+    load_query_vocabulary,
+    parse_query_vocabulary,
+    sort_order_for,
+)
+from cataloop.domain.search.query import MAX_QUERY_CHARS, SearchRequest, normalise_query, query_key
+from cataloop.domain.search.variants import (
+    CatalogVocabulary,
+    chosung_variant,
     jamo_edit_distance,
     keyboard_variant,
-    load_query_vocabulary,
-    normalise_query,
-    parse_query_vocabulary,
-    query_key,
-    sort_order_for,
 )
 from cataloop.errors import InvalidInput
 
@@ -324,7 +323,7 @@ def test_keyboard_round_trip_finds_the_term(term: str) -> None:
 
 
 def test_a_keyboard_typo_is_resolved_through_the_approved_typo_dictionary() -> None:
-    from cataloop.domain.search.query_analysis import keyboard_variant
+    from cataloop.domain.search.variants import keyboard_variant
 
     vocabulary = {"야쿠르트": 10, "요구르트": 8}
     # "dirnfmxm" types 야구르트, one jamo from both catalog terms: ambiguous on its own.

@@ -1,6 +1,6 @@
 """Korean analysis that behaves like OpenSearch's `nori` analyzer, run locally on python-mecab-ko.
 
-nori is built from mecab-ko-dic, which python-mecab-ko ships, so the local engine and the OpenSearch index
+nori is built from mecab-ko-dic, which python-mecab-ko ships, so the embedded engine and the OpenSearch index
 tokenize the same way. One `KoreanAnalysisConfig` drives both: `KoreanAnalyzer` analyzes text in-process and
 `nori_index_settings` renders the OpenSearch `analysis` settings from the same object, so they cannot drift.
 

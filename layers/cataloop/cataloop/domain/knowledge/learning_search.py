@@ -1,5 +1,5 @@
 """Learnings as the learnings index sees them: the search document of a stored learning, scope keys, and
-the hard filter of a similarity query (the same filter for the local engine and OpenSearch).
+the hard filter of a similarity query (the same filter for the embedded engine and OpenSearch).
 
 Scope matching: a learning stores the `path_key` of the root and of every prefix of its scope, plus its
 exact key marked with EXACT_SCOPE_MARK. "Within a scope" (the audit console: this category and below) is
@@ -82,7 +82,7 @@ class LearningFilter(BaseModel):
         return cls(scope_terms=terms, statuses=LIVE_STATUSES if live_only else ())
 
     def accepts(self, source: dict[str, Any]) -> bool:
-        """True when a stored learning source passes the filter (the local engine's evaluation)."""
+        """True when a stored learning source passes the filter (the embedded engine's evaluation)."""
         if self.statuses and source.get("status") not in self.statuses:
             return False
         return not self.scope_terms or bool(set(self.scope_terms) & set(source.get("scope_prefixes", ())))

@@ -1,6 +1,6 @@
 """What the search indexes store: one `ProductDocument` per product and one `LearningDocument` per learning.
 
-Both engines (OpenSearch and the local tantivy index) index these same documents, so everything derived in
+Both engines (OpenSearch and the embedded tantivy index) index these same documents, so everything derived in
 Python at index time (keyword split, chosung, keyboard form, flattened attributes, the text to embed)
 lives here, once.
 """
@@ -19,7 +19,7 @@ from cataloop.domain.catalog.stored import is_food_category
 from cataloop.domain.search.hangul import hangul_to_qwerty, is_syllable, to_chosung
 
 # The chosung and keyboard fields match a query against word prefixes of this many characters: OpenSearch
-# builds them with an edge_ngram filter, the local engine expands them in Python with `prefix_grams`.
+# builds them with an edge_ngram filter, the embedded engine expands them in Python with `prefix_grams`.
 PREFIX_GRAM_MIN = 1
 PREFIX_GRAM_MAX = 20
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cataloop.domain.search.guardrail import GuardrailAction
-from cataloop.domain.search.query_analysis import QueryKind, SortIntent, SortOrder, query_key
+from cataloop.domain.search.query import QueryKind, SortIntent, SortOrder, query_key
 from cataloop.errors import InvalidInput
 
 LOW_RESULT_THRESHOLD = 3

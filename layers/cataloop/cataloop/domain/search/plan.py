@@ -1,7 +1,7 @@
 """The search plan both engines execute, and the score normalisation and combination they share.
 
 A `SearchPlan` is engine-neutral: the OpenSearch adapter turns it into a `bool`/`multi_match` or `hybrid`
-query plus a search pipeline, the local engine runs it on tantivy and numpy. Hybrid scores are combined by
+query plus a search pipeline, the embedded engine runs it on tantivy and numpy. Hybrid scores are combined by
 the functions in this module, which follow the OpenSearch `normalization-processor` (min_max, l2,
 arithmetic_mean) and `score-ranker-processor` (rrf) so that both engines rank alike.
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.search.query_analysis import SortOrder
+from cataloop.domain.search.query import SortOrder
 
 # Fields a listing date may be stored under; the first present one is used for "newest".
 LISTING_DATE_FIELDS = ("listed_at", "created_at", "first_listed_at")

@@ -1,131 +1,36 @@
-"""Shopper query analysis: request validation, normalisation, classification and keyword variants.
+"""Shopper query classification: keyword or natural-language search, sort intent, food intent.
 
-Pure: the caller supplies the few-shot examples (normally `load_query_vocabulary()`), the catalog
-vocabulary and, optionally, an embedding function; nothing here does I/O except reading the shipped
-`config/query_examples.json` when asked to.
+Rules first (sort phrases, food cues, descriptive phrasing), then the nearest few-shot examples
+(`FewShotIndex`, by embedding or character n-gram cosine) vote on whatever the rules left open. Pure: the
+caller supplies the few-shot examples (normally `load_query_vocabulary()`) and, optionally, an embedding
+function; nothing here does I/O except reading the shipped `config/query_examples.json` when asked to.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cataloop.domain.search.hangul import (
-    decompose,
-    is_chosung_query,
-    is_syllable,
-    looks_like_mistyped_korean,
-    qwerty_to_hangul,
-    to_chosung,
+from cataloop.domain.search.hangul import is_chosung_query, is_syllable, looks_like_mistyped_korean
+from cataloop.domain.search.query import (
+    MAX_QUERY_CHARS,
+    QueryKind,
+    SortIntent,
+    SortOrder,
+    normalise_query,
 )
 from cataloop.errors import InvalidInput
-
-MAX_QUERY_CHARS = 200
-MAX_PAGE_SIZE = 50
-MAX_PAGE = 100
-
-QueryKind = Literal["keyword", "natural_language"]
-SortIntent = Literal["price_asc", "price_desc", "rating", "popularity", "newest"]
-SortOrder = Literal["relevance", "price_asc", "price_desc", "rating", "popularity", "newest"]
-"""What `GET /search?sort=` accepts; None (the parameter left out) means "infer it from the query"."""
+from cataloop.validation import describe_validation_error
 
 EmbedTexts = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts to vectors, e.g. `lambda texts: embedder.embed(texts, "query")`."""
-
-# Whitespace controls are ordinary spacing in a pasted query; every other control character is refused.
-_SPACING_CONTROLS = frozenset("\t\n\r\x0b\x0c")
-_COMPATIBILITY_JAMO_FIRST = "\u3131"
-_COMPATIBILITY_JAMO_LAST = "\u318e"
-
-
-# --- request ------------------------------------------------------------------------------------------
-
-
-def normalise_query(text: str) -> str:
-    """NFKC, format characters (zero-width spaces, bidi overrides) removed, whitespace runs collapsed to one
-    space, ends stripped. Case is kept: brand spellings ("rTG") are shown back to the shopper. Hangul
-    compatibility jamo ("ㅇㅋㄹㅌ") are kept as typed: NFKC would turn them into conjoining jamo, which no
-    chosung field or keyboard matches."""
-    pieces: list[str] = []
-    run: list[str] = []
-    for char in text:
-        if _COMPATIBILITY_JAMO_FIRST <= char <= _COMPATIBILITY_JAMO_LAST:
-            pieces.append(unicodedata.normalize("NFKC", "".join(run)))
-            pieces.append(char)
-            run.clear()
-        else:
-            run.append(char)
-    pieces.append(unicodedata.normalize("NFKC", "".join(run)))
-    joined = "".join(char for char in "".join(pieces) if unicodedata.category(char) != "Cf")
-    return " ".join(joined.split())
-
-
-def query_key(text: str) -> str:
-    """The grouping key of a query in logs and dictionaries: normalised and case-folded."""
-    return normalise_query(text).casefold()
-
-
-def _has_letter_or_digit(text: str) -> bool:
-    return any(unicodedata.category(char)[0] in "LN" for char in text)
-
-
-class SearchRequest(BaseModel):
-    """`GET /search` parameters. `page` is 1-based here (what shoppers see); `plan_page` is 0-based."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    q: str
-    size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
-    page: int = Field(default=1, ge=1, le=MAX_PAGE)
-    sort: SortOrder | None = None
-
-    @field_validator("q", mode="before")
-    @classmethod
-    def _clean_query(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        bad = sorted(
-            {f"U+{ord(char):04X}" for char in value if unicodedata.category(char) == "Cc"}
-            - {f"U+{ord(char):04X}" for char in _SPACING_CONTROLS}
-        )
-        if bad:
-            raise ValueError(f"remove the control characters {', '.join(bad)} from the query")
-        text = normalise_query(value)
-        if not text:
-            raise ValueError("the query is empty; type a product name or describe what you need")
-        if len(text) > MAX_QUERY_CHARS:
-            raise ValueError(f"the query has {len(text)} characters; shorten it to at most {MAX_QUERY_CHARS}")
-        if not _has_letter_or_digit(text):
-            raise ValueError(
-                "the query has no letters or digits (only emoji, symbols or punctuation); "
-                "type a product name or describe what you need"
-            )
-        return text
-
-    @property
-    def plan_page(self) -> int:
-        """The 0-based page a `SearchPlan` takes."""
-        return self.page - 1
-
-    @classmethod
-    def parse(cls, params: Mapping[str, Any]) -> SearchRequest:
-        """Validate raw query-string parameters; raise InvalidInput naming each bad parameter and the fix."""
-        try:
-            return cls.model_validate(dict(params))
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, item['loc'])) or 'request'}: {item['msg'].removeprefix('Value error, ')}"
-                for item in error.errors()
-            )
-            raise InvalidInput(f"search request: {problems}") from error
 
 
 # --- vocabulary and examples ----------------------------------------------------------------------------
@@ -159,8 +64,7 @@ def parse_query_vocabulary(data: Mapping[str, Any]) -> QueryVocabulary:
     try:
         return QueryVocabulary.model_validate(data)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise InvalidInput(f"query vocabulary: {problems}") from error
+        raise InvalidInput(f"query vocabulary: {describe_validation_error(error)}") from error
 
 
 @lru_cache(maxsize=1)
@@ -492,184 +396,3 @@ def sort_order_for(request_sort: SortOrder | None, classification: QueryClassifi
     if request_sort is not None:
         return request_sort
     return classification.sort_intent or "relevance"
-
-
-# --- keyword variants ---------------------------------------------------------------------------------
-
-
-def jamo_edit_distance(left: str, right: str, limit: int | None = None) -> int:
-    """Levenshtein distance over compatibility jamo ("야구르트" vs "야쿠르트" is 1). With `limit`, any distance
-    above it is reported as `limit + 1` (cheaper for screening)."""
-    a, b = decompose(left), decompose(right)
-    if limit is not None and abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, 1):
-        current = [i]
-        for j, char_b in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b)))
-        if limit is not None and min(current) > limit:
-            return limit + 1
-        previous = current
-    return previous[-1]
-
-
-class CatalogVocabulary:
-    """Catalog terms (words from product names, brands, keywords) with optional frequencies, indexed for
-    exact, chosung and one-jamo-off lookups."""
-
-    def __init__(self, terms: Iterable[str] | Mapping[str, int]) -> None:
-        counts: dict[str, int] = {}
-        items = terms.items() if isinstance(terms, Mapping) else ((term, 1) for term in terms)
-        for term, count in items:
-            cleaned = normalise_query(term)
-            if cleaned and " " not in cleaned:
-                counts[cleaned] = counts.get(cleaned, 0) + int(count)
-        self.counts = counts
-        self._folded = {term.casefold(): term for term in counts}
-        self._by_chosung: dict[str, list[str]] = {}
-        # Single-deletion neighbourhoods of each term's jamo: two strings within edit distance 1 always
-        # share a key, so near-miss lookups touch a handful of terms instead of the whole vocabulary.
-        self._by_deletion: dict[str, set[str]] = {}
-        for term in counts:
-            if any(is_syllable(char) for char in term):
-                self._by_chosung.setdefault(to_chosung(term), []).append(term)
-                for key in _deletion_keys(decompose(term)):
-                    self._by_deletion.setdefault(key, set()).add(term)
-
-    def __contains__(self, term: object) -> bool:
-        return isinstance(term, str) and term.casefold() in self._folded
-
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    def canonical(self, term: str) -> str | None:
-        """The vocabulary spelling of `term` (case-insensitive), or None."""
-        return self._folded.get(term.casefold())
-
-    def chosung_matches(self, chosung: str) -> list[str]:
-        """Terms whose initial consonants are exactly `chosung`, most frequent first."""
-        return sorted(self._by_chosung.get(chosung, []), key=lambda term: (-self.counts[term], term))
-
-    def near_misses(self, word: str) -> list[str]:
-        """Terms exactly one jamo edit away from `word` (Hangul words only)."""
-        if not any(is_syllable(char) for char in word):
-            return []
-        candidates: set[str] = set()
-        for key in _deletion_keys(decompose(word)):
-            candidates |= self._by_deletion.get(key, set())
-        return sorted(term for term in candidates if jamo_edit_distance(word, term, limit=1) == 1)
-
-
-def _deletion_keys(jamo: str) -> set[str]:
-    return {jamo} | {jamo[:i] + jamo[i + 1 :] for i in range(len(jamo))}
-
-
-def as_catalog_vocabulary(
-    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
-) -> CatalogVocabulary:
-    """Accept a prepared vocabulary or build one (building costs a pass over every term: reuse it)."""
-    return vocabulary if isinstance(vocabulary, CatalogVocabulary) else CatalogVocabulary(vocabulary)
-
-
-class WordReplacement(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    typed: str
-    converted: str
-    term: str
-    near_miss: bool = False
-
-
-class KeywordVariant(BaseModel):
-    """A rewritten query proposed to the planner, with the per-word evidence behind it."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["keyboard", "chosung"]
-    original: str
-    text: str
-    replacements: list[WordReplacement]
-    alternatives: list[str] = Field(default_factory=list)
-
-    @property
-    def reason(self) -> str:
-        parts = [
-            f"'{r.typed}' -> '{r.term}'" + (f" (typed '{r.converted}', one jamo off)" if r.near_miss else "")
-            for r in self.replacements
-        ]
-        return f"{self.kind} variant: " + ", ".join(parts)
-
-
-def _resolve(converted: str, vocabulary: CatalogVocabulary) -> tuple[str, bool] | None:
-    exact = vocabulary.canonical(converted)
-    if exact is not None:
-        return exact, False
-    misses = vocabulary.near_misses(converted)
-    # Only an unambiguous near miss is safe to apply silently; two candidates means we would be guessing.
-    if len(misses) == 1:
-        return misses[0], True
-    return None
-
-
-def keyboard_variant(
-    query: str,
-    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
-    corrections: Mapping[str, str] | None = None,
-) -> KeywordVariant | None:
-    """Read each Latin word as 2-set keystrokes ("diznfmxm" -> "야쿠르트"); a converted word is used when it
-    is a catalog term, one jamo off exactly one term, or a typo whose approved correction (`corrections`,
-    from the typo dictionary) is a term ("dirnfmxm" -> 야구르트 -> 야쿠르트). None when nothing converts."""
-    vocab = as_catalog_vocabulary(vocabulary)
-    fixes = {wrong.casefold(): right for wrong, right in (corrections or {}).items()}
-    words = normalise_query(query).split()
-    replacements: list[WordReplacement] = []
-    out: list[str] = []
-    for word in words:
-        resolved = None
-        if word.isascii() and word.isalpha() and word not in vocab and looks_like_mistyped_korean(word):
-            converted = qwerty_to_hangul(word)
-            resolved = _resolve(converted, vocab)
-            corrected = fixes.get(converted.casefold())
-            if resolved is None and corrected is not None and corrected in vocab:
-                resolved = (corrected, True)
-        if resolved is None:
-            out.append(word)
-            continue
-        term, near_miss = resolved
-        replacements.append(WordReplacement(typed=word, converted=converted, term=term, near_miss=near_miss))
-        out.append(term)
-    if not replacements:
-        return None
-    return KeywordVariant(
-        kind="keyboard", original=" ".join(words), text=" ".join(out), replacements=replacements
-    )
-
-
-def chosung_variant(
-    query: str, vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int]
-) -> KeywordVariant | None:
-    """Expand initial-consonant words ("ㅇㅋㄹㅌ") to the catalog term with exactly those initials, the most
-    frequent when several match (the others are listed in `alternatives`). None when nothing matches."""
-    vocab = as_catalog_vocabulary(vocabulary)
-    words = normalise_query(query).split()
-    replacements: list[WordReplacement] = []
-    alternatives: list[str] = []
-    out: list[str] = []
-    for word in words:
-        matches = vocab.chosung_matches(word) if is_chosung_query(word) else []
-        if not matches:
-            out.append(word)
-            continue
-        replacements.append(WordReplacement(typed=word, converted=word, term=matches[0]))
-        alternatives.extend(matches[1:6])
-        out.append(matches[0])
-    if not replacements:
-        return None
-    return KeywordVariant(
-        kind="chosung",
-        original=" ".join(words),
-        text=" ".join(out),
-        replacements=replacements,
-        alternatives=alternatives,
-    )

@@ -1,0 +1,235 @@
+"""Creating the template's resources on moto: every table (with streams), queue, bus, function and state
+machine `template.yaml` declares, with the functions' and state machines' `Events` wired as stream mappings,
+HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Nothing here names a resource of the
+project: adding a function, rule or route to the template needs no change here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from cataloop_local.emulator import lambdas
+from cataloop_local.emulator.cfn import IntrinsicResolver, TemplateError, merged_function_properties
+from cataloop_local.emulator.http_api import Route
+from cataloop_local.emulator.streams import StreamMapping, StreamPoller
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/cataloop-local"
+# The resource types the local cloud creates.
+EMULATED = {
+    "AWS::DynamoDB::Table",
+    "AWS::SQS::Queue",
+    "AWS::Events::EventBus",
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+}
+# Declared in the template but with nothing to emulate locally (monitoring, permissions, deployment).
+NOT_EMULATED = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Logs::LogGroup",
+    "AWS::Serverless::LayerVersion",
+    "AWS::Serverless::HttpApi",
+    "AWS::SNS::Topic",
+    "AWS::IAM::Role",
+}
+
+
+@dataclass
+class ResourceCreator:
+    """Creates the resources of one local cloud's template and registers what they wire into its function
+    registry, stream poller, HTTP routes and state-machine ARNs."""
+
+    template: dict[str, Any]
+    resources: dict[str, dict[str, Any]]
+    root: Path
+    state_dir: Path | None
+    resolver: IntrinsicResolver
+    physical_name: Callable[[str], str]
+    resolve_resource: Callable[[str, str | None], Any]
+    functions: lambdas.FunctionRegistry
+    streams: StreamPoller
+    routes: list[Route]
+    state_machine_arns: dict[str, str]
+
+    def create_all(self) -> None:
+        """Create every resource of the template, dead-letter queues before the queues that name them."""
+        boto3.client("iam", region_name=REGION).create_role(
+            RoleName="cataloop-local",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )
+        by_kind: dict[str, list[str]] = {}
+        for logical, spec in self.resources.items():
+            by_kind.setdefault(spec["Type"], []).append(logical)
+        unknown = set(by_kind) - NOT_EMULATED - EMULATED
+        if unknown:
+            raise TemplateError(
+                f"the local cloud does not emulate {sorted(unknown)}: add support in local/emulator/resources.py"
+            )
+        for logical in by_kind.get("AWS::DynamoDB::Table", []):
+            self._create_table(logical)
+        # Dead-letter queues first: a queue's RedrivePolicy must name an existing queue.
+        queues = by_kind.get("AWS::SQS::Queue", [])
+        for logical in sorted(
+            queues, key=lambda q: "RedrivePolicy" in self.resources[q].get("Properties", {})
+        ):
+            self._create_queue(logical)
+        for logical in by_kind.get("AWS::Events::EventBus", []):
+            boto3.client("events", region_name=REGION).create_event_bus(Name=self.physical_name(logical))
+        for logical in by_kind.get("AWS::Serverless::Function", []):
+            self._create_function(logical)
+        for logical in by_kind.get("AWS::Serverless::StateMachine", []):
+            self._create_state_machine(logical)
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        return dict(self.resolver.resolve(self.resources[logical_id].get("Properties", {})))
+
+    def _create_table(self, logical_id: str) -> None:
+        props = self._properties(logical_id)
+        arguments: dict[str, Any] = {
+            "TableName": self.physical_name(logical_id),
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for optional in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+            if optional in props:
+                arguments[optional] = props[optional]
+        if "StreamSpecification" in arguments:
+            arguments["StreamSpecification"] = {"StreamEnabled": True, **arguments["StreamSpecification"]}
+        client = boto3.client("dynamodb", region_name=REGION)
+        client.create_table(**arguments)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            client.update_time_to_live(TableName=arguments["TableName"], TimeToLiveSpecification=ttl)
+
+    def _create_queue(self, logical_id: str) -> None:
+        props = self._properties(logical_id)
+        attributes = {
+            key: (json.dumps(value) if isinstance(value, dict) else str(value))
+            for key, value in props.items()
+            if key
+            in (
+                "MessageRetentionPeriod",
+                "VisibilityTimeout",
+                "DelaySeconds",
+                "RedrivePolicy",
+                "FifoQueue",
+                "ContentBasedDeduplication",
+            )
+        }
+        boto3.client("sqs", region_name=REGION).create_queue(
+            QueueName=self.physical_name(logical_id), Attributes=attributes
+        )
+
+    def _create_function(self, logical_id: str) -> None:
+        props = merged_function_properties(self.template, self.resources[logical_id].get("Properties", {}))
+        props = self.resolver.resolve(props)
+        name = self.physical_name(logical_id)
+        environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        function = lambdas.LocalFunction(
+            logical_id=logical_id,
+            name=name,
+            arn=self.resolve_resource(logical_id, "Arn"),
+            code_dir=(self.root / props["CodeUri"]).resolve(),
+            handler=props["Handler"],
+            environment={**environment, "AWS_LAMBDA_FUNCTION_NAME": name},
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
+        )
+        if self.state_dir is not None:
+            function.log.path = Path(self.state_dir) / "logs" / f"{logical_id}.log"
+        self.functions.register(function)
+        boto3.client("lambda", region_name=REGION).create_function(
+            FunctionName=name,
+            Runtime=props.get("Runtime", "python3.11"),
+            Role=ROLE_ARN,
+            Handler=props["Handler"],
+            Code={"ZipFile": _placeholder_zip()},
+            Timeout=function.timeout,
+            MemorySize=function.memory,
+            Environment={"Variables": environment},
+        )
+        for event_name, event in props.get("Events", {}).items():
+            self._wire_function_event(logical_id, name, event_name, event)
+
+    def _wire_function_event(
+        self, logical_id: str, name: str, event_name: str, event: dict[str, Any]
+    ) -> None:
+        kind, props = event["Type"], event.get("Properties", {})
+        if kind == "DynamoDB":
+            self.streams.add(
+                StreamMapping(
+                    function=logical_id,
+                    stream_arn=props["Stream"],
+                    batch_size=int(props.get("BatchSize", 100)),
+                    maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                    bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+                    report_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    on_failure_arn=props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"),
+                    enabled=bool(props.get("Enabled", True)),
+                )
+            )
+        elif kind == "HttpApi":
+            self.routes.append(
+                Route(props.get("Method", "ANY").upper(), props.get("Path", "/{proxy+}"), logical_id)
+            )
+        elif kind in ("EventBridgeRule", "CloudWatchEvent"):
+            self._put_rule(f"{logical_id}{event_name}", props, self.resolve_resource(logical_id, "Arn"))
+        else:
+            raise TemplateError(
+                f"{logical_id}.Events.{event_name}: event type {kind} is not emulated locally"
+            )
+
+    def _create_state_machine(self, logical_id: str) -> None:
+        props = self._properties(logical_id)
+        definition = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
+        for key, value in props.get("DefinitionSubstitutions", {}).items():
+            definition = definition.replace("${" + key + "}", str(value))
+        client = boto3.client("stepfunctions", region_name=REGION)
+        arn = client.create_state_machine(
+            name=self.physical_name(logical_id),
+            definition=definition,
+            roleArn=ROLE_ARN,
+            type=props.get("Type", "STANDARD"),
+        )["stateMachineArn"]
+        self.state_machine_arns[logical_id] = arn
+        for event_name, event in props.get("Events", {}).items():
+            if event["Type"] not in ("EventBridgeRule", "CloudWatchEvent"):
+                raise TemplateError(
+                    f"{logical_id}.Events.{event_name}: {event['Type']} is not emulated locally"
+                )
+            self._put_rule(f"{logical_id}{event_name}", event.get("Properties", {}), arn)
+
+    def _put_rule(self, rule_name: str, props: dict[str, Any], target_arn: str) -> None:
+        client = boto3.client("events", region_name=REGION)
+        bus = props.get("EventBusName", "default")
+        client.put_rule(
+            Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"
+        )
+        target: dict[str, Any] = {"Id": "target", "Arn": target_arn, "RoleArn": ROLE_ARN}
+        if "DeadLetterConfig" in props:
+            target["DeadLetterConfig"] = {"Arn": props["DeadLetterConfig"]["Arn"]}
+        if "RetryPolicy" in props:
+            target["RetryPolicy"] = props["RetryPolicy"]
+        if "InputPath" in props:
+            target["InputPath"] = props["InputPath"]
+        client.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
+
+
+def _placeholder_zip() -> bytes:
+    # moto requires code for create_function; the handler that runs is the one in CodeUri, in-process.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "Cataloop local cloud: the handler runs in-process from CodeUri.")
+    return buffer.getvalue()
