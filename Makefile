@@ -10,7 +10,7 @@ TOOLS_STAMP := $(TOOLS)/.setup-stamp
 SAM_CLI_VERSION := 1.170.0
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools e2e-deps demo test lint typecheck template-check unit integration e2e bench build deploy clean reset
+.PHONY: help setup tools e2e-deps demo test lint typecheck template-check unit integration e2e bench soak build deploy clean reset
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ e2e: setup e2e-deps
 
 bench: setup ## run the benchmarks and write bench/results/*.json
 	$(PY) -m bench
+
+soak: setup ## 500 products from 4 concurrent producers on the local cloud; writes bench/results/soak.json
+	$(PY) -m bench.soak
 
 build: tools ## sam build
 	$(TOOLS)/bin/sam build --cached --parallel
