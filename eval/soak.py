@@ -100,7 +100,8 @@ def _read_back(cloud: LocalCloud, listings: list[dict[str, Any]]) -> dict[str, A
             )
     table = cloud.table_names()["ProductsTable"]
     client = aws_client("dynamodb", "us-east-1")
-    persisted_once = lost = 0
+    persisted_once = 0
+    lost: list[str] = []
     versions: Counter[int] = Counter()
     for listing in listings:
         item = client.get_item(
@@ -108,7 +109,7 @@ def _read_back(cloud: LocalCloud, listings: list[dict[str, Any]]) -> dict[str, A
         ).get("Item")
         stored = from_item(item) if item else None
         if stored is None or stored["status"] == "PENDING":
-            lost += 1
+            lost.append(listing["product_id"])
             continue
         versions[int(stored["version"])] += 1
         persisted_once += int(stored["version"]) == 2
@@ -117,7 +118,8 @@ def _read_back(cloud: LocalCloud, listings: list[dict[str, Any]]) -> dict[str, A
         "succeeded": statuses.get("SUCCEEDED", 0),
         "failed": sum(count for status, count in statuses.items() if status != "SUCCEEDED"),
         "persisted_once": persisted_once,
-        "lost": lost,
+        "lost": len(lost),
+        "lost_products": lost[:20],
         "executions_by_status": dict(statuses),
         "stored_versions": {str(version): count for version, count in sorted(versions.items())},
         "failures": failures[:20],

@@ -5,6 +5,11 @@ and `lambda` targets. We wrap `Rule.send_to_targets` once: moto keeps delivering
 other two target kinds we start the execution (named after the event id, so a redelivered event starts
 no second execution) or invoke the function asynchronously, as EventBridge would. A target that cannot
 be reached goes to the rule's dead-letter queue when one is configured, as in AWS.
+
+PutEvents keeps AWS's limits, which moto does not check: at most 10 entries per call, and each entry at most
+256 KB counted as AWS counts it (`entry_size`); a larger entry comes back as a failed entry and is not
+delivered. Payloads the local cloud writes (execution input, dead letters) are UTF-8 JSON, not ASCII escapes,
+so sizes match what AWS would see.
 """
 
 from __future__ import annotations
@@ -17,6 +22,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cataloop.wiring import aws_client
+
+MAX_ENTRIES_PER_REQUEST = 10
+MAX_ENTRY_BYTES = 256 * 1024
+ENTRY_TOO_LARGE = "ValidationException"
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge computes it: the UTF-8 bytes of Source, DetailType, Detail
+    and each of Resources, plus 14 when Time is set ("Calculating PutEvents event entry size")."""
+    size = 14 if entry.get("Time") is not None else 0
+    for name in ("Source", "DetailType", "Detail"):
+        value = entry.get(name)
+        if isinstance(value, str):
+            size += len(value.encode("utf-8"))
+    for resource in entry.get("Resources") or []:
+        if isinstance(resource, str):
+            size += len(resource.encode("utf-8"))
+    return size
+
+
+def oversize_entry(size: int) -> dict[str, str]:
+    """The failed result entry for an event over the size limit."""
+    return {
+        "ErrorCode": ENTRY_TOO_LARGE,
+        "ErrorMessage": f"EventBridge PutEvents entry size {size} bytes exceeds the limit of "
+        f"{MAX_ENTRY_BYTES} bytes (256KB).",
+    }
 
 
 @dataclass
@@ -36,9 +68,12 @@ class EventRouter:
     invoke_function: Callable[[str, Any], Any]
     deliveries: list[Delivery] = field(default_factory=list)
 
-    def deliver(self, rule: Any, raw_event: dict[str, Any]) -> None:
+    def deliver(
+        self, rule: Any, raw_event: dict[str, Any], targets: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Deliver to `targets` (default: the rule's state-machine and Lambda targets)."""
         event = as_delivered(raw_event)
-        for target in rule.targets:
+        for target in rule.targets if targets is None else targets:
             arn: str = target["Arn"]
             service = arn.split(":")[2]
             if service not in ("states", "lambda"):
@@ -57,7 +92,9 @@ class EventRouter:
     def _start_execution(self, arn: str, event: dict[str, Any], payload: Any) -> None:
         client = aws_client("stepfunctions", self.region)
         # Execution names are at most 80 characters; an event id is a UUID.
-        client.start_execution(stateMachineArn=arn, name=event["id"][:80], input=json.dumps(payload))
+        client.start_execution(
+            stateMachineArn=arn, name=event["id"][:80], input=json.dumps(payload, ensure_ascii=False)
+        )
 
     def _dead_letter(self, target: dict[str, Any], event: dict[str, Any], error: Exception) -> None:
         dlq_arn = target.get("DeadLetterConfig", {}).get("Arn")
@@ -68,7 +105,7 @@ class EventRouter:
         url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         sqs.send_message(
             QueueUrl=url,
-            MessageBody=json.dumps(event),
+            MessageBody=json.dumps(event, ensure_ascii=False),
             MessageAttributes={
                 "ERROR_CODE": {"DataType": "String", "StringValue": type(error).__name__},
                 "ERROR_MESSAGE": {"DataType": "String", "StringValue": str(error)[:1000]},
@@ -103,6 +140,7 @@ def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
 _router: EventRouter | None = None
 _patched = False
 _lock = threading.Lock()
+_targets_lock = threading.Lock()
 
 
 def route_rule_targets(router: EventRouter | None) -> None:
@@ -118,15 +156,41 @@ def route_rule_targets(router: EventRouter | None) -> None:
 
         def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
             # moto raises NotImplementedError for state-machine and Lambda targets: hand it the others only.
-            all_targets = self.targets
-            ours = [t for t in all_targets if t["Arn"].split(":")[2] in ("states", "lambda")]
-            self.targets = [t for t in all_targets if t not in ours]
-            try:
-                original(self, original_event, transform_input)
-            finally:
-                self.targets = all_targets
+            # The swap of the shared rule's targets is serialised: producers on several threads put events
+            # at once, and a second thread reading the swapped (empty) list would deliver nothing (the
+            # one product in 500 a soak lost). The delivery to our targets runs outside the lock.
+            with _targets_lock:
+                all_targets = list(self.targets)
+                ours = [t for t in all_targets if t["Arn"].split(":")[2] in ("states", "lambda")]
+                self.targets = [t for t in all_targets if t not in ours]
+                try:
+                    original(self, original_event, transform_input)
+                finally:
+                    self.targets = all_targets
             if ours and _router is not None and self.event_pattern.matches_event(original_event):
-                _router.deliver(self, original_event)
+                _router.deliver(self, original_event, ours)
 
         Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+        _enforce_put_events_limits()
         _patched = True
+
+
+def _enforce_put_events_limits() -> None:
+    """Wrap moto's PutEvents (which checks the entry count only) with the size limit, like AWS."""
+    from moto.events.models import EventsBackend
+
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(events) > MAX_ENTRIES_PER_REQUEST:
+            return original(self, events)  # moto raises AWS's ValidationException
+        sizes = [entry_size(event) for event in events]
+        accepted = [event for event, size in zip(events, sizes, strict=True) if size <= MAX_ENTRY_BYTES]
+        if sum(size for size in sizes if size <= MAX_ENTRY_BYTES) > MAX_ENTRY_BYTES:
+            from moto.events.exceptions import ValidationException
+
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        results = iter(original(self, accepted) if accepted else [])
+        return [next(results) if size <= MAX_ENTRY_BYTES else oversize_entry(size) for size in sizes]
+
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
