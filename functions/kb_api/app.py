@@ -92,7 +92,7 @@ def import_snapshot() -> dict[str, Any]:
     body = app.current_event.body
     if not body:
         raise BadRequestError("send the snapshot JSON as the request body")
-    return kb.import_snapshot(_store(), body).model_dump(mode="json")
+    return kb.import_snapshot(_store(), body, _actor()).model_dump(mode="json")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -11,7 +11,8 @@ from cataloop import wiring
 from cataloop.domain.knowledge.tree import DeploymentMode
 from cataloop.idempotency import idempotent_state
 from cataloop.observability import logger, metrics, tracer
-from cataloop.services.feedback import ApplyInput, apply_feedback
+from cataloop.services.feedback import ApplyInput
+from cataloop.services.feedback_apply import apply_feedback
 from cataloop.settings import settings
 from cataloop.validation import parse_as
 

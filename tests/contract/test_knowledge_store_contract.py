@@ -36,6 +36,7 @@ from cataloop.domain.knowledge.tree import (
     LearningStatus,
 )
 from cataloop.errors import CataloopError, Conflict, InvalidInput
+from cataloop.services import knowledge_admin as kb_admin
 from cataloop.services import knowledge_base as kb
 from tests.contract.conftest import PAGE_SIZE, KnowledgeStoreFactory, create_table_from_template, unique_table
 
@@ -360,17 +361,68 @@ def test_export_then_import_round_trips(
     result = target.import_snapshot(snapshot)
     assert result.model_dump() == {"nodes": len(snapshot.nodes), "learnings_written": 4, "learnings_kept": 0}
     again = state(target)
-    assert again.learnings == snapshot.learnings
+    # Imports never activate anything: live learnings land proposed, with an audit entry for the import;
+    # everything else (ids, versions, text, directives, retired history) is what was exported.
+    assert again.learnings == [as_imported(item) for item in snapshot.learnings]
     shape = [(node.path, sorted(node.children), node.learning_count) for node in snapshot.nodes]
     assert [(node.path, sorted(node.children), node.learning_count) for node in again.nodes] == shape
-    assert target.get_learning(snapshot.learnings[0].id) == snapshot.learnings[0]
-    assert target.learnings_along(["Food", "Coffee", "Pods"]) == knowledge_store.learnings_along(
-        ["Food", "Coffee", "Pods"]
-    )
+    assert target.get_learning(snapshot.learnings[0].id) == again.learnings[0]
+    assert target.learnings_along(["Food", "Coffee", "Pods"]) == [
+        as_imported(item) for item in knowledge_store.learnings_along(["Food", "Coffee", "Pods"])
+    ]
 
     repeated = target.import_snapshot(snapshot)  # the same versions are kept, not rewritten
     assert (repeated.learnings_written, repeated.learnings_kept) == (0, 4)
-    assert state(target).learnings == snapshot.learnings
+    assert state(target).learnings == again.learnings
+
+
+def as_imported(learning: Learning) -> Learning:
+    """What the contract says an import stores: a live learning as proposed, audited as imported."""
+    if not learning.live:
+        return learning
+    return learning.model_copy(
+        update={"status": LearningStatus.PROPOSED, "audit": [*learning.audit, ANY_IMPORT]}
+    )
+
+
+class _AnyImportEntry:
+    """Equal to any audit entry recording an import (its time is the import's)."""
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "action", None) == "imported" and bool(getattr(other, "actor", ""))
+
+    def __hash__(self) -> int:
+        return 0
+
+
+ANY_IMPORT: Any = _AnyImportEntry()
+
+
+def test_import_lands_live_learnings_proposed_and_records_the_importer(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    populate(knowledge_store)
+    snapshot = state(knowledge_store)
+    assert any(item.status is LearningStatus.ACTIVE for item in snapshot.learnings)
+
+    direct = new_knowledge_store()
+    direct.import_snapshot(snapshot)
+    for item in state(direct).learnings:
+        if item.live:
+            assert item.status is LearningStatus.PROPOSED
+            assert (item.audit[-1].action, item.audit[-1].actor) == ("imported", "import")
+    along = direct.learnings_along(["Food", "Coffee", "Pods"])
+    assert along and all(item.status is LearningStatus.PROPOSED for item in along)
+
+    through_service = new_knowledge_store()
+    kb_admin.import_snapshot(through_service, snapshot, actor="arn:aws:iam::1:user/alice", now=lambda: LATER)
+    for item in state(through_service).learnings:
+        if item.live:
+            assert item.status is LearningStatus.PROPOSED
+            imported = [entry for entry in item.audit if entry.action == "imported"]
+            assert [(entry.actor, entry.at) for entry in imported] == [("arn:aws:iam::1:user/alice", LATER)]
+        else:
+            assert item.audit == next(x for x in snapshot.learnings if x.id == item.id).audit
 
 
 def test_import_keeps_learnings_stored_at_a_newer_version(
@@ -387,12 +439,12 @@ def test_import_keeps_learnings_stored_at_a_newer_version(
     assert target.import_snapshot(newer).learnings_written == 1
     kept = target.import_snapshot(older)
     assert (kept.learnings_written, kept.learnings_kept) == (0, 1)
-    assert target.get_learning(learning.id) == second
+    assert target.get_learning(learning.id) == as_imported(second)
 
     behind = new_knowledge_store()
     behind.import_snapshot(older)
     assert behind.import_snapshot(newer).learnings_written == 1
-    assert behind.get_learning(learning.id) == second
+    assert behind.get_learning(learning.id) == as_imported(second)
     assert behind.get_node(["Coffee"]).learning_count == 1
 
 

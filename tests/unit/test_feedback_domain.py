@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.attributes import schema_for
+from cataloop.domain.enrichment.extraction import EvidenceSpan
 from cataloop.domain.feedback.corrections import (
     BYSTANDER_PENALTY,
     CULPRIT_PENALTY,
@@ -317,12 +318,25 @@ def test_text_corrections_teach_the_value_and_other_counts_teach_what_it_is_not(
     )
     assert brand[0].directive.model_dump()["values"] == ["Nature Made"]
     count = correction_learnings(
-        _correction("Pack size", "6", "Pack of 2"), VITAMIN, ["Vitamin"], "customer_feedback", "vit-1", ""
+        _correction("Pack size", "6", "Pack of 2"), VITAMIN, ["Vitamin"], "seller_feedback", "vit-1", ""
     )
     assert (
         count[0].directive.model_dump()["type"] == "not_value"
         and count[0].directive.model_dump()["value"] == "6"
     )
+    # From a customer, "'6' is not a Pack size" needs the listing itself to show the right value.
+    shown = _correction("Pack size", "6", "Pack of 2")
+    assert shown.value is not None
+    shown = shown.model_copy(
+        update={
+            "value": shown.value.model_copy(
+                update={"evidence": EvidenceSpan(field="title", start=46, end=55, text="Pack of 2")}
+            )
+        }
+    )
+    assert correction_learnings(shown, VITAMIN, ["Vitamin"], "customer_feedback", "vit-1", "")
+    unshown = _correction("Pack size", "6", "Pack of 2")
+    assert correction_learnings(unshown, VITAMIN, ["Vitamin"], "customer_feedback", "vit-1", "") == []
     unsure = _correction("Brand", "Nature", "Nature Made").model_copy(update={"verdict": "unsure"})
     assert correction_learnings(unsure, VITAMIN, ["Vitamin"], "seller_feedback", "vit-1", "") == []
 

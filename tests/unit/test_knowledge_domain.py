@@ -234,7 +234,8 @@ def test_frequent_sibling_copies_consolidate_at_the_parent_and_the_copies_are_re
     assert parent.scope_path == ["Food", "Coffee"]
     assert parent.support_count == CONSOLIDATION_MIN_SIBLINGS
     assert sorted(parent.provenance.product_ids) == ["p-Beans", "p-Ground", "p-instant"]
-    assert "Coffee" in parent.text and "'Lavazza'" in parent.text
+    # The category is the learning's scope_path (data), never written into its prose.
+    assert "Coffee" not in parent.text and "'Lavazza'" in parent.text
     for copy_id in copies:
         assert kb.learnings[copy_id].superseded_by == parent.id
     # Later signals from another subcategory land on the broader learning, not in a new copy.

@@ -34,9 +34,13 @@ def data_section(user: str) -> str:
     return blocks[0]
 
 
+def learning_sections(user: str) -> list[str]:
+    return re.findall(r"<learnings_data>\n(.*?)\n</learnings_data>", user, re.DOTALL)
+
+
 def test_product_text_is_inside_one_json_data_block() -> None:
     prompt = render_generator(prepare_product_data(listing()), schema_for(["Tea"]))
-    assert prompt.template_id == "generator" and prompt.template_version == "v1"
+    assert prompt.template_id == "generator" and prompt.template_version == "v2"
     data = json.loads(data_section(prompt.user))
     assert data["title"] == "Numi Organic Tea, 16 Count"
     assert "instruction" in prompt.system and "<product_data>" in prompt.system
@@ -92,9 +96,20 @@ def test_learnings_are_listed_with_ids_and_schema_is_rendered() -> None:
     prompt = render_generator(
         prepare_product_data(listing()), schema_for(["Tea"]), [view], [("T", {"Brand": "B"})]
     )
-    assert "[L7 v1]" in prompt.user and "'Numi' is a Brand value" in prompt.user
+    (records,) = [json.loads(block) for block in learning_sections(prompt.user)]
+    assert records == [
+        {
+            "id": "L7",
+            "version": 1,
+            "scope_path": ["Tea"],
+            "attributes": ["Brand"],
+            "directive": {"type": "value_lexicon", "attribute": "Brand", "values": ["Numi"]},
+            "text": "In Tea, 'Numi' is a Brand value.",
+        }
+    ]
     assert "- Brand (text, required)" in prompt.user
-    assert "(none yet)" in render_generator(prepare_product_data(listing()), schema_for(["Tea"])).user
+    empty = render_generator(prepare_product_data(listing()), schema_for(["Tea"])).user
+    assert [json.loads(block) for block in learning_sections(empty)] == [[]]
 
 
 def test_evaluator_prompt_is_critical_and_supervisor_names_the_disagreement() -> None:

@@ -5,14 +5,18 @@ learnings (the memory manager), counting every supporting signal.
 One function per workflow state: `triage_feedback` (LearnTriage), `resolve_feedback` (LearnResolve),
 `apply_feedback` (LearnApply). Every write in `apply_feedback` checks what it is about to change, so a
 retried state changes nothing twice; the handler also makes the whole step idempotent per signal id.
+
+Corroboration (the rule is in `domain.feedback.corrections`): a customer claim the listing neither states nor
+contradicts is recorded on the product (`provenance.feedback_claims`: signal, attribute, normalised claim,
+reporter) and sent to review; once CORROBORATING_REPORTERS distinct customers made the same claim, the next
+one corrects the product. Learnings from seller feedback, and from customer feedback that was not
+corroborated, are placed `proposed` whatever the deployment mode (`domain.knowledge.changes`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,13 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.enrichment.attributes import schema_for
-from cataloop.domain.enrichment.extraction import SupervisorResolution
+from cataloop.domain.enrichment.extraction import MAX_VALUE_CHARS, SupervisorResolution
+from cataloop.domain.enrichment.normalisation import normalise_value
 from cataloop.domain.enrichment.prompting import data_block, prepare_product_data, render_supervisor
 from cataloop.domain.feedback.corrections import (
     ClaimJudgement,
     aggregate_drafts,
     correction_learnings,
-    culprits,
     judge_claim,
 )
 from cataloop.domain.feedback.signals import (
@@ -37,18 +41,15 @@ from cataloop.domain.feedback.signals import (
     signal_of,
 )
 from cataloop.domain.feedback.triage import TriageDecision, extracted_values, resolve_attribute, triage
-from cataloop.domain.knowledge.changes import change_for
 from cataloop.domain.knowledge.learning import LearningDraft
-from cataloop.domain.knowledge.tree import DeploymentMode, Learning, utc_now
 from cataloop.domain.model_calls import ModelRequest, PromptText
-from cataloop.errors import Conflict, InvalidInput, ModelError
+from cataloop.errors import InvalidInput, ModelError
 from cataloop.ports import ModelClient, ProductStore
-from cataloop.services.knowledge_admin import vote
-from cataloop.services.knowledge_base import KnowledgeStore, place_learning
 
 logger = logging.getLogger(__name__)
 
 MAX_FEEDBACK_HISTORY = 50
+MAX_PENDING_CLAIMS = 100
 SUPPORT_ATTEMPTS = 5
 
 
@@ -63,6 +64,7 @@ class FeedbackProduct(BaseModel):
     extracted: dict[str, str] | None = None
     learnings_used: list[str] = Field(default_factory=list)
     applied_signals: list[str] = Field(default_factory=list)
+    pending_claims: list[dict[str, str]] = Field(default_factory=list, max_length=MAX_PENDING_CLAIMS)
 
 
 class TriageOutput(BaseModel):
@@ -155,6 +157,11 @@ def feedback_product(stored: StoredProduct) -> FeedbackProduct:
         extracted=extracted_values(stored.enrichment),
         learnings_used=[str(i) for i in provenance.get("learnings_used") or []],
         applied_signals=[str(entry.get("signal_id")) for entry in history if isinstance(entry, Mapping)],
+        pending_claims=[
+            {key: str(entry.get(key) or "") for key in ("signal_id", "attribute", "claim", "reporter")}
+            for entry in (provenance.get("feedback_claims") or [])[-MAX_PENDING_CLAIMS:]
+            if isinstance(entry, Mapping)
+        ],
     )
 
 
@@ -222,6 +229,21 @@ def _supervisor_request(state: TriageOutput) -> ModelRequest:
     return ModelRequest(role="supervisor", prompt=prompt, payload=payload)
 
 
+def _agreeing_reporters(state: TriageOutput, attribute: str, claimed: str | None, kind: str) -> set[str]:
+    """The other customers who already made this claim on this product (see the module docstring)."""
+    if claimed is None or state.signal.channel != "customer_feedback":
+        return set()
+    wanted = normalise_value(claimed, kind)[:MAX_VALUE_CHARS]
+    return {
+        entry["reporter"]
+        for entry in state.product.pending_claims
+        if entry.get("attribute") == attribute
+        and entry.get("claim") == wanted
+        and entry.get("reporter")
+        and entry.get("signal_id") != state.signal.signal_id
+    }
+
+
 def resolve_feedback(state: TriageOutput, model: ModelClient, review_threshold: float) -> FeedbackResolution:
     """Judge each suspect with the supervisor's reading and the listing; write the learnings for confirmed
     corrections. Human review when a suspect stays unsure or a correction is below `review_threshold`."""
@@ -246,6 +268,8 @@ def resolve_feedback(state: TriageOutput, model: ModelClient, review_threshold: 
             state.signal.channel,
             None if read is None or spec.name in resolution.unresolved else read.value,
             resolution.confidence,
+            reporter=state.signal.reporter,
+            agreeing_reporters=_agreeing_reporters(state, spec.name, suspect.claimed, spec.kind),
         )
         judgements.append(judgement)
         drafts.extend(
@@ -276,167 +300,3 @@ def resolve_feedback(state: TriageOutput, model: ModelClient, review_threshold: 
 
 
 # -------------------------------------------------------------------------------------------------- apply
-
-
-def _now_text(now: datetime) -> str:
-    return now.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _correct_product(
-    state: ApplyInput, corrections: Sequence[ClaimJudgement], products: ProductStore, now: datetime
-) -> tuple[int | None, list[str]]:
-    """Write the corrected attributes as the next product version (reindexed by the stream). Skips
-    attributes that no longer hold the wrong value, and the whole write when this signal is already in the
-    product's feedback history."""
-    current = products.get(state.product.product_id)
-    if current is None:
-        raise InvalidInput(f"product {state.product.product_id} disappeared before the correction")
-    provenance = dict(current.provenance or {})
-    history = [entry for entry in provenance.get("feedback") or [] if isinstance(entry, Mapping)]
-    if any(entry.get("signal_id") == state.signal.signal_id for entry in history):
-        return current.version, []
-    enrichment = dict(current.enrichment or {})
-    attributes = dict(enrichment.get("attributes") or {})
-    changed: dict[str, dict[str, Any]] = {}
-    for judgement in corrections:
-        if judgement.value is None:
-            continue
-        present = attributes.get(judgement.attribute) or {}
-        if present.get("value") not in (judgement.wrong_value, None) and present.get("value") != (
-            judgement.value.value
-        ):
-            logger.info(
-                "attribute changed since triage; correction skipped",
-                extra={"attribute": judgement.attribute, "value": present.get("value")},
-            )
-            continue
-        if present.get("value") == judgement.value.value:
-            continue
-        attributes[judgement.attribute] = judgement.value.model_dump(mode="json")
-        changed[judgement.attribute] = {"old": judgement.wrong_value, "new": judgement.value.value}
-    if not changed:
-        return current.version, []
-    enrichment["attributes"] = attributes
-    if "is_food" in changed:
-        enrichment["is_food"] = str(changed["is_food"]["new"]).strip().lower() in ("true", "yes", "1", "food")
-    entry = {
-        "signal_id": state.signal.signal_id,
-        "kind": state.signal.kind,
-        "channel": state.signal.channel,
-        "event_id": state.signal.event_id,
-        "execution_id": state.execution_id,
-        "corrected": changed,
-        "at": _now_text(now),
-    }
-    provenance["feedback"] = [*history, entry][-MAX_FEEDBACK_HISTORY:]
-    written = products.put_version(
-        current.model_copy(
-            update={"enrichment": enrichment, "provenance": provenance, "updated_at": _now_text(now)}
-        )
-    )
-    return written.version, sorted(changed)
-
-
-def _already_noted(learning: Learning, signal_id: str) -> bool:
-    """True when this signal already voted on, supported or created the learning (a retried step). The id
-    must stand alone: 'D-1' is not noted by 'D-10'."""
-    mention = re.compile(rf"(?<![\w:.-]){re.escape(signal_id)}(?![\w.-])")
-    texts = [entry.reason for entry in learning.audit] + list(learning.provenance.evidence)
-    return any(mention.search(text) for text in texts)
-
-
-def _add_support(
-    store: KnowledgeStore, learning_id: str, signal_id: str, now: Callable[[], datetime]
-) -> Learning | None:
-    """One more supporting signal on a learning the memory manager judged already known (same product)."""
-    for _ in range(SUPPORT_ATTEMPTS):
-        learning = store.get_learning(learning_id)
-        if learning is None or not learning.live or _already_noted(learning, signal_id):
-            return learning
-        supported = learning.revise(
-            now(),
-            "feedback",
-            "supported",
-            f"{signal_id} supports it again",
-            support_count=learning.support_count + 1,
-        )
-        node = store.get_node(learning.scope_path)
-        if node is None:
-            return learning
-        try:
-            store.commit(change_for([(supported, learning)], {node.key: node}))
-            return supported
-        except Conflict:
-            continue
-    raise Conflict(f"learning {learning_id} kept changing while counting support for {signal_id}; retry")
-
-
-def apply_feedback(
-    state: ApplyInput,
-    products: ProductStore,
-    knowledge: KnowledgeStore,
-    mode: DeploymentMode,
-    memory_model: ModelClient | None = None,
-    now: Callable[[], datetime] = utc_now,
-) -> FeedbackOutcome:
-    """Correct the product (new version), downvote the learnings that shaped the wrong values, and place the
-    correction learnings with the memory manager (merges count support). Safe to retry."""
-    signal = state.signal
-    corrections = [j for j in state.resolution.judgements if j.verdict == "correct"]
-    version, corrected = _correct_product(state, corrections, products, now()) if corrections else (None, [])
-    used = [found for i in state.product.learnings_used if (found := knowledge.get_learning(i)) is not None]
-    downvoted: list[str] = []
-    retired: list[str] = []
-    for judgement in corrections:
-        for culprit in culprits(judgement, used):
-            learning = knowledge.get_learning(culprit.learning_id)
-            if learning is None or not learning.live or _already_noted(learning, signal.signal_id):
-                continue
-            voted = vote(
-                knowledge,
-                culprit.learning_id,
-                -culprit.penalty,
-                f"{signal.signal_id}: {culprit.reason}",
-                actor=f"feedback:{signal.channel}",
-                now=now,
-            )
-            downvoted.append(voted.id)
-            if not voted.live:
-                retired.append(voted.id)
-    placed: list[PlacedLearning] = []
-    created = 0
-    for draft in state.resolution.drafts:
-        result = place_learning(
-            draft, knowledge, mode, memory_model, now, execution_id=state.execution_id or None
-        )
-        final = result.final
-        support: int | None = None
-        if final.action == "noop" and final.target_learning_id:
-            again = _add_support(knowledge, final.target_learning_id, signal.signal_id, now)
-            support = again.support_count if again else None
-        elif result.changed:
-            support = result.changed[0].support_count
-        if final.action in ("add", "replace"):
-            created += 1
-        placed.append(
-            PlacedLearning(
-                action=final.action,
-                node_path=final.node_path,
-                learning_ids=[item.id for item in result.changed] or [final.target_learning_id or ""],
-                support_count=support,
-            )
-        )
-    return FeedbackOutcome(
-        signal_id=signal.signal_id,
-        channel=signal.channel,
-        kind=signal.kind,
-        product_id=state.product.product_id,
-        product_version=version,
-        corrected=corrected,
-        downvoted=downvoted,
-        retired=retired,
-        placed=placed,
-        learnings_created=created,
-        needs_review=state.resolution.needs_review,
-        review_reason=state.resolution.review_reason,
-    )

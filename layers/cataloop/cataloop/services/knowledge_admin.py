@@ -13,10 +13,17 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cataloop.domain.knowledge.changes import change_for
+from cataloop.domain.knowledge.changes import IMPORT_ACTOR, change_for, imported_learning
 from cataloop.domain.knowledge.learning import LearningDirective, LearningDraft, LearningView
 from cataloop.domain.knowledge.lifecycle import approve_learning, edited_learning, retire_learning, vote_on
-from cataloop.domain.knowledge.tree import KnowledgeNode, KnowledgeSnapshot, Learning, LearningStatus, utc_now
+from cataloop.domain.knowledge.tree import (
+    KnowledgeNode,
+    KnowledgeSnapshot,
+    Learning,
+    LearningStatus,
+    snapshot_value_problems,
+    utc_now,
+)
 from cataloop.errors import CataloopError, InvalidInput
 from cataloop.services.knowledge_base import (
     DEFAULT_MAX_ATTEMPTS,
@@ -199,10 +206,23 @@ def parse_snapshot(raw: str | bytes | Mapping[str, Any] | KnowledgeSnapshot) -> 
 
 
 def import_snapshot(
-    store: KnowledgeStore, raw: str | bytes | Mapping[str, Any] | KnowledgeSnapshot
+    store: KnowledgeStore,
+    raw: str | bytes | Mapping[str, Any] | KnowledgeSnapshot,
+    actor: str = IMPORT_ACTOR,
+    now: Callable[[], datetime] = utc_now,
 ) -> BaseModel:
-    """Validate the whole snapshot first (InvalidInput, nothing written), then merge it into the store."""
-    return store.import_snapshot(parse_snapshot(raw))
+    """Validate the whole snapshot first (InvalidInput, nothing written), then merge it into the store.
+
+    Imported knowledge never goes live by itself: every live learning lands `proposed`, with an audit entry
+    naming `actor` (the importer's identity), and an expert approves it in this stage; retired history is
+    kept as it is."""
+    snapshot = parse_snapshot(raw)
+    problems = snapshot_value_problems(snapshot)
+    if problems:
+        raise InvalidInput("invalid knowledge snapshot: " + "; ".join(problems[:5]))
+    at = now()
+    learnings = [imported_learning(learning, actor, at) for learning in snapshot.learnings]
+    return store.import_snapshot(snapshot.model_copy(update={"learnings": learnings}))
 
 
 # ------------------------------------------------------------------------------------- replay validation

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import logging
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cataloop.domain.knowledge.learning import LearningDraft
+from cataloop.validation import describe_validation_error
+
+_log = logging.getLogger(__name__)
 
 MAX_VALUE_CHARS = 200
 
@@ -101,3 +105,20 @@ class SupervisorResolution(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     learnings: list[LearningDraft] = Field(default_factory=list, max_length=10)
     learning_ids_used: list[str] = Field(default_factory=list, max_length=100)
+
+    @field_validator("learnings", mode="before")
+    @classmethod
+    def _keep_valid_drafts(cls, drafts: Any) -> Any:
+        """A draft out of bounds (too long, a sentence where a value belongs, hidden characters) is dropped
+        with a warning; it must not void the resolution it came with (a real model writes such drafts)."""
+        if not isinstance(drafts, list):
+            return drafts
+        kept = []
+        for draft in drafts:
+            try:
+                kept.append(LearningDraft.model_validate(draft))
+            except ValidationError as error:
+                _log.warning(
+                    "supervisor learning draft dropped: %s", describe_validation_error(error, limit=3)
+                )
+        return kept

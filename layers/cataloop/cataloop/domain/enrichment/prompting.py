@@ -1,9 +1,15 @@
 """Prompt rendering: versioned templates with slots, and product text sanitised into a delimited data block.
 
 Templates live in cataloop/prompts/<role>.v<N>.txt and load through `cataloop.domain.prompts`. Product
-text is sanitised (HTML, scripts and control characters removed), truncated to a character budget,
-JSON-encoded with '<', '>' and '&' escaped, and placed between <product_data> tags, so nothing a seller
-writes can close the block or pose as an instruction.
+text is sanitised (HTML and scripts removed, then the shared `domain.text` sanitiser: control, bidi,
+zero-width and tag characters), truncated to a character budget, JSON-encoded with '<', '>' and '&'
+escaped, and placed between <product_data> tags, so nothing a seller writes can close the block or pose as
+an instruction.
+
+Learnings are data too: a learning's value can come from a seller's or customer's text, and its scope from a
+seller's category path. `learnings_block` renders them as JSON records (id, version, scope_path, attributes,
+directive, text) with the same escaping, between <learnings_data> tags; the templates' system text says
+both blocks hold data, never instructions, and no category name or learning value is written into prose.
 """
 
 from __future__ import annotations
@@ -21,21 +27,22 @@ from cataloop.domain.enrichment.attributes import AttributeSchema
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.model_calls import PromptText
 from cataloop.domain.prompts import load_template
+from cataloop.domain.text import clean_text
 
 TemplateName = Literal["generator", "evaluator", "supervisor"]
-TEMPLATE_VERSION = "v1"
+TEMPLATE_VERSION = "v2"
 DEFAULT_BUDGET_CHARS = 4000
 TRUNCATION_MARK = " …"
 
 _SCRIPT = re.compile(r"<(script|style)\b[^>]*>.*?(</\1\s*>|$)", re.IGNORECASE | re.DOTALL)
 _COMMENT = re.compile(r"<!--.*?(-->|$)", re.DOTALL)
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACE = re.compile(r"[ \t\r\n]+")
 
 
 def sanitise_text(text: str) -> str:
-    """Strip scripts, styles, comments and tags, decode entities, drop control characters, collapse spaces."""
+    """Strip scripts, styles, comments and tags, decode entities, drop control, bidi, zero-width and tag
+    characters (`domain.text.clean_text`), collapse spaces."""
     cleaned = _SCRIPT.sub(" ", text)
     cleaned = _COMMENT.sub(" ", cleaned)
     cleaned = _TAG.sub(" ", cleaned)
@@ -43,7 +50,7 @@ def sanitise_text(text: str) -> str:
     # Entities can decode into new tags ("&lt;script&gt;"): strip again after decoding.
     cleaned = _SCRIPT.sub(" ", cleaned)
     cleaned = _TAG.sub(" ", cleaned)
-    cleaned = _CONTROL.sub("", cleaned)
+    cleaned = clean_text(cleaned)
     return _SPACE.sub(" ", cleaned).strip()
 
 
@@ -122,13 +129,22 @@ def _schema_lines(schema: AttributeSchema) -> str:
     )
 
 
-def _learning_lines(learnings: Sequence[LearningView]) -> str:
-    if not learnings:
-        return "(none yet)"
-    return "\n".join(
-        f"- [{view.id} v{view.version}] ({' > '.join(view.scope_path) or 'all'}) {view.text}"
-        for view in learnings
-    )
+def learning_record(view: LearningView) -> dict[str, Any]:
+    """One learning as a data record: category and values are fields, never prose around them."""
+    return {
+        "id": view.id,
+        "version": view.version,
+        "scope_path": list(view.scope_path),
+        "attributes": list(view.attributes),
+        "directive": view.directive.model_dump(mode="json"),
+        "text": view.text,
+    }
+
+
+def learnings_block(learnings: Sequence[LearningView]) -> str:
+    """The content of the <learnings_data> block: a JSON list of learning records, escaped like product
+    data (an empty list when there are none)."""
+    return data_block([learning_record(view) for view in learnings])
 
 
 def _example_lines(examples: Sequence[tuple[str, dict[str, str]]]) -> str:
@@ -147,7 +163,7 @@ def _common_slots(
     return {
         "category_path": data_block(product.category_path),
         "attribute_schema": _schema_lines(schema),
-        "learnings": _learning_lines(learnings),
+        "learnings": learnings_block(learnings),
         "product_data": data_block(product.model_dump(mode="json")),
     }
 

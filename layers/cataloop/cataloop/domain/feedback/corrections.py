@@ -4,12 +4,28 @@
 `correction_learnings` writes the learning that would have prevented the error; `culprits` names the learnings
 that shaped the wrong value and how many votes each loses; `aggregate_drafts` folds many signals that teach
 the same thing into one learning with a support count. Pure: no I/O.
+
+Who may correct what (the corroboration rule):
+- A seller's claim (dispute, listing update) is about the seller's own product. It corrects that product when
+  the listing states the claimed value (evidence span) or a confident supervisor (>= CONFIDENT_SUPERVISOR)
+  reads it; the claimed value must also be shaped like a value of its attribute
+  (`knowledge.learning.value_problem`), otherwise a person checks it. The listing is the seller's own text,
+  so finding the claim there is *not* corroboration of a learning for other sellers: the correction stays
+  scoped to the product, and its learning is placed `proposed` (an expert approves it) in every mode.
+- A customer's claim (return, negative review) corrects a product only when the listing states the claimed
+  value (the seller's text, independent of the customer) or at least CORROBORATING_REPORTERS (3) independent
+  customers (distinct `reporter`: customer id, else order id) made the same claim. The supervisor agreeing
+  is not enough on its own, and there is no confidence floor. A claim the listing contradicts (the listing
+  states the extracted value and not the claimed one: title 'Pack of 2', review 'got a pack of 1') goes to
+  human review: never a rewrite, never a learning. A corroborated customer correction's learning follows
+  the deployment mode (`corroborated`); a `not_value` learning is only written when the listing itself
+  shows the corrected value (evidence span).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +41,7 @@ from cataloop.domain.knowledge.learning import (
     LearningProvenance,
     directive_key,
     directive_terms,
+    value_problem,
 )
 from cataloop.domain.knowledge.tree import INITIAL_VOTES, Learning, path_key
 
@@ -36,6 +53,9 @@ BYSTANDER_PENALTY = 1
 SELLER_CLAIM_CONFIDENCE = 0.85
 CUSTOMER_CLAIM_CONFIDENCE = 0.7
 CONFIDENT_SUPERVISOR = 0.75
+# Independent customers (distinct reporters) that must make the same claim when the listing does not state it.
+CORROBORATING_REPORTERS = 3
+UNSURE_CONFIDENCE = 0.4
 
 # ------------------------------------------------------------------------------------------ judging a claim
 
@@ -53,11 +73,22 @@ class ClaimJudgement(BaseModel):
     wrong_value: str | None = None
     value: AttributeValue | None = None
     confidence: float = Field(ge=0.0, le=1.0)
+    corroborated: bool = Field(
+        default=False, description="the claim was confirmed independently of the claimant (see the module)"
+    )
+    contradicted: bool = Field(default=False, description="the listing states a different value")
+    pending_claim: str | None = Field(
+        default=None,
+        description="customer claims only: the normalised claimed value, recorded to count independent "
+        "customers when the listing neither states nor contradicts it",
+    )
 
 
 _EVIDENCE_FIELDS: tuple[Literal["title", "description"], ...] = ("title", "description")
+# A quantity phrase starts at a word boundary: the '3' of 'D3' or the '2' of 'B12' is not a count.
 _QUANTITY_SPAN = re.compile(
-    r"pack\s+of\s+\d+|\d+(?:[.,]\d+)?\s?-?\s?[A-Za-z가-힣]+\.?|[x×]\s?\d+|\d+(?:[.,]\d+)?", re.IGNORECASE
+    r"(?<![\w.,])(?:pack\s+of\s+\d+|\d+(?:[.,]\d+)?\s?-?\s?[A-Za-z가-힣]+\.?|[x×]\s?\d+|\d+(?:[.,]\d+)?)",
+    re.IGNORECASE,
 )
 
 
@@ -82,6 +113,27 @@ def locate_value(listing: ProductListing, value: str, spec: AttributeSpec) -> tu
     return None
 
 
+def listing_contradicts(
+    listing: ProductListing, suspect: Suspect, spec: AttributeSpec
+) -> EvidenceSpan | None:
+    """Where the listing states the extracted value *as a value of this kind* ('Pack of 2' for a count,
+    '16 Ounce' for a quantity) while it does not state the claimed one (the claim contradicts the listing),
+    or None. '100 Softgels' in a title does not state a pack count, so it contradicts no pack-count claim."""
+    if (
+        suspect.claimed is None
+        or suspect.extracted is None
+        or same_value(suspect.claimed, suspect.extracted, spec)
+    ):
+        return None
+    canonical = normalise_value(suspect.extracted, spec.kind)
+    if spec.kind in ("count", "quantity") and canonical == normalise_text(suspect.extracted):
+        return None  # not read as a count or quantity at all: the listing states nothing of this kind
+    if locate_value(listing, suspect.claimed, spec) is not None:
+        return None
+    stated = locate_value(listing, suspect.extracted, spec)
+    return stated[1] if stated is not None else None
+
+
 def judge_claim(
     suspect: Suspect,
     spec: AttributeSpec,
@@ -89,24 +141,33 @@ def judge_claim(
     channel: FeedbackChannel,
     supervisor_value: str | None,
     supervisor_confidence: float,
+    *,
+    reporter: str | None = None,
+    agreeing_reporters: Collection[str] = (),
 ) -> ClaimJudgement:
-    """Correct when the supervisor agrees with the claim, or when the listing states the claimed value and a
-    confident supervisor does not read it otherwise; unsure (human review) when nothing settles it."""
-    base = {"attribute": spec.name, "wrong_value": suspect.extracted}
+    """Correct, reject or ask a person, by the corroboration rule of the module docstring.
+    `agreeing_reporters` are the other customers who made the same claim on this product before."""
+    base: dict[str, Any] = {"attribute": spec.name, "wrong_value": suspect.extracted}
+    customer = channel == "customer_feedback"
     supervisor_agrees = supervisor_value is not None and same_value(supervisor_value, suspect.claimed, spec)
-    supervisor_keeps = (
-        supervisor_value is not None
-        and supervisor_confidence >= CONFIDENT_SUPERVISOR
-        and same_value(supervisor_value, suspect.extracted, spec)
-    )
+    confident = supervisor_value is not None and supervisor_confidence >= CONFIDENT_SUPERVISOR
+    supervisor_keeps = confident and same_value(supervisor_value, suspect.extracted, spec)
     if suspect.claimed is None:
+        located = locate_value(listing, supervisor_value, spec) if supervisor_value else None
         if (
             supervisor_value is not None
-            and supervisor_confidence >= CONFIDENT_SUPERVISOR
+            and confident
             and not same_value(supervisor_value, suspect.extracted, spec)
+            and (located is not None or not customer)
         ):
             return _corrected(
-                base, supervisor_value, spec, listing, supervisor_confidence, "supervisor re-read"
+                base,
+                supervisor_value,
+                spec,
+                listing,
+                supervisor_confidence,
+                "supervisor re-read",
+                corroborated=customer and located is not None,
             )
         return ClaimJudgement(
             **base,
@@ -119,25 +180,79 @@ def judge_claim(
         return ClaimJudgement(
             **base,
             verdict="unsure",
-            confidence=0.4,
+            confidence=UNSURE_CONFIDENCE,
             reason=f"the supervisor reads {spec.name} as '{supervisor_value}' "
             f"(confidence {supervisor_confidence:.2f}), against the claim '{suspect.claimed}'",
         )
+    problem = value_problem(spec.name, suspect.claimed)
+    if problem is not None:
+        return ClaimJudgement(
+            **base,
+            verdict="unsure",
+            confidence=0.2,
+            reason=f"the claimed value is not a plausible {spec.name} value ({problem}); a person must check it",
+        )
+    contradiction = listing_contradicts(listing, suspect, spec) if customer else None
+    if contradiction is not None:
+        return ClaimJudgement(
+            **base,
+            verdict="unsure",
+            confidence=0.2,
+            contradicted=True,
+            reason=f"the listing states {spec.name} '{contradiction.text}' at {contradiction.field}"
+            f"[{contradiction.start}:{contradiction.end}], which the claim '{suspect.claimed}' contradicts; "
+            "a person must check it (no rewrite, no learning)",
+        )
     located = locate_value(listing, suspect.claimed, spec)
-    if supervisor_agrees:
-        confidence = max(supervisor_confidence, 0.75)
-        return _corrected(
-            base, suspect.claimed, spec, listing, confidence, "the supervisor agrees with the claim"
+    if customer:
+        if located is not None:
+            return _corrected(
+                base,
+                suspect.claimed,
+                spec,
+                listing,
+                CUSTOMER_CLAIM_CONFIDENCE,
+                "the listing states the claimed value",
+                corroborated=True,
+            )
+        reporters = {*agreeing_reporters, *([reporter] if reporter else [])}
+        if len(reporters) >= CORROBORATING_REPORTERS:
+            return _corrected(
+                base,
+                suspect.claimed,
+                spec,
+                listing,
+                CUSTOMER_CLAIM_CONFIDENCE,
+                f"{len(reporters)} independent customers made the same claim",
+                corroborated=True,
+            )
+        return ClaimJudgement(
+            **base,
+            verdict="unsure",
+            confidence=UNSURE_CONFIDENCE,
+            pending_claim=normalise_value(suspect.claimed, spec.kind)[:MAX_VALUE_CHARS] if reporter else None,
+            reason=f"the listing does not state '{suspect.claimed}' for {spec.name}, and {len(reporters)} of "
+            f"{CORROBORATING_REPORTERS} independent customers made this claim"
+            + ("" if reporter else " (this one names no customer or order, so it cannot count)"),
         )
     if located is not None:
-        confidence = SELLER_CLAIM_CONFIDENCE if channel == "seller_feedback" else CUSTOMER_CLAIM_CONFIDENCE
+        confidence = max(SELLER_CLAIM_CONFIDENCE, supervisor_confidence if supervisor_agrees else 0.0)
         return _corrected(
             base, suspect.claimed, spec, listing, confidence, "the listing states the claimed value"
+        )
+    if supervisor_agrees and confident:
+        return _corrected(
+            base,
+            suspect.claimed,
+            spec,
+            listing,
+            supervisor_confidence,
+            "the supervisor agrees with the claim",
         )
     return ClaimJudgement(
         **base,
         verdict="unsure",
-        confidence=0.4,
+        confidence=UNSURE_CONFIDENCE,
         reason=f"the listing does not state '{suspect.claimed}' for {spec.name}; if it is right, the listing "
         "text should say so (ListingUpdated)",
     )
@@ -150,6 +265,8 @@ def _corrected(
     listing: ProductListing,
     confidence: float,
     why: str,
+    *,
+    corroborated: bool = False,
 ) -> ClaimJudgement:
     located = locate_value(listing, value, spec)
     surface, evidence = located if located is not None else (value.strip(), None)
@@ -165,6 +282,7 @@ def _corrected(
         verdict="correct",
         value=attribute_value,
         confidence=round(confidence, 3),
+        corroborated=corroborated,
         reason=f"{spec.name}: '{base['wrong_value']}' -> '{surface}' ({why}{where})",
     )
 
@@ -185,16 +303,23 @@ def correction_learnings(
 ) -> list[LearningDraft]:
     """The learning that would have prevented the corrected error, scoped to the product's category:
     a unit word that marks the sibling quantity ('100 Softgels' is a Net content, not a Pack size), a value
-    lexicon for text attributes, else 'this value is not that attribute'."""
+    lexicon for text attributes, else 'this value is not that attribute'. The category is the draft's
+    `scope_path`, never part of its prose; `corroborated` is carried from the judgement for customer claims
+    only (a seller's own listing never corroborates a learning for others). A draft whose value breaks its
+    attribute's bounds is dropped: the product correction still stands."""
     spec = schema.get(judgement.attribute)
     if judgement.verdict != "correct" or judgement.value is None or spec is None:
         return []
     scope = list(category_path)
-    where = scope[-1] if scope else "all categories"
     provenance = LearningProvenance(
         product_id=product_id, model_id=f"feedback:{channel}", evidence=evidence[:500]
     )
-    common: dict[str, Any] = {"scope_path": scope, "source_channel": channel, "provenance": provenance}
+    common: dict[str, Any] = {
+        "scope_path": scope,
+        "source_channel": channel,
+        "provenance": provenance,
+        "corroborated": channel == "customer_feedback" and judgement.corroborated,
+    }
     wrong, right = judgement.wrong_value, judgement.value.value
     drafts: list[dict[str, Any]] = []
     if spec.kind in ("count", "quantity") and wrong:
@@ -205,8 +330,7 @@ def correction_learnings(
         if word and sibling is not None and normalise_text(word) not in normalise_text(right):
             drafts.append(
                 {
-                    "text": f"In {where}, a number followed by '{word}' is the {sibling.name}, "
-                    f"not the {spec.name}.",
+                    "text": f"A number followed by '{word}' is the {sibling.name}, not the {spec.name}.",
                     "kind": "rule",
                     "attributes": [sibling.name, spec.name],
                     "directive": {"type": "pattern", "attribute": sibling.name, "unit_terms": [word]},
@@ -215,16 +339,18 @@ def correction_learnings(
     if not drafts and spec.kind in ("text", "boolean") and len(right) <= 120:
         drafts.append(
             {
-                "text": f"In {where}, '{right}' is a {spec.name} value.",
+                "text": f"'{right}' is a {spec.name} value.",
                 "kind": "example",
                 "attributes": [spec.name],
                 "directive": {"type": "value_lexicon", "attribute": spec.name, "values": [right]},
             }
         )
-    if not drafts and wrong and len(wrong) <= 120:
+    # From a customer, "this value is not that attribute" needs the listing itself to show the right value.
+    shown = channel != "customer_feedback" or judgement.value.evidence is not None
+    if not drafts and wrong and len(wrong) <= 120 and shown and not judgement.contradicted:
         drafts.append(
             {
-                "text": f"In {where}, '{wrong}' is not a {spec.name} value.",
+                "text": f"'{wrong}' is not a {spec.name} value.",
                 "kind": "rule",
                 "attributes": [spec.name],
                 "directive": {"type": "not_value", "attribute": spec.name, "value": wrong},

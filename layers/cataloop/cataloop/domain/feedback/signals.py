@@ -4,17 +4,26 @@ Workers that disagree show some errors; sellers (disputes, listing updates) and 
 reviews) show the errors every worker agreed on. This module validates the four EventBridge event details and
 turns each event into one `FeedbackSignal`, the form the LearnFromFeedback workflow passes between states.
 What a signal points at is decided in `triage`; what it corrects and teaches in `corrections`. Pure: no I/O.
+
+Every text field of every detail goes through the shared sanitiser (`cataloop.domain.text`) before it is
+validated: control, bidi, zero-width and tag characters are stripped; names and claimed values are NFKC'd and
+single-line; free text (evidence, review and return text, changed field values) keeps its newlines.
+
+`reporter` on a customer signal is who stands behind it (`customer:<id>`, else `order:<id>`): independent
+customer signals are counted by distinct reporter (see `corrections.CORROBORATING_REPORTERS`); a signal with
+neither id counts for nothing towards corroboration, since nothing shows it is independent.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from cataloop.domain.catalog.events import EventBridgeEnvelope
 from cataloop.domain.catalog.listing import ProductId
 from cataloop.domain.enrichment.extraction import MAX_VALUE_CHARS
+from cataloop.domain.text import clean_name, clean_text
 from cataloop.validation import describe_validation_error
 
 SOURCE_SELLER = "cataloop.seller"
@@ -26,8 +35,24 @@ SignalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-
 
 # ------------------------------------------------------------------------------------------ event details
 
+# Free-text fields keep their line breaks; every other string field is a name, id or value (NFKC, one line).
+_FREE_TEXT_FIELDS = frozenset({"evidence", "text", "old", "new"})
 
-class SellerDisputeFiledDetail(BaseModel):
+
+class _CleanText(BaseModel):
+    """Runs the shared sanitiser over every string field before validation."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any, info: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if info.field_name in _FREE_TEXT_FIELDS:
+            return clean_text(value, multiline=True)
+        return clean_name(value)
+
+
+class SellerDisputeFiledDetail(_CleanText):
     """A seller says one extracted attribute is wrong and what it should be."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -40,7 +65,7 @@ class SellerDisputeFiledDetail(BaseModel):
     evidence: str = Field(default="", max_length=2000, description="why the seller says so (free text)")
 
 
-class FieldChange(BaseModel):
+class FieldChange(_CleanText):
     """One changed listing field: a listing field (title, brand, ...) or an attribute name."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -50,7 +75,7 @@ class FieldChange(BaseModel):
     new: str | None = Field(default=None, max_length=5000)
 
 
-class ListingUpdatedDetail(BaseModel):
+class ListingUpdatedDetail(_CleanText):
     """A seller changed fields of a listing (old and new values)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -81,7 +106,7 @@ ReturnReason = Literal[
 ]
 
 
-class ProductReturnedDetail(BaseModel):
+class ProductReturnedDetail(_CleanText):
     """A customer returned the product: a reason code and free text."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -89,17 +114,20 @@ class ProductReturnedDetail(BaseModel):
     return_id: SignalId
     product_id: ProductId
     order_id: str | None = Field(default=None, max_length=128)
+    customer_id: str | None = Field(default=None, max_length=128)
     reason_code: ReturnReason
     text: str = Field(default="", max_length=2000)
 
 
-class NegativeReviewPostedDetail(BaseModel):
+class NegativeReviewPostedDetail(_CleanText):
     """A customer posted a review of 1-3 stars (4-5 star reviews are not sent as negative)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     review_id: SignalId
     product_id: ProductId
+    order_id: str | None = Field(default=None, max_length=128)
+    customer_id: str | None = Field(default=None, max_length=128)
     rating: int = Field(ge=1, le=3)
     text: str = Field(min_length=1, max_length=5000)
 
@@ -164,6 +192,13 @@ class FeedbackSignal(BaseModel):
     reason_code: str | None = None
     rating: int | None = None
     text: str = Field(default="", max_length=5000)
+    reporter: str | None = Field(default=None, max_length=140, description="customer:<id> or order:<id>")
+
+
+def _reporter(customer_id: str | None, order_id: str | None) -> str | None:
+    if customer_id:
+        return f"customer:{customer_id}"
+    return f"order:{order_id}" if order_id else None
 
 
 def signal_of(event: FeedbackEvent) -> FeedbackSignal:
@@ -202,6 +237,7 @@ def signal_of(event: FeedbackEvent) -> FeedbackSignal:
             channel="customer_feedback",
             reason_code=detail.reason_code,
             text=detail.text,
+            reporter=_reporter(detail.customer_id, detail.order_id),
             **common,
         )
     return FeedbackSignal(
@@ -210,6 +246,7 @@ def signal_of(event: FeedbackEvent) -> FeedbackSignal:
         channel="customer_feedback",
         rating=detail.rating,
         text=detail.text,
+        reporter=_reporter(detail.customer_id, detail.order_id),
         **common,
     )
 

@@ -7,6 +7,18 @@ Concurrency contract: a learning write always bumps the version of the node it l
 re-checks the version of every node it read. A placement therefore commits only if the part of the tree it
 based its decision on is unchanged, which is what keeps eight concurrent writers from losing or duplicating
 anything. Pure logic only.
+
+Status of a new learning, by source channel (`new_status`):
+- worker_disagreement, audit and expert: the deployment mode decides (deploy_and_learn -> active,
+  learn_then_deploy -> proposed).
+- seller_feedback and customer_feedback: `proposed` in every mode unless the draft is `corroborated`, i.e.
+  the claim was confirmed by evidence independent of the claimant (`domain.feedback.corrections`). A seller's
+  claim found in the seller's own listing is the claimant's own text, never corroboration: it may correct
+  that seller's product (scoped to the product), but the category learning other sellers would receive waits
+  for an expert. An uncorroborated feedback draft also never widens an existing live learning by a merge:
+  it is added next to it as a proposed learning instead.
+- imports (`imported_learning`): a live learning from a snapshot lands `proposed`, with an audit entry that
+  records who imported it; retired history stays retired.
 """
 
 from __future__ import annotations
@@ -15,10 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from cataloop.domain.knowledge.directives import describe_directive, merged_directive
-from cataloop.domain.knowledge.learning import LearningDraft, directive_key
+from cataloop.domain.knowledge.learning import FEEDBACK_CHANNELS, LearningDraft, directive_key
 from cataloop.domain.knowledge.lifecycle import retire_learning
 from cataloop.domain.knowledge.placement import PlacementDecision
 from cataloop.domain.knowledge.tree import (
+    MAX_AUDIT_ENTRIES,
     AuditEntry,
     DeploymentMode,
     KnowledgeChange,
@@ -97,7 +110,15 @@ class _ChangeBuilder:
         )
 
 
-def _new_status(mode: DeploymentMode) -> LearningStatus:
+def trusted_source(draft: LearningDraft) -> bool:
+    """True when the draft's channel may follow the deployment mode (see the module docstring)."""
+    return draft.source_channel not in FEEDBACK_CHANNELS or draft.corroborated
+
+
+def new_status(mode: DeploymentMode, draft: LearningDraft) -> LearningStatus:
+    """The status a newly placed learning starts with (see the module docstring)."""
+    if not trusted_source(draft):
+        return LearningStatus.PROPOSED
     return (
         LearningStatus.ACTIVE
         if DeploymentMode(mode) == DeploymentMode.DEPLOY_AND_LEARN
@@ -133,6 +154,21 @@ def plan_change(
     if final.action == "merge":
         target = builder.learning(final.target_learning_id or "")
         merged = merged_directive(target.directive, draft.directive) or target.directive
+        if not trusted_source(draft) and directive_key(merged) != target.key:
+            # An uncorroborated claim must not change what a live learning says: add it as proposed.
+            final = final.model_copy(
+                update={
+                    "action": "add",
+                    "node_path": list(draft.scope_path),
+                    "target_learning_id": None,
+                    "reason": f"{final.reason}; uncorroborated {draft.source_channel} is added as proposed "
+                    f"instead of widening {target.id}",
+                }
+            )
+            if path_key(draft.scope_path) not in tree and path_key(draft.scope_path) not in builder.nodes:
+                raise ValueError(f"no node {draft.scope_path} for the proposed learning")
+            return _add(draft, final, builder, mode, now, new_id, actor, provenance)
+
         changes: dict[str, object] = {
             "support_count": target.support_count + 1,
             "provenance": target.provenance.absorb(provenance),
@@ -143,10 +179,23 @@ def plan_change(
             changes["text"] = describe_directive(merged, target.scope_path)
         builder.write_learning(target.revise(now, actor, "merged", final.reason, **changes), target)
         return builder.build(), list(builder.learnings.values())
+    return _add(draft, final, builder, mode, now, new_id, actor, provenance)
+
+
+def _add(
+    draft: LearningDraft,
+    final: PlacementDecision,
+    builder: _ChangeBuilder,
+    mode: DeploymentMode,
+    now: datetime,
+    new_id: Callable[[], str],
+    actor: str,
+    provenance: KnowledgeProvenance,
+) -> tuple[KnowledgeChange, list[Learning]]:
     superseded = [builder.learning(i) for i in final.supersedes]
     if final.action == "replace":
         superseded = [builder.learning(final.target_learning_id or "")]
-    status = _new_status(mode)
+    status = new_status(mode, draft)
     support = 1 + sum(item.support_count for item in superseded if final.action == "add")
     for item in superseded:
         if final.action == "add":
@@ -177,6 +226,29 @@ def plan_change(
             reason = f"superseded by {learning_id}: {final.reason}"
             builder.write_learning(retire_learning(item, now, actor, reason, superseded_by=learning_id), item)
     return builder.build(), list(builder.learnings.values())
+
+
+IMPORT_ACTOR = "import"
+
+
+def imported_learning(learning: Learning, actor: str, now: datetime) -> Learning:
+    """A learning as an import writes it: live ones land `proposed` (an expert approves them in the target
+    stage) with an audit entry naming the importer; retired ones are history and stay as they are. The version
+    is kept, so importing the same snapshot twice writes nothing the second time."""
+    if not learning.live:
+        return learning
+    entry = AuditEntry(
+        at=now,
+        actor=(actor or IMPORT_ACTOR)[:128],
+        action="imported",
+        reason=f"imported from a snapshot as proposed (was {learning.status.value}); an expert approves it",
+    )
+    return learning.model_copy(
+        update={
+            "status": LearningStatus.PROPOSED,
+            "audit": [*learning.audit, entry][-MAX_AUDIT_ENTRIES:],
+        }
+    )
 
 
 def change_for(learnings: Sequence[tuple[Learning, Learning | None]], tree: TreeView) -> KnowledgeChange:

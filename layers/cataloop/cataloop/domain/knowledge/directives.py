@@ -21,16 +21,18 @@ Directive = ValueLexicon | NotValue | UnitPattern | AttributeFact
 
 
 def describe_directive(directive: Directive, scope_path: Sequence[str]) -> str:
-    """Concrete prose for a directive, used when a merge or consolidation changes what a learning says."""
-    # The innermost category name alone: a full path would crowd the terms out of MAX_TEXT_CHARS.
-    scope = scope_path[-1] if scope_path else "all categories"
+    """Concrete prose for a directive, used when a merge or consolidation changes what a learning says.
+
+    The category is not written into the prose: it is the learning's `scope_path`, a data field that prompts
+    render as such (`scope_path` is accepted for the callers' convenience and deliberately not used), so a
+    category name a seller chose never becomes sentence text."""
     if isinstance(directive, ValueLexicon | UnitPattern):
         terms = directive.values if isinstance(directive, ValueLexicon) else directive.unit_terms
         if isinstance(directive, ValueLexicon):
-            head = f"In {scope}, these are {directive.attribute} values: "
+            head = f"These are {directive.attribute} values: "
         else:
             keep = "with the unit word" if directive.keep_unit else "as the bare number"
-            head = f"In {scope}, a number followed by one of these is {directive.attribute} ({keep}): "
+            head = f"A number followed by one of these is {directive.attribute} ({keep}): "
         quoted: list[str] = []
         for term in terms:
             candidate = ", ".join([*quoted, f"'{term}'"])
@@ -40,8 +42,8 @@ def describe_directive(directive: Directive, scope_path: Sequence[str]) -> str:
         return (head + ", ".join(quoted) + ".")[:MAX_TEXT_CHARS]
     if isinstance(directive, NotValue):
         tail = f" (it is {directive.correct_attribute})" if directive.correct_attribute else ""
-        return f"In {scope}, '{directive.value}' is not a {directive.attribute} value{tail}."[:MAX_TEXT_CHARS]
-    return f"In {scope}, every product has {directive.attribute} = '{directive.value}'."[:MAX_TEXT_CHARS]
+        return f"'{directive.value}' is not a {directive.attribute} value{tail}."[:MAX_TEXT_CHARS]
+    return f"Every product in scope has {directive.attribute} = '{directive.value}'."[:MAX_TEXT_CHARS]
 
 
 def _folded(terms: Iterable[str]) -> set[str]:

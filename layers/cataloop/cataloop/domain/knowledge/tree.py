@@ -25,6 +25,7 @@ from cataloop.domain.knowledge.learning import (
     LearningView,
     SourceChannel,
     directive_key,
+    directive_problems,
 )
 
 SNAPSHOT_SCHEMA_VERSION = 1
@@ -152,13 +153,17 @@ class Learning(BaseModel):
     @model_validator(mode="after")
     def _concrete_and_consistent(self) -> Learning:
         # The draft's validators are the one definition of "concrete, not oversized, not empty".
-        LearningDraft(
-            text=self.text,
-            kind=self.kind,
-            scope_path=self.scope_path,
-            attributes=self.attributes,
-            directive=self.directive,
-            source_channel=self.source_channel,
+        # Stored items skip the value bounds of new drafts, so items written before a bound stay readable.
+        LearningDraft.model_validate(
+            {
+                "text": self.text,
+                "kind": self.kind,
+                "scope_path": self.scope_path,
+                "attributes": self.attributes,
+                "directive": self.directive,
+                "source_channel": self.source_channel,
+            },
+            context={"stored": True},
         )
         if self.status is LearningStatus.RETIRED and self.valid_to is None:
             raise ValueError(f"learning {self.id} is retired but has no valid_to")
@@ -297,6 +302,19 @@ class KnowledgeSnapshot(BaseModel):
                     f"learning {learning.id} refers to learnings missing from the snapshot: {missing}"
                 )
         return self
+
+
+def snapshot_value_problems(snapshot: KnowledgeSnapshot) -> list[str]:
+    """The live learnings of a snapshot whose values break the bounds of new learnings (`learning.
+    value_problem`), checked before an import writes anything. Exports are not checked: a store can always
+    be exported, even with items written before a bound existed."""
+    problems: list[str] = []
+    for learning in snapshot.learnings:
+        if learning.live:
+            problems += [
+                f"learning {learning.id}: {problem}" for problem in directive_problems(learning.directive)
+            ]
+    return problems
 
 
 class Influence(BaseModel):
