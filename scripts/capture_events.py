@@ -45,7 +45,8 @@ def main() -> int:
             import urllib.request
 
             urllib.request.urlopen(f"{server.url}/health", timeout=30).read()
-            urllib.request.urlopen(f"{server.url}/kb/tree", timeout=30).read()
+            request = urllib.request.Request(f"{server.url}/kb/tree", headers=server.authorization)
+            urllib.request.urlopen(request, timeout=30).read()
         finally:
             server.stop()
         written = []

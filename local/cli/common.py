@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ __all__ = [
     "events_from_file",
     "local_cloud",
     "parse_parameter_overrides",
+    "printable",
     "write_json",
 ]
 
@@ -42,16 +44,26 @@ def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
 
 
 @contextmanager
-def local_cloud(state_dir: Path, save: bool = True) -> Iterator[Any]:
-    """The project's template on the local cloud with state in `state_dir`."""
+def local_cloud(
+    state_dir: Path, save: bool = True, holder: str = "another cataloop command"
+) -> Iterator[Any]:
+    """The project's template on the local cloud with state in `state_dir`. The cloud holds the directory's
+    lock until it stops: while another command (or `cataloop serve`) holds it, this one exits at once with
+    who holds it rather than overwriting its tables. `holder` is how others are told about this one."""
     from cataloop_local.emulator.cfn import TemplateError
     from cataloop_local.emulator.cloud import LocalCloud
+    from cataloop_local.emulator.state import StateLocked
 
     cloud = LocalCloud(
-        PROJECT_ROOT / "template.yaml", state_dir=state_dir, parameter_overrides=dict(PARAMETER_OVERRIDES)
+        PROJECT_ROOT / "template.yaml",
+        state_dir=state_dir,
+        parameter_overrides=dict(PARAMETER_OVERRIDES),
+        lock_holder=holder,
     )
     try:
         cloud.start()
+    except StateLocked as error:
+        raise SystemExit(f"error: {error}") from error
     except TemplateError as error:
         cloud.stop(save=False)
         raise SystemExit(f"error: {error}") from error
@@ -61,6 +73,40 @@ def local_cloud(state_dir: Path, save: bool = True) -> Iterator[Any]:
         cloud.stop(save=False)
         raise
     cloud.stop(save=save)
+
+
+# Format characters that are safe and needed to show text as written (emoji sequences, Persian/Indic shaping).
+_KEPT_FORMAT = {"\u200c", "\u200d"}
+_ESCAPED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """`text` safe to print on a terminal: control characters (C0, DEL, C1: terminal escape sequences),
+    bidirectional overrides and isolates, tag characters, zero-width and other invisible format characters,
+    line/paragraph separators and lone surrogates become visible escapes (`\\x1b`, `\\u202e`,
+    `\\U000e0041`). Everything else (Hangul, emoji, accents) is kept. Use it for any seller or customer text.
+    """
+    out: list[str] = []
+    for char in str(text):
+        if keep_newlines and char == "\n":
+            out.append(char)
+        elif (
+            unicodedata.category(char) in _ESCAPED_CATEGORIES and char not in _KEPT_FORMAT
+        ) or 0xE0000 <= ord(char) <= 0xE007F:  # the whole tag block, assigned or not
+            out.append(_NAMED.get(char) or _escape(char))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def events_from_file(path: Path) -> list[dict[str, Any]]:

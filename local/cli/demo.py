@@ -18,8 +18,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from cataloop_local.cli.common import PROJECT_ROOT, local_cloud, write_json
-from cataloop_local.emulator.state import LocalState
+from cataloop_local.cli.common import PROJECT_ROOT, local_cloud, printable, write_json
+from cataloop_local.emulator.state import LocalState, StateLocked
 
 OA_MINE_TRAIN = PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"
 DEFAULT_PRODUCTS = 200
@@ -63,7 +63,7 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
         try:
             response = service.search({**params, "size": 3})
         except InvalidInput as error:
-            print(f"\n  [{label}] {params['q']!r}: refused with 400 — {error}")
+            print(f"\n  [{label}] {printable(repr(params['q']))}: refused with 400 — {printable(error)}")
             shown.append({"label": label, "query": params["q"], "refused": str(error)})
             continue
         plan = response.plan
@@ -72,18 +72,18 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
         detail = ""
         if understood is not None:
             detail = f"; {understood.kind}, sort={understood.sort_intent}, food={understood.food_intent}"
-        variants = ", ".join(f"{v.kind}->{v.text}" for v in plan.variants)
+        variants = printable(", ".join(f"{v.kind}->{v.text}" for v in plan.variants))
         print(
-            f"\n  [{label}] {params['q']!r}: {path}{detail}{'; variants ' + variants if variants else ''}"
+            f"\n  [{label}] {printable(repr(params['q']))}: {path}{detail}{'; variants ' + variants if variants else ''}"
             f"{'; guardrail ' + plan.guardrail.action if plan.guardrail.action != 'none' else ''}"
         )
         for result in response.results:
             price = f"{result.price:,.0f}" if result.price is not None else "-"
             food = {True: "food", False: "goods", None: "?"}[result.is_food]
-            print(f"     {result.position}. {result.name[:60]:<60} {price:>9}  {food}")
+            print(f"     {result.position}. {printable(result.name[:60]):<60} {price:>9}  {food}")
         comment = service.comment(response.comment_token) if response.comment_token else None
         if comment is not None:
-            print(f"     AI comment ({comment.source}): {comment.text[:160]}")
+            print(f"     AI comment ({comment.source}): {printable(comment.text[:160])}")
         shown.append(
             {
                 "label": label,
@@ -104,11 +104,14 @@ def run_demo(args: argparse.Namespace) -> int:
     from cataloop_local.cli.feedback_round import run_feedback_round
 
     state_dir: Path = args.state_dir
-    LocalState(state_dir).clear()  # the demo starts from an empty cloud; its results stay for later commands
+    try:  # the demo starts from an empty cloud; its results stay for later commands
+        LocalState(state_dir).clear("cataloop demo")
+    except StateLocked as error:
+        raise SystemExit(f"error: {error}") from error
     started = time.perf_counter()
     records = interleave_by_category(read_oa_mine(OA_MINE_TRAIN))[: args.products or DEFAULT_PRODUCTS]
     korean = korean_listings(args.korean if args.korean is not None else DEFAULT_KOREAN)
-    with local_cloud(state_dir) as cloud:
+    with local_cloud(state_dir, holder="cataloop demo") as cloud:
         with tqdm(total=len(records), desc="1/4 OA-Mine ProductCreated", unit="product") as bar:
             results, slices = replay(cloud, records, on_product=bar.update)
         _print_slices(slices)
@@ -127,7 +130,8 @@ def run_demo(args: argparse.Namespace) -> int:
                 {"execution": arn, "error": detail.get("error"), "cause": (detail.get("cause") or "")[:500]}
             )
             print(
-                f"  FAILED {arn.rsplit(':', 1)[-1]}: {detail.get('error')}: {(detail.get('cause') or '')[:300]}"
+                f"  FAILED {arn.rsplit(':', 1)[-1]}: {printable(detail.get('error'))}: "
+                f"{printable((detail.get('cause') or '')[:300])}"
             )
         indexed = cloud.pump_streams()
 

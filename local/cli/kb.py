@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cataloop_local.cli.common import local_cloud, write_json
+from cataloop_local.cli.common import local_cloud, printable, write_json
 
 
 def _store() -> Any:
@@ -30,7 +30,7 @@ def cmd_kb(args: argparse.Namespace) -> int:
         try:
             result = _run(args, kb)
         except CataloopError as error:
-            print(f"error: {error}")
+            print(f"error: {printable(error)}")
             return 2
         cloud.pump_streams()
     write_json(getattr(args, "json", None), result)
@@ -44,35 +44,39 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
         nodes = kb.knowledge_tree(store)
         for node in sorted(nodes, key=lambda n: n.path):
             depth = len(node.path)
-            label = " > ".join(node.path) or "(root)"
+            label = printable(" > ".join(node.path) or "(root)")
             print(f"{'  ' * depth}{label}  [{node.learning_count} learnings]")
         return [node.model_dump(mode="json") for node in nodes]
     if action == "show":
         detail = kb.show_learning(store, args.learning_id)
         learning = detail.learning
         print(
-            f"{learning.id} v{learning.version}  {learning.status}  votes={learning.votes}  support={learning.support_count}"
+            f"{printable(learning.id)} v{learning.version}  {learning.status}  votes={learning.votes}  support={learning.support_count}"
         )
         print(
-            f"  scope: {' > '.join(learning.scope_path) or '(root)'}   kind: {learning.kind}   source: {learning.source_channel}"
+            f"  scope: {printable(' > '.join(learning.scope_path) or '(root)')}   kind: {learning.kind}   source: {printable(learning.source_channel)}"
         )
-        print(f"  text: {learning.text}")
+        print(f"  text: {printable(learning.text)}")
         for entry in learning.audit[-10:]:
-            print(f"  audit: {entry.at} {entry.actor} {entry.action}: {entry.reason}")
+            print(
+                f"  audit: {entry.at} {printable(entry.actor)} {printable(entry.action)}: {printable(entry.reason)}"
+            )
         print(f"  influenced {len(detail.influenced)} product versions")
         for item in detail.influenced[:20]:
-            print(
-                f"    {json.dumps(item.model_dump(mode='json') if hasattr(item, 'model_dump') else item, default=str)}"
-            )
+            dumped = item.model_dump(mode="json") if hasattr(item, "model_dump") else item
+            print(f"    {printable(json.dumps(dumped, ensure_ascii=False, default=str))}")
         return detail.model_dump(mode="json")
     if action in ("approve", "retire"):
         operation = kb.approve if action == "approve" else kb.retire
         learning = operation(store, args.learning_id, _actor(args), args.reason)
-        print(f"{learning.id} is now {learning.status} (v{learning.version})")
+        print(f"{printable(learning.id)} is now {learning.status} (v{learning.version})")
         return learning.model_dump(mode="json")
     if action == "edit":
         learning = kb.edit(store, args.learning_id, args.text, _actor(args), args.reason)
-        print(f"{args.learning_id} replaced by {learning.id} v{learning.version}: {learning.text}")
+        print(
+            f"{printable(args.learning_id)} replaced by {printable(learning.id)} v{learning.version}: "
+            f"{printable(learning.text)}"
+        )
         return learning.model_dump(mode="json")
     if action == "export":
         snapshot = kb.export_snapshot(store)
@@ -80,8 +84,8 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
         print(f"exported {len(snapshot.learnings)} learnings and {len(snapshot.nodes)} nodes to {args.file}")
         return {"learnings": len(snapshot.learnings), "nodes": len(snapshot.nodes), "file": args.file}
     if action == "import":
-        outcome = kb.import_snapshot(store, Path(args.file).read_text(encoding="utf-8"))
-        print(f"imported from {args.file}: {outcome.model_dump_json()}")
+        outcome = kb.import_snapshot(store, Path(args.file).read_text(encoding="utf-8"), _actor(args))
+        print(f"imported from {printable(args.file)}: {printable(outcome.model_dump_json())}")
         return outcome.model_dump(mode="json")
     raise SystemExit(f"unknown kb command {action}")
 
@@ -113,4 +117,8 @@ def add_kb_parser(commands: Any) -> None:
     edit.add_argument("--reason", required=True)
     edit.add_argument("--actor")
     add("export", "write a knowledge snapshot (JSON)").add_argument("file")
-    add("import", "load a knowledge snapshot; a malformed snapshot changes nothing").add_argument("file")
+    imported = add(
+        "import", "load a knowledge snapshot as proposed learnings; a malformed snapshot changes nothing"
+    )
+    imported.add_argument("file")
+    imported.add_argument("--actor", help="who imports (default: the OS user; kept in each audit trail)")

@@ -2,14 +2,26 @@
 
 Routes come from the template's `Type: HttpApi` function events; paths may hold `{name}` parameters and
 `{proxy+}`. Anything that is not a route is looked up in `local/console/` (the local console pages).
+
+The server listens on 127.0.0.1 only, and is hardened against the browser on the same machine:
+- routes the template marks `Auth: {Authorizer: AWS_IAM}` need `Authorization: Bearer <token>`, a random token
+  made per server (what IAM signing is in AWS; `cataloop serve` prints it and writes `.cataloop/serve-token`);
+- the Host header must name 127.0.0.1 or localhost (a DNS-rebound name gets 421);
+- a request with a body, and every POST/PUT/PATCH, must be `Content-Type: application/json` (415), so a
+  cross-site form or text/plain "simple request" never reaches a handler;
+- bodies are capped (413) and the socket has a read timeout; every response carries CSP, nosniff and
+  no-referrer headers.
 """
 
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import mimetypes
 import re
+import secrets
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +35,19 @@ from urllib.parse import parse_qsl, urlsplit
 from cataloop_local.emulator.lambdas import FunctionError
 
 CONSOLE_DIR = Path(__file__).parent / "console"
+MAX_BODY_BYTES = 1024 * 1024
+READ_TIMEOUT_SECONDS = 10.0
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+SECURITY_HEADERS = {
+    # `img-src data:` keeps the console's empty `data:,` favicon; everything else is same-origin only.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+Response = tuple[int, dict[str, str], bytes]
 
 
 @dataclass(frozen=True)
@@ -30,6 +55,12 @@ class Route:
     method: str
     path: str
     function: str
+    # The route's `Auth.Authorizer` in the template (`AWS_IAM`), or None for an open route.
+    auth: str | None = None
+
+    @property
+    def needs_token(self) -> bool:
+        return self.auth is not None and self.auth != "NONE"
 
     @property
     def route_key(self) -> str:
@@ -110,11 +141,19 @@ def http_response(result: Any) -> tuple[int, dict[str, str], bytes]:
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
         return int(result["statusCode"]), headers, raw
-    return 200, {"content-type": "application/json"}, json.dumps(result).encode("utf-8")
+    return 200, {"content-type": "application/json"}, json.dumps(result, ensure_ascii=False).encode("utf-8")
+
+
+def _error(status: int, message: str, **headers: str) -> Response:
+    body = json.dumps({"message": message}).encode("utf-8")
+    return status, {"content-type": "application/json", **headers}, body
 
 
 class HttpApiServer:
-    """Serves the template's HTTP API routes on 127.0.0.1 by calling `invoke(function, event)`."""
+    """Serves the template's HTTP API routes on 127.0.0.1 by calling `invoke(function, event)`.
+
+    `token` is what callers of authorised routes send as `Authorization: Bearer <token>`; a random one is
+    made when none is given."""
 
     def __init__(
         self,
@@ -122,11 +161,17 @@ class HttpApiServer:
         invoke: Callable[[str, Any], Any],
         port: int = 0,
         after_request: Callable[[], None] | None = None,
+        token: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        read_timeout: float = READ_TIMEOUT_SECONDS,
     ):
         self.routes = routes
+        self.token = token or secrets.token_urlsafe(32)
+        self.max_body_bytes = max_body_bytes
+        self.read_timeout = read_timeout
         self._invoke = invoke
         self._after_request = after_request
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
@@ -137,6 +182,11 @@ class HttpApiServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def authorization(self) -> dict[str, str]:
+        """The header a caller of an authorised route sends."""
+        return {"Authorization": f"Bearer {self.token}"}
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -145,24 +195,40 @@ class HttpApiServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def handle(
-        self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    def refusal(self, method: str, target: str, headers: dict[str, str], length: int) -> Response | None:
+        """Why a request is refused before its body is read (None: it may proceed). `length` is its
+        Content-Length."""
+        lowered = {key.lower(): value for key, value in headers.items()}
+        if not self._local_host(lowered.get("host", "")):
+            return _error(421, "Misdirected Request: the Host must be 127.0.0.1 or localhost")
+        if length > self.max_body_bytes:
+            return _error(413, f"Payload Too Large: the body limit is {self.max_body_bytes} bytes")
+        route = self._route(method, urlsplit(target).path)
+        if route is not None and route[0].needs_token and not self._authorised(lowered):
+            return _error(401, "Unauthorized", **{"WWW-Authenticate": 'Bearer realm="cataloop-local"'})
+        if (length > 0 or method in ("POST", "PUT", "PATCH")) and not _is_json(lowered.get("content-type")):
+            return _error(415, "Unsupported Media Type: send Content-Type: application/json")
+        return None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
+        refused = self.refusal(method, target, headers, len(body))
+        if refused is not None:
+            return refused
         split = urlsplit(target)
-        for route in self.routes:
-            params = route.match(method, split.path)
-            if params is not None:
-                event = build_http_event(route, method, split.path, split.query, headers, body, params)
-                try:
-                    result = self._invoke(route.function, event)
-                except FunctionError as error:
-                    # API Gateway hides the error and answers 500 when the integration fails.
-                    _ = error
-                    return 500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
-                finally:
-                    if self._after_request is not None:
-                        self._after_request()
-                return http_response(result)
+        found = self._route(method, split.path)
+        if found is not None:
+            route, params = found
+            event = build_http_event(route, method, split.path, split.query, headers, body, params)
+            try:
+                result = self._invoke(route.function, event)
+            except FunctionError as error:
+                # API Gateway hides the error and answers 500 when the integration fails.
+                _ = error
+                return _error(500, "Internal Server Error")
+            finally:
+                if self._after_request is not None:
+                    self._after_request()
+            return http_response(result)
         if method == "GET":
             page = _console_file(split.path)
             if page is not None:
@@ -170,20 +236,68 @@ class HttpApiServer:
                 if content_type.startswith("text/") or content_type.endswith("javascript"):
                     content_type += "; charset=utf-8"
                 return 200, {"content-type": content_type}, page.read_bytes()
-        return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        return _error(404, "Not Found")
+
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                return route, params
+        return None
+
+    def _authorised(self, lowered: dict[str, str]) -> bool:
+        scheme, _, credential = lowered.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credential.strip().encode(), self.token.encode())
+
+    def _local_host(self, host: str) -> bool:
+        name, _, port = host.strip().lower().partition(":")
+        return name in LOCAL_HOSTS and port in ("", str(self.port))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            # The socket timeout (BaseHTTPRequestHandler.setup): a client that stops sending is dropped.
+            timeout = server.read_timeout
+
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = server.handle(self.command, self.path, dict(self.headers), body)
+                headers = dict(self.headers)
+                if self.headers.get("Transfer-Encoding"):
+                    self._send(_error(411, "Length Required: chunked bodies are not accepted"), close=True)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0:
+                    self._send(_error(400, "Bad Request: invalid Content-Length"), close=True)
+                    return
+                refused = server.refusal(self.command, self.path, headers, length)
+                if refused is not None:
+                    # The body is left unread: the connection closes after the answer.
+                    self._send(refused, close=True)
+                    return
+                try:
+                    body = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    self.close_connection = True
+                    return
+                if len(body) < length:  # the client closed early
+                    self.close_connection = True
+                    return
+                self._send(server.handle(self.command, self.path, headers, body))
+
+            def _send(self, response: Response, close: bool = False) -> None:
+                status, headers, payload = response
                 self.send_response(status)
-                for key, value in headers.items():
+                for key, value in {**headers, **SECURITY_HEADERS}.items():
                     self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
+                if close:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -193,6 +307,21 @@ class HttpApiServer:
                 return
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up or stalls is routine for a local server: no traceback on the console.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
 
 
 def _console_file(path: str) -> Path | None:

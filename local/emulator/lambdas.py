@@ -320,10 +320,10 @@ def route_moto_invocations(registry: FunctionRegistry | None) -> None:
         event = json.loads(body) if body else {}
         try:
             result = _active_registry.invoke(self.function_name, event)
-            payload = json.dumps(result, default=str)
+            payload = json.dumps(result, default=str, ensure_ascii=False)
         except FunctionError as error:
             response_headers["x-amz-function-error"] = "Unhandled"
-            payload = json.dumps(error.payload)
+            payload = json.dumps(error.payload, ensure_ascii=False)
         if request_headers.get("x-amz-invocation-type", "RequestResponse") == "RequestResponse":
             return payload.encode("utf-8")
         return payload

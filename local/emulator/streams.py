@@ -226,4 +226,4 @@ class StreamPoller:
         }
         sqs = aws_client("sqs", self.region)
         url = sqs.get_queue_url(QueueName=mapping.on_failure_arn.split(":")[5])["QueueUrl"]
-        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message, default=str))
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message, default=str, ensure_ascii=False))

@@ -14,11 +14,13 @@ from cataloop_local.emulator.cloud import LocalCloud
 pytestmark = pytest.mark.integration
 
 
-def _call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+def _call(token: str | None, url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    """A call as an authorised client makes it: JSON, with the server's bearer token (IAM signing in AWS)."""
     data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"content-type": "application/json"}
-    )
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -51,20 +53,24 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
     server = cloud.http_server()
     server.start()
     try:
-        status, tree = _call(f"{server.url}/kb/tree")
+        status, tree = _call(server.token, f"{server.url}/kb/tree")
         assert status == 200 and any(node["path"] == ["Coffee"] for node in tree)
 
-        status, shown = _call(f"{server.url}/kb/learnings/{learning_id}")
+        status, shown = _call(server.token, f"{server.url}/kb/learnings/{learning_id}")
         assert status == 200 and shown["learning"]["status"] == "proposed"
 
         status, approved = _call(
-            f"{server.url}/kb/learnings/{learning_id}/approve", "POST", {"reason": "checked 3 listings"}
+            server.token,
+            f"{server.url}/kb/learnings/{learning_id}/approve",
+            "POST",
+            {"reason": "checked 3 listings"},
         )
         assert status == 200 and approved["status"] == "active"
         assert approved["audit"][-1]["actor"] == "local-developer"
         assert approved["audit"][-1]["reason"] == "checked 3 listings"
 
         status, edited = _call(
+            server.token,
             f"{server.url}/kb/learnings/{learning_id}",
             "PUT",
             {
@@ -74,17 +80,30 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
         )
         assert status == 200 and edited["version"] >= 1
 
-        status, error = _call(f"{server.url}/kb/learnings/{learning_id}/retire", "POST", {"reason": "x"})
+        status, error = _call(
+            server.token, f"{server.url}/kb/learnings/{learning_id}/retire", "POST", {"reason": "x"}
+        )
         assert status == 400 and "reason" in error["message"].lower()
 
-        status, snapshot = _call(f"{server.url}/kb/export")
+        status, snapshot = _call(server.token, f"{server.url}/kb/export")
         assert status == 200 and snapshot["learnings"]
 
         status, error = _call(
-            f"{server.url}/kb/import", "POST", b'{"schema_version": 1, "learnings": [{"id": 5}]}'
+            server.token,
+            f"{server.url}/kb/import",
+            "POST",
+            b'{"schema_version": 1, "learnings": [{"id": 5}]}',
         )
         assert status == 400
-        status, tree_after = _call(f"{server.url}/kb/tree")
-        assert tree_after == _call(f"{server.url}/kb/tree")[1]
+        status, tree_after = _call(server.token, f"{server.url}/kb/tree")
+        assert tree_after == _call(server.token, f"{server.url}/kb/tree")[1]
+
+        # Without the token every authorised route is refused before its handler runs.
+        for method, path in (("GET", "/kb/tree"), ("GET", "/kb/export"), ("POST", "/kb/import")):
+            body = b"{}" if method == "POST" else None
+            status, error = _call(None, f"{server.url}{path}", method, body)
+            assert status == 401 and error == {"message": "Unauthorized"}
+            status, _ = _call("not-the-token", f"{server.url}{path}", method, body)
+            assert status == 401
     finally:
         server.stop()

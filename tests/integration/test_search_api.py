@@ -132,3 +132,26 @@ def test_every_search_is_logged_under_the_state_directory_without_personal_data(
 def test_health_is_still_served(api) -> None:
     server, _ = api
     assert _get(server, "/health")[0] == 200
+
+
+def test_search_is_open_but_a_rebound_host_is_refused_and_headers_are_hardened(api) -> None:
+    import http.client
+
+    server, _ = api
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request("GET", "/search?q=%EC%9C%A0%EC%82%B0%EA%B7%A0")  # no token: /search is public
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("X-Content-Type-Options") == "nosniff"
+        assert "default-src 'self'" in response.getheader("Content-Security-Policy", "")
+        assert response.getheader("Referrer-Policy") == "no-referrer"
+    finally:
+        connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.request("GET", "/search?q=x", headers={"Host": f"rebind.example:{server.port}"})
+        assert connection.getresponse().status == 421
+    finally:
+        connection.close()

@@ -1,0 +1,45 @@
+"""`printable`: seller and customer text shown by the CLI cannot drive the terminal or hide itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from cataloop_local.cli.common import printable
+
+pytestmark = pytest.mark.probe("terminal output")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x1b]0;owned\x07Yakult", "\\x1b]0;owned\\x07Yakult"),  # OSC title change + BEL
+        ("\x1b[2J\x1b[31mred", "\\x1b[2J\\x1b[31mred"),  # CSI clear screen, colour
+        ("a\x9bb", "a\\x9bb"),  # C1 CSI
+        ("price\rFREE", "price\\rFREE"),  # carriage return overprinting
+        ("one\ntwo\tx\x00\x7f", "one\\ntwo\\tx\\x00\\x7f"),
+        ("\u202egnp.exe", "\\u202egnp.exe"),  # right-to-left override
+        ("\u2066x\u2069 \u200e\u200f\u061c", "\\u2066x\\u2069 \\u200e\\u200f\\u061c"),  # isolates and marks
+        ("hid\u200bden\ufeff", "hid\\u200bden\\ufeff"),  # zero-width space, BOM
+        ("tag\U000e0041\U000e007f", "tag\\U000e0041\\U000e007f"),  # tag characters (hidden prompt text)
+        ("line\u2028sep\u2029", "line\\u2028sep\\u2029"),
+    ],
+)
+def test_control_bidi_and_tag_characters_become_visible_escapes(text: str, shown: str) -> None:
+    assert printable(text) == shown
+
+
+def test_ordinary_text_is_unchanged() -> None:
+    for text in (
+        "야쿠르트 라이트 65ml x 5개",
+        "ㅇㅋㄹㅌ",
+        "Café crème",
+        "👨‍👩‍👧 family pack",
+        "مرحبا",
+        "₩1,900",
+    ):
+        assert printable(text) == text
+
+
+def test_newlines_can_be_kept_for_multi_line_output_and_other_values_are_stringified() -> None:
+    assert printable("a\nb\x1b", keep_newlines=True) == "a\nb\\x1b"
+    assert printable(None) == "None" and printable(ValueError("bad\x07")) == "bad\\x07"
