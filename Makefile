@@ -8,6 +8,10 @@ REQS := pyproject.toml layers/cataloop/requirements.txt requirements-local.txt r
 STAMP := $(VENV)/.setup-stamp
 TOOLS_STAMP := $(TOOLS)/.setup-stamp
 SAM_CLI_VERSION := 1.170.0
+# checkov pins packages that conflict with aws-sam-cli's, so it has a virtualenv of its own inside $(TOOLS).
+CHECKOV := $(TOOLS)/checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV)/.setup-stamp-$(CHECKOV_VERSION)
 PYTEST_ARGS ?=
 
 .PHONY: help setup tools e2e-deps demo test lint typecheck template-check unit integration e2e bench soak build deploy clean reset
@@ -30,7 +34,13 @@ $(TOOLS_STAMP):
 	$(TOOLS)/bin/python -m pip install --quiet aws-sam-cli==$(SAM_CLI_VERSION)
 	@touch $(TOOLS_STAMP)
 
-tools: $(TOOLS_STAMP) ## install aws-sam-cli in its own virtualenv
+$(CHECKOV_STAMP):
+	@test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $(CHECKOV_STAMP)
+
+tools: $(TOOLS_STAMP) $(CHECKOV_STAMP) ## install aws-sam-cli and checkov in their own virtualenvs
 
 # Browser tests: Debian's Chromium (never a downloaded browser) and playwright-core from the npm lockfile.
 E2E_STAMP := tests/e2e/node_modules/.setup-stamp
@@ -54,10 +64,13 @@ lint: setup ## ruff lint + format check + import contracts (pyproject.toml [tool
 typecheck: setup ## mypy on the shared package
 	$(VENV)/bin/mypy
 
-template-check: setup tools ## cfn-lint, sam validate --lint, sam build
+# checkov: a finding is fixed or skipped next to its resource (Metadata: checkov: skip, with the reason);
+# --skip-download keeps it offline (no Prisma Cloud guidelines).
+template-check: setup tools ## cfn-lint, sam validate --lint, sam build, checkov
 	$(VENV)/bin/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam validate --lint --template template.yaml
 	AWS_DEFAULT_REGION=us-east-1 $(TOOLS)/bin/sam build --template template.yaml --build-dir .aws-sam/build --cached --parallel >/dev/null
+	$(CHECKOV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 test: lint typecheck template-check e2e-deps ## lint, template checks and the whole test suite
 	$(VENV)/bin/pytest -n 2 $(PYTEST_ARGS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -72,3 +73,42 @@ def cloud(tmp_path: Path) -> Iterator[LocalCloud]:  # noqa: F821 - imported lazi
         yield local
     finally:
         local.stop(save=False)
+
+
+# ---------------------------------------------------------------------------- probes
+# Adversarial and fault-injection tests carry `@pytest.mark.probe("area")`; the run ends with what each area
+# tried and how many held (a probe holds when the system resisted: the test passed). Counted where reports
+# arrive (the xdist controller too: the area travels in the report's user_properties).
+PROBE_COUNTS: dict[str, list[int]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "probe(area): an adversarial or fault-injection probe, counted per area"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("probe")
+    if marker is not None:
+        item.user_properties.append(("probe", str(marker.args[0])))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    area = dict(report.user_properties).get("probe")
+    if area is None or not (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
+        return
+    counts = PROBE_COUNTS.setdefault(str(area), [0, 0])
+    counts[0] += 1
+    counts[1] += report.outcome == "passed"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not PROBE_COUNTS:
+        return
+    terminalreporter.section("probes (tried / held)")
+    for area, (tried, held) in sorted(PROBE_COUNTS.items()):
+        terminalreporter.write_line(f"{area:<28} {tried:>4} / {held}")
+    tried = sum(counts[0] for counts in PROBE_COUNTS.values())
+    held = sum(counts[1] for counts in PROBE_COUNTS.values())
+    terminalreporter.write_line(f"{'all areas':<28} {tried:>4} / {held}")

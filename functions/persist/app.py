@@ -25,6 +25,9 @@ def _persist(state: dict[str, Any]) -> dict[str, Any]:
     payload = parse_as(PersistInput, state, "Persist state input")
     config = settings()
     result = persist_enrichment(payload, wiring.product_store(config), default_prices())
+    if result["stale"]:
+        logger.info("stale run: a newer version exists, nothing written", extra={"reason": result["reason"]})
+        return result
     # Which learnings shaped this version: one query away for an auditor tracing a wrong attribute.
     record_influence(
         wiring.knowledge_store(config),
@@ -42,6 +45,9 @@ def _persist(state: dict[str, Any]) -> dict[str, Any]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _idempotency.register_lambda_context(context)
     result = _persist(state=event)
+    if result["stale"]:
+        metrics.add_metric(name="StaleRunsEnded", unit=MetricUnit.Count, value=1)
+        return result
     metrics.add_metric(name="ProductsEnriched", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="TokensPerProduct", unit=MetricUnit.Count, value=result["tokens"])
     # Modelled from the price table in config/model_prices.json, in micro-dollars per product.

@@ -22,6 +22,7 @@ from cataloop_local.cli.common import (
     events_from_file,
     local_cloud,
     parse_parameter_overrides,
+    printable,
     write_json,
 )
 
@@ -38,14 +39,41 @@ def cmd_events_put(args: argparse.Namespace) -> int:
                 detail = cloud.describe_execution(execution["executionArn"])
                 executions.append({key: detail.get(key) for key in ("name", "status", "error", "cause")})
     result = {"put": response, "executions": executions, "stream_records_delivered": delivered}
+    for entry in response["Entries"]:
+        if entry.get("ErrorCode"):
+            print(f"FAILED     {printable(entry['ErrorCode'])}: {printable(entry.get('ErrorMessage', ''))}")
     for execution in executions:
-        line = f"{execution['status']:<10} {execution['name']}"
+        line = f"{execution['status']:<10} {printable(execution['name'])}"
         if execution.get("error"):
-            line += f"  {execution['error']}: {execution['cause']}"
+            line += f"  {printable(execution['error'])}: {printable(execution['cause'])}"
         print(line)
     print(f"stream records delivered: {delivered}")
     write_json(args.json, result)
     return 0 if all(e["status"] == "SUCCEEDED" for e in executions) else 1
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    """`enrich --retry PRODUCT_ID`: re-send the stored listing as a new ProductCreated. A product stranded
+    PENDING (its run failed and the redrive gave up, or longer than the grace period) is taken over."""
+    from cataloop import wiring
+
+    with local_cloud(args.state_dir) as cloud:
+        stored = wiring.product_store(cloud.settings()).get(args.retry)
+        if stored is None:
+            print(f"no product {printable(args.retry)}")
+            return 1
+        listing = stored.listing.model_dump(mode="json", exclude_none=True)
+        cloud.put_events(
+            [{"Source": "cataloop.catalog", "DetailType": "ProductCreated", "Detail": {"product": listing}}]
+        )
+        cloud.pump_streams()
+        after = wiring.product_store(cloud.settings()).get(args.retry)
+    status = after.status.value if after else "MISSING"
+    print(f"{printable(args.retry)}: {status} (version {after.version if after else '-'})")
+    write_json(
+        args.json, {"product_id": args.retry, "status": status, "version": after.version if after else None}
+    )
+    return 0 if status != "PENDING" else 1
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -61,20 +89,33 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         except KeyError as error:
             raise SystemExit(str(error)) from error
         cloud.pump_streams()
-    print(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    print(printable(json.dumps(result, ensure_ascii=False, indent=2, default=str), keep_newlines=True))
     write_json(args.json, result)
     return 1 if failed else 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    with local_cloud(args.state_dir) as cloud:
+    from cataloop_local.emulator.state import SERVE
+
+    # serve holds the state directory until it stops: other commands are refused meanwhile (they would
+    # restore tables serve has not saved yet, and serve's save on exit would overwrite theirs).
+    with local_cloud(args.state_dir, holder=SERVE) as cloud:
         server = cloud.http_server(port=args.port)
         server.start()
+        if cloud.state_lock is not None:
+            cloud.state_lock.note(url=server.url)
+        token_file = write_serve_token(Path(args.state_dir), server.token)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         print(
             f"Cataloop local cloud on {server.url}  (routes: {', '.join(r.route_key for r in cloud.routes)})"
         )
+        authorised = [r.route_key for r in cloud.routes if r.needs_token]
+        if authorised:
+            print(
+                f"IAM-authorised routes ({len(authorised)}: /kb/...) need  Authorization: Bearer {server.token}"
+            )
+            print(f"  (the token is also in {token_file}, readable by you only; it changes every serve)")
         print("Ctrl-C to stop; tables are saved on exit.")
         try:
             # Stream delivery runs between requests too, as Lambda's pollers do.
@@ -84,13 +125,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
             pass
         finally:
             server.stop()
+            token_file.unlink(missing_ok=True)
     return 0
 
 
-def cmd_reset(args: argparse.Namespace) -> int:
-    from cataloop_local.emulator.state import LocalState
+def write_serve_token(state_dir: Path, token: str) -> Path:
+    """`<state dir>/serve-token`, mode 0600, for `curl -H "Authorization: Bearer $(cat .cataloop/serve-token)"`."""
+    import os
 
-    LocalState(args.state_dir).clear()
+    path = state_dir / "serve-token"
+    path.unlink(missing_ok=True)  # a file left by someone else keeps its owner and mode: start afresh
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    return path
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from cataloop_local.emulator.state import LocalState, StateLocked
+
+    try:
+        LocalState(args.state_dir).clear()
+    except StateLocked as error:
+        raise SystemExit(f"error: {error}") from error
     print(f"cleared {args.state_dir}")
     return 0
 
@@ -115,24 +172,28 @@ def cmd_search(args: argparse.Namespace) -> int:
         comment = service.comment(response.comment_token) if args.comment and response.comment_token else None
     plan = response.plan
     print(
-        f"{response.total} results for {response.query!r} (page {response.page}, mode {plan.mode}, sort {plan.sort})"
+        f"{response.total} results for {printable(repr(response.query))} (page {response.page}, mode {plan.mode}, sort {plan.sort})"
     )
     if plan.exact_match:
         print("  exact product-name match: keyword results")
     if plan.classification is not None:
         c = plan.classification
-        print(f"  understood as {c.kind}; cleaned query {c.cleaned_query!r}; food intent {c.food_intent}")
+        print(
+            f"  understood as {c.kind}; cleaned query {printable(repr(c.cleaned_query))}; food intent {c.food_intent}"
+        )
         for reason in c.reasons:
-            print(f"    - {reason}")
+            print(f"    - {printable(reason)}")
     for variant in plan.variants:
-        print(f"  {variant.reason}")
+        print(f"  {printable(variant.reason)}")
     for rule in plan.ranking:
-        print(f"  ranking: {rule}")
+        print(f"  ranking: {printable(rule)}")
     for result in response.results:
         price = f"{result.price:,.0f}" if result.price is not None else "-"
-        print(f"{result.position:>3}. {result.id:<10} {result.relevance:6.3f}  {price:>8}  {result.name}")
+        print(
+            f"{result.position:>3}. {printable(result.id):<10} {result.relevance:6.3f}  {price:>8}  {printable(result.name)}"
+        )
     if comment is not None:
-        print(f"\nAI comment ({comment.source}): {comment.text}")
+        print(f"\nAI comment ({comment.source}): {printable(comment.text)}")
     payload = response.model_dump(mode="json")
     if comment is not None:
         payload["comment"] = comment.model_dump(mode="json")
@@ -234,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     put.add_argument("file")
     put.add_argument("--json", metavar="PATH")
     put.set_defaults(handler=cmd_events_put)
+
+    enrich = add("enrich", cmd_enrich, "re-send a stored product as a new ProductCreated (stranded products)")
+    enrich.add_argument("--retry", metavar="PRODUCT_ID", required=True)
 
     search = add("search", cmd_search, "search the local index as GET /search does; prints results and plan")
     search.add_argument("query", help="what a shopper would type")

@@ -34,7 +34,7 @@ from cataloop_local.emulator.cfn import (
 )
 from cataloop_local.emulator.http_api import HttpApiServer, Route
 from cataloop_local.emulator.resources import ACCOUNT, NOT_EMULATED, REGION, ResourceCreator
-from cataloop_local.emulator.state import LocalState
+from cataloop_local.emulator.state import LocalState, StateLock
 from cataloop_local.emulator.streams import StreamPoller
 
 LOCAL_ENVIRONMENT = {
@@ -76,6 +76,8 @@ class LocalCloud:
     template_path: Path
     state_dir: Path | None = None
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # Who holds the state directory's lock while this cloud runs (shown to a command that is refused).
+    lock_holder: str = "a local cloud"
 
     def __post_init__(self) -> None:
         self.template_path = Path(self.template_path).resolve()
@@ -88,6 +90,7 @@ class LocalCloud:
         self.routes: list[Route] = []
         self.state_machine_arns: dict[str, str] = {}
         self.state = LocalState(self.state_dir) if self.state_dir else None
+        self.state_lock: StateLock | None = None
         self._mock: Any = None
         self._scratch: str | None = None
         self._saved_environment: dict[str, str | None] = {}
@@ -98,6 +101,9 @@ class LocalCloud:
     def start(self) -> LocalCloud:
         from moto import mock_aws
 
+        if self.state is not None and self.state_lock is None:
+            # One writer per state directory, from start to stop: raises StateLocked when another holds it.
+            self.state_lock = self.state.lock(self.lock_holder).acquire()
         environment = dict(LOCAL_ENVIRONMENT)
         # Engines that live on disk (the embedded search index, the embedding cache) go in the state
         # directory; a cloud without one gets a temporary directory, removed at stop.
@@ -120,6 +126,7 @@ class LocalCloud:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         moto_patches.run_executions_synchronously()
+        moto_patches.emit_execution_status_events(self.functions._lock._is_owned)
         moto_patches.light_transaction_backups()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
@@ -146,6 +153,7 @@ class LocalCloud:
 
     def stop(self, save: bool = True) -> None:
         if self._mock is None:
+            self._release_state_lock()
             return
         try:
             if save:
@@ -170,6 +178,12 @@ class LocalCloud:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = old
+            self._release_state_lock()
+
+    def _release_state_lock(self) -> None:
+        if self.state_lock is not None:
+            self.state_lock.release()
+            self.state_lock = None
 
     def save(self) -> None:
         """Write the tables to the state directory (no-op without one)."""
@@ -213,8 +227,24 @@ class LocalCloud:
             if not isinstance(entry.get("Detail"), str):
                 entry["Detail"] = json.dumps(entry.get("Detail", {}), ensure_ascii=False, default=str)
         response: dict[str, Any] = {"Entries": [], "FailedEntryCount": 0}
-        for start in range(0, len(prepared), 10):  # PutEvents takes at most 10 entries
-            part = client.put_events(Entries=prepared[start : start + 10])
+        # Requests as an SDK caller would batch them: at most 10 entries and 256 KB of entries per call. An
+        # entry over 256 KB on its own comes back failed (ErrorCode/ErrorMessage), as in AWS.
+        batches: list[list[dict[str, Any]]] = []
+        batch_bytes = 0
+        for entry in prepared:
+            size = eventbus.entry_size(entry)
+            size = size if size <= eventbus.MAX_ENTRY_BYTES else 0  # refused alone, weighs nothing
+            if (
+                not batches
+                or len(batches[-1]) >= eventbus.MAX_ENTRIES_PER_REQUEST
+                or batch_bytes + size > eventbus.MAX_ENTRY_BYTES
+            ):
+                batches.append([])
+                batch_bytes = 0
+            batches[-1].append(entry)
+            batch_bytes += size
+        for batch in batches:
+            part = client.put_events(Entries=batch)
             response["Entries"].extend(part["Entries"])
             response["FailedEntryCount"] += part["FailedEntryCount"]
         return response

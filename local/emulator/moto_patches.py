@@ -9,6 +9,9 @@
 - Every execution re-parses its definition with the ANTLR grammar (0.34 s per execution measured); the
   parsed program carries no per-execution state (that lives in the Environment), so it is parsed once
   per definition.
+- moto's Step Functions emits no "Step Functions Execution Status Change" events; AWS puts one on the
+  default bus whenever an execution ends. `emit_execution_status_events` puts it (SUCCEEDED, FAILED,
+  TIMED_OUT, ABORTED) when the execution ends, so rules on it (the redrive) run as in AWS.
 - Streams keep every record forever in moto; DynamoDB trims after 24 hours. `trim_stream` drops records
   every consumer has read, keeping sequence numbers and iterator arithmetic unchanged.
 """
@@ -22,6 +25,13 @@ from typing import Any
 _patched: set[str] = set()
 
 
+# An execution started inside a function invocation (the redrive re-sending a product) cannot run on the
+# invoking thread: its tasks invoke functions too, which wait for the invocation to end. It runs on its own
+# thread (as every execution does in moto) and is joined once the status event that led to it is handled.
+_inside_invocation: list[Any] = [lambda: False]
+_background: list[threading.Thread] = []
+
+
 def run_executions_synchronously() -> None:
     if "executions" in _patched:
         return
@@ -29,6 +39,11 @@ def run_executions_synchronously() -> None:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     def start(self: Any) -> None:
+        if _inside_invocation[0]():
+            thread = threading.Thread(target=self._execution_logic, daemon=True)
+            _background.append(thread)
+            thread.start()
+            return
         self._execution_logic()
 
     programs: dict[str, Any] = {}
@@ -42,6 +57,57 @@ def run_executions_synchronously() -> None:
     ExecutionWorker.start = start  # type: ignore[method-assign]
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     _patched.add("executions")
+
+
+def emit_execution_status_events(inside_invocation: Any = None) -> None:
+    """`inside_invocation()` says whether the current thread is inside a function invocation."""
+    if inside_invocation is not None:
+        _inside_invocation[0] = inside_invocation
+    if "status_events" in _patched:
+        return
+    import json
+    from datetime import UTC, datetime
+
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def millis(moment: Any) -> int | None:
+        return int(moment.timestamp() * 1000) if isinstance(moment, datetime) else None
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": millis(execution.start_date),
+            "stopDate": millis(execution.stop_date or datetime.now(UTC)),
+            "input": execution.execution_input,
+            "output": None if execution.output is None else json.dumps(execution.output),
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        events_backends[execution.account_id][execution.region_name].put_events(
+            [
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Detail": json.dumps(detail, ensure_ascii=False, default=str),
+                    "Resources": [execution.exec_arn],
+                }
+            ]
+        )
+        if not _inside_invocation[0]():
+            while _background:
+                _background.pop(0).join()
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
+    _patched.add("status_events")
 
 
 def light_transaction_backups() -> None:

@@ -181,11 +181,22 @@ class ResourceCreator:
                 )
             )
         elif kind == "HttpApi":
+            # `Auth: {Authorizer: AWS_IAM}`: in AWS a SigV4-signed caller; locally the server's bearer token.
+            authorizer = (props.get("Auth") or {}).get("Authorizer")
             self.routes.append(
-                Route(props.get("Method", "ANY").upper(), props.get("Path", "/{proxy+}"), logical_id)
+                Route(
+                    props.get("Method", "ANY").upper(),
+                    props.get("Path", "/{proxy+}"),
+                    logical_id,
+                    auth=None if authorizer in (None, "NONE") else str(authorizer),
+                )
             )
         elif kind in ("EventBridgeRule", "CloudWatchEvent"):
             self._put_rule(f"{logical_id}{event_name}", props, self.resolve_resource(logical_id, "Arn"))
+        elif kind in ("Schedule", "ScheduleV2"):
+            # No clock runs locally: a scheduled function is invoked on demand (`cataloop invoke NAME EVENT`,
+            # with events/<name>.json), with the same handler and environment as on its schedule.
+            return
         else:
             raise TemplateError(
                 f"{logical_id}.Events.{event_name}: event type {kind} is not emulated locally"

@@ -52,6 +52,80 @@ def enriched(product: StoredProduct, title: str) -> StoredProduct:
     )
 
 
+# ------------------------------------------------------------------------------ take-over and redrive
+
+OLD = "2026-11-01T11:00:00.000+00:00"
+
+
+def test_a_stranded_product_is_taken_over_as_the_next_version(product_store: Any) -> None:
+    (product,) = create(product_store, "p-stranded")
+    taken = product_store.take_over_pending(listing("p-stranded", title="Re-sent"), "evt-2", LATER, NOW + "1")
+
+    assert taken.version == 2 and taken.source_event_id == "evt-2" and taken.status == ProductStatus.PENDING
+    assert taken.listing.title == "Re-sent" and taken.updated_at == LATER
+    assert product_store.get("p-stranded") == taken
+    # The old owner's version write now conflicts: it finds a newer version.
+    with pytest.raises(Conflict):
+        product_store.put_version(product)
+
+
+def test_a_product_within_the_grace_period_is_not_taken_over(product_store: Any) -> None:
+    create(product_store, "p-busy")
+    with pytest.raises(Conflict, match="still being enriched"):
+        product_store.take_over_pending(listing("p-busy"), "evt-2", LATER, OLD)
+    assert product_store.get("p-busy").version == 1
+
+
+def test_an_enriched_or_own_or_unknown_product_is_not_taken_over(product_store: Any) -> None:
+    (product,) = create(product_store, "p-done")
+    product_store.put_version(enriched(product, "done"))
+    with pytest.raises(Conflict, match="already exists"):
+        product_store.take_over_pending(listing("p-done"), "evt-2", LATER, "9999")
+    create(product_store, "p-own")
+    with pytest.raises(Conflict):
+        product_store.take_over_pending(listing("p-own"), "evt-p-own", LATER, "9999")
+    with pytest.raises(Conflict, match="not stored"):
+        product_store.take_over_pending(listing("p-none"), "evt-2", LATER, "9999")
+    assert product_store.get("p-done").version == 2 and product_store.get("p-own").version == 1
+
+
+def test_a_released_product_is_taken_over_at_once_and_redrives_are_counted(product_store: Any) -> None:
+    create(product_store, "p-failed")
+    assert product_store.release_stranded("p-failed", "evt-p-failed", 2) == 1
+    taken = product_store.take_over_pending(listing("p-failed"), "evt-r1", LATER, OLD)  # no grace needed
+    assert taken.version == 2
+    # Released once: a second take-over within the grace period is refused.
+    with pytest.raises(Conflict):
+        product_store.take_over_pending(listing("p-failed"), "evt-r2", LATER, OLD)
+    assert product_store.release_stranded("p-failed", "evt-r1", 2) == 2
+    assert product_store.take_over_pending(listing("p-failed"), "evt-r2", LATER, OLD).version == 3
+    assert product_store.release_stranded("p-failed", "evt-r2", 2) is None  # limit reached, nothing written
+    with pytest.raises(Conflict):
+        product_store.take_over_pending(listing("p-failed"), "evt-r3", LATER, OLD)
+
+
+def test_release_needs_the_pending_owner(product_store: Any) -> None:
+    (product,) = create(product_store, "p-owner")
+    with pytest.raises(Conflict, match="no longer PENDING under event evt-other"):
+        product_store.release_stranded("p-owner", "evt-other", 2)
+    product_store.put_version(enriched(product, "done"))
+    with pytest.raises(Conflict):
+        product_store.release_stranded("p-owner", "evt-p-owner", 2)
+    with pytest.raises(Conflict):
+        product_store.release_stranded("p-missing", "evt", 2)
+
+
+def test_a_version_write_clears_the_redrive_state(product_store: Any) -> None:
+    create(product_store, "p-clear")
+    product_store.release_stranded("p-clear", "evt-p-clear", 1)
+    taken = product_store.take_over_pending(listing("p-clear"), "evt-r1", LATER, OLD)
+    product_store.put_version(enriched(taken, "done"))
+    assert product_store.get("p-clear").status == ProductStatus.ENRICHED
+    written = product_store.get("p-clear")
+    again = product_store.put_version(written.model_copy(update={"status": ProductStatus.PENDING}))
+    assert product_store.release_stranded("p-clear", again.source_event_id, 1) == 1
+
+
 # ------------------------------------------------------------------------------------------ get / create
 
 
@@ -339,3 +413,77 @@ def test_product_from_image_decodes_a_stream_image() -> None:
     assert product_from_image({**image, "enrichment": {"confidence": Decimal("0.5")}}) == product
     with pytest.raises(InvalidInput, match="product p1"):
         product_from_image({**image, "version": 0})
+
+
+# ---------------------------------------------------------------------- throttling and 5xx -> retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ProvisionedThroughputExceededException", 400),
+        ("ThrottlingException", 400),
+        ("RequestLimitExceeded", 400),
+        ("InternalServerError", 500),
+        ("ServiceUnavailable", 503),
+    ],
+)
+def test_throttling_and_server_errors_are_retryable(stubbed: Any, code: str, status: int) -> None:
+    from cataloop.errors import RetryableStoreError
+
+    client, stub = stubbed
+    store = DynamoProductStore(client, TABLE)
+    stub.add_client_error(
+        "get_item", service_error_code=code, service_message="slow down", http_status_code=status
+    )
+    stub.add_client_error(
+        "put_item", service_error_code=code, service_message="slow down", http_status_code=status
+    )
+    with pytest.raises(RetryableStoreError, match=code):
+        store.get("p-1")
+    with pytest.raises(RetryableStoreError):
+        store.create_pending(listing("p-1"), "evt", NOW)
+
+
+def test_a_failed_condition_stays_a_conflict_and_a_validation_error_is_not_retried(stubbed: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from cataloop.errors import RetryableStoreError
+
+    client, stub = stubbed
+    store = DynamoProductStore(client, TABLE)
+    stub.add_client_error(
+        "put_item", service_error_code="ConditionalCheckFailedException", http_status_code=400
+    )
+    stub.add_client_error("get_item", service_error_code="ValidationException", http_status_code=400)
+    product = StoredProduct.pending(listing("p-1"), "evt", NOW)
+    with pytest.raises(Conflict):
+        store.put_version(product)
+    with pytest.raises(ClientError) as error:
+        store.get("p-1")
+    assert not isinstance(error.value, RetryableStoreError)
+
+
+def test_a_transaction_cancelled_by_throttling_is_retryable() -> None:
+    from botocore.exceptions import ClientError
+
+    from cataloop.adapters.dynamodb_errors import retryable_store_error
+
+    throttled = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}],
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "TransactWriteItems",
+    )
+    conflicted = ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": "ConditionalCheckFailed"}],
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "TransactWriteItems",
+    )
+    assert retryable_store_error(throttled) is not None
+    assert retryable_store_error(conflicted) is None

@@ -6,7 +6,7 @@ import pytest
 
 from cataloop_eval.soak import run_soak
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.probe("concurrency")]
 
 
 def test_concurrent_producers_lose_nothing_and_no_execution_fails_by_a_race() -> None:

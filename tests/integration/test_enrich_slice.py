@@ -57,6 +57,7 @@ def test_product_created_starts_the_workflow_which_stores_then_enriches_the_prod
     assert accepted[0]["function_name"] == "cataloop-local-PrepareContextFunction"
 
 
+@pytest.mark.probe("malformed events")
 def test_malformed_event_fails_with_a_readable_cause_and_writes_nothing(cloud: LocalCloud) -> None:
     _put_sample(cloud, "product_created_malformed.json")
 
@@ -70,6 +71,7 @@ def test_malformed_event_fails_with_a_readable_cause_and_writes_nothing(cloud: L
     assert _products() == []
 
 
+@pytest.mark.probe("duplicate and failing deliveries")
 def test_the_same_event_delivered_twice_writes_one_product(cloud: LocalCloud) -> None:
     event = _sample("product_created.json")
     entry = {"Source": event["source"], "DetailType": event["detail-type"], "Detail": event["detail"]}
@@ -82,6 +84,7 @@ def test_the_same_event_delivered_twice_writes_one_product(cloud: LocalCloud) ->
     assert len(_products()) == 1
 
 
+@pytest.mark.probe("duplicate and failing deliveries")
 def test_a_different_event_for_an_existing_product_is_rejected(cloud: LocalCloud) -> None:
     _put_sample(cloud, "product_created.json")
     _put_sample(cloud, "product_created.json")  # a new event id for the same product id

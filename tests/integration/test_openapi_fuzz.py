@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import ROOT, serving_catalog
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.probe("API fuzzing")]
 
 PRODUCT_IDS = ("km-0001", "km-0097", "km-0363")
 

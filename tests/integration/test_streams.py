@@ -13,7 +13,7 @@ import pytest
 from cataloop_local.emulator.cloud import LocalCloud
 from tests.conftest import FIXTURES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.probe("stream deliveries")]
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ def test_the_cli_takes_overrides_before_or_after_the_command() -> None:
         split_parameter_overrides(["--parameter-overrides", "demo"])
 
 
+@pytest.mark.probe("concurrency")
 def test_a_function_environment_is_seen_by_its_thread_only() -> None:
     environment = install_function_environments()
     assert os.environ is environment
@@ -58,6 +59,7 @@ def test_a_function_environment_is_seen_by_its_thread_only() -> None:
     assert "CATALOOP_TEST_ONLY" not in os.environ
 
 
+@pytest.mark.probe("concurrency")
 def test_invokes_on_other_threads_never_make_a_variable_vanish() -> None:
     """The race behind ~1% of failed local executions: botocore copies os.environ while another thread's
     invoke sets and removes its variables. With per-thread environments the copy is always whole."""

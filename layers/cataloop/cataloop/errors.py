@@ -22,3 +22,8 @@ class ModelError(CataloopError):
 class RetryableModelError(CataloopError):
     """Throttling or a transient service error: the state machine retries with backoff and jitter.
     The class name is what Step Functions matches in Retry.ErrorEquals."""
+
+
+class RetryableStoreError(CataloopError):
+    """A store call was throttled or hit a transient service error (DynamoDB throttling, 5xx, a transaction
+    conflict): the state machine retries with backoff and jitter, like `RetryableModelError`."""

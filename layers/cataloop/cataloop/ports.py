@@ -92,10 +92,26 @@ class ProductStore(Protocol):
       raising `CataloopError` when retries are exhausted).
     - `scan` yields every stored product, a page at a time (for a full reindex); an unreadable item raises
       `InvalidInput` naming its id. `approximate_count` is the item count the table reports (for progress).
+    - `take_over_pending(listing, event_id, now, stale_before)` makes `event_id` the owner of a stranded
+      product: one that is PENDING under another event and either released by the redrive (its owner's
+      execution ended) or has no enrichment and was last written before `stale_before` (ISO time). It
+      writes the new listing as version N+1 (so the old owner's Persist finds a newer version) and returns
+      it; `Conflict` otherwise, with nothing written.
+    - `release_stranded(product_id, event_id, max_redrives)`: the execution of `event_id` ended without
+      enriching its PENDING product; counts one redrive on the product and releases it for an immediate
+      take-over. Returns the count, None when `max_redrives` were already counted (nothing written), and
+      raises `Conflict` when the product is not PENDING under `event_id`. A version write clears both.
+    - Throttling and transient service errors raise `RetryableStoreError`.
     - Reads are consistent: a write is visible to the next read.
     """
 
     def get(self, product_id: str) -> StoredProduct | None: ...
+
+    def take_over_pending(
+        self, listing: ProductListing, event_id: str, now: str, stale_before: str
+    ) -> StoredProduct: ...
+
+    def release_stranded(self, product_id: str, event_id: str, max_redrives: int) -> int | None: ...
 
     def create_pending(
         self, listing: ProductListing, event_id: str, now: str
@@ -248,3 +264,32 @@ class DictionaryStore(Protocol):
     def lines(self, name: str) -> list[str]: ...
 
     def version(self) -> str: ...
+
+
+# ----------------------------------------------------------------------------------------------- redrive
+
+
+class ExecutionInputs(Protocol):
+    """The input of a Step Functions execution (DescribeExecution).
+
+    Contract: `input_of(execution_arn)` returns the parsed JSON input, or None when the execution is
+    unknown or its input is not a JSON object.
+    """
+
+    def input_of(self, execution_arn: str) -> dict[str, Any] | None: ...
+
+
+class CatalogEvents(Protocol):
+    """Puts catalog events on the event bus.
+
+    Contract: `put(source, detail_type, detail)` returns the new event id; raises `RetryableStoreError` when
+    the bus throttled or failed the entry.
+    """
+
+    def put(self, source: str, detail_type: str, detail: dict[str, Any]) -> str: ...
+
+
+class DeadLetters(Protocol):
+    """A dead-letter queue: `send(body, cause)` keeps a message for an operator, with its cause."""
+
+    def send(self, body: dict[str, Any], cause: str) -> None: ...

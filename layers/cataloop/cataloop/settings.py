@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     idempotency_table: str = "cataloop-dev-idempotency"
     event_bus_name: str = "cataloop-dev"
     review_queue_url: str = ""
+    redrive_dead_letter_queue_url: str = Field(
+        default="", description="Where the redrive function sends products it gave up on (Redrive only)."
+    )
 
     # --- models
     model_provider: Literal["bedrock", "offline"] = Field(

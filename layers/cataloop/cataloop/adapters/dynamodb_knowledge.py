@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cataloop.adapters.dynamodb_codec import from_item, to_item
+from cataloop.adapters.dynamodb_errors import RetryableErrors
 from cataloop.adapters.dynamodb_knowledge_items import (
     INFLUENCE_PREFIX,
     LEARNING_PREFIX,
@@ -35,7 +36,13 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     too_many_writes,
     validated_snapshot,
 )
-from cataloop.domain.knowledge.changes import change_for, imported_node_change, recount_change
+from cataloop.domain.knowledge.changes import (
+    IMPORT_ACTOR,
+    change_for,
+    imported_learning,
+    imported_node_change,
+    recount_change,
+)
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.knowledge.tree import (
     ImportResult,
@@ -44,6 +51,8 @@ from cataloop.domain.knowledge.tree import (
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
+    LearningStatus,
+    utc_now,
 )
 from cataloop.errors import CataloopError, Conflict
 
@@ -55,7 +64,7 @@ class DynamoKnowledgeStore:
     """The knowledge base on one DynamoDB table (low-level client)."""
 
     def __init__(self, client: Any, table_name: str, *, scan_page_size: int = SCAN_PAGE_SIZE):
-        self._client = client
+        self._client = RetryableErrors(client)  # throttling and 5xx -> RetryableStoreError
         self._table = table_name
         self._page_size = scan_page_size
 
@@ -357,12 +366,15 @@ class DynamoKnowledgeStore:
     def import_snapshot(self, snapshot: KnowledgeSnapshot, max_attempts: int = 8) -> ImportResult:
         """Merge a snapshot: it is validated again as a whole first (InvalidInput, nothing written), then
         nodes are created or get the union of children, a learning is written unless the stored one is at
-        the same or a newer version, then node counts are recomputed."""
+        the same or a newer version (a live one lands `proposed`, with an audit entry naming the importer,
+        unless the service already did that), then node counts are recomputed."""
         snapshot = validated_snapshot(snapshot)
         for node in snapshot.nodes:
             self._retrying(lambda node=node: self._merge_node(node), max_attempts)
         written = kept = 0
-        for learning in snapshot.learnings:
+        at = utc_now()
+        for incoming in snapshot.learnings:
+            learning = _as_imported(incoming, at)
             data = learning.model_dump(mode="json")
             node_pk = node_pk_for(learning.scope_path)
             item = to_item(
@@ -409,3 +421,11 @@ class DynamoKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
+
+
+def _as_imported(learning: Learning, at: datetime) -> Learning:
+    """Imports never activate anything: an active learning lands proposed (`domain.knowledge.changes`); the
+    service (`knowledge_admin.import_snapshot`) has usually done so already with the importer's identity."""
+    if learning.status is LearningStatus.ACTIVE:
+        return imported_learning(learning, IMPORT_ACTOR, at)
+    return learning

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from cataloop.adapters.dynamodb_codec import from_item, plain, to_item
+from cataloop.adapters.dynamodb_errors import RetryableErrors
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.errors import CataloopError, Conflict, InvalidInput
@@ -75,7 +76,7 @@ class DynamoProductStore:
         backoff: Callable[[int], float] = full_jitter,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self._client = client
+        self._client = RetryableErrors(client)  # throttling and 5xx -> RetryableStoreError
         self._table = table_name
         self._page_size = scan_page_size
         self._max_attempts = max_attempts
@@ -127,6 +128,88 @@ class DynamoProductStore:
                 raise changed_since(product) from error
             raise
         return new
+
+    def take_over_pending(
+        self, listing: ProductListing, event_id: str, now: str, stale_before: str
+    ) -> StoredProduct:
+        """Make `event_id` the owner of a stranded product: PENDING, and either released by the redrive
+        (its owner's execution ended) or without an enrichment and last written before `stale_before`.
+        Writes the new listing as version N+1 (so the old owner's Persist finds it stale); Conflict
+        otherwise, with nothing written."""
+        try:
+            item = self._client.update_item(
+                TableName=self._table,
+                Key={"product_id": {"S": listing.product_id}},
+                UpdateExpression=(
+                    "SET #listing = :listing, #owner = :event, #v = #v + :one, #updated = :now REMOVE #released"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(product_id) AND #status = :pending AND #owner <> :event AND "
+                    "(#released = :true OR (attribute_not_exists(#enrichment) AND #updated < :stale))"
+                ),
+                ExpressionAttributeNames={
+                    "#listing": "listing",
+                    "#owner": "source_event_id",
+                    "#v": "version",
+                    "#updated": "updated_at",
+                    "#released": RELEASED,
+                    "#status": "status",
+                    "#enrichment": "enrichment",
+                },
+                ExpressionAttributeValues={
+                    ":listing": to_item({"l": listing.model_dump(mode="json")})["l"],
+                    ":event": {"S": event_id},
+                    ":one": {"N": "1"},
+                    ":now": {"S": now},
+                    ":pending": {"S": "PENDING"},
+                    ":true": {"BOOL": True},
+                    ":stale": {"S": stale_before},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise not_stranded(listing.product_id, self.get(listing.product_id), stale_before) from error
+        return product_from_image(from_item(item))
+
+    def release_stranded(self, product_id: str, event_id: str, max_redrives: int) -> int | None:
+        """The execution of `event_id` ended without enriching its PENDING product: count one redrive and
+        release the product for an immediate take-over. Returns the redrive count, or None when
+        `max_redrives` were already used (nothing written); Conflict when the product is not PENDING
+        under `event_id` (enriched, or taken over since)."""
+        try:
+            item = self._client.update_item(
+                TableName=self._table,
+                Key={"product_id": {"S": product_id}},
+                UpdateExpression="SET #released = :true ADD #redrives :one",
+                ConditionExpression=(
+                    "#status = :pending AND #owner = :event AND "
+                    "(attribute_not_exists(#redrives) OR #redrives < :max)"
+                ),
+                ExpressionAttributeNames={
+                    "#released": RELEASED,
+                    "#redrives": REDRIVES,
+                    "#status": "status",
+                    "#owner": "source_event_id",
+                },
+                ExpressionAttributeValues={
+                    ":true": {"BOOL": True},
+                    ":one": {"N": "1"},
+                    ":pending": {"S": "PENDING"},
+                    ":event": {"S": event_id},
+                    ":max": {"N": str(max_redrives)},
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            current = self.get(product_id)
+            if current is not None and owned_pending(current, event_id):
+                return None
+            raise not_owned(product_id, event_id, current) from error
+        return int(item[REDRIVES]["N"])
 
     # ------------------------------------------------------------------------------------- batch reads
 
@@ -193,6 +276,16 @@ class DynamoProductStore:
         return int(self._client.describe_table(TableName=self._table)["Table"].get("ItemCount", 0))
 
 
+# Attributes of a Products item outside `StoredProduct`, kept by the redrive path (a full version write
+# drops them: an enriched product needs no redrive).
+RELEASED = "released"
+REDRIVES = "redrives"
+
+
+def owned_pending(product: StoredProduct, event_id: str) -> bool:
+    return product.status.value == "PENDING" and product.source_event_id == event_id
+
+
 # Messages shared with the in-memory fake, so both adapters say the same thing.
 
 
@@ -202,6 +295,22 @@ def already_exists(product_id: str, existing: StoredProduct | None) -> Conflict:
         f"product {product_id} already exists (version {version}) from another event; "
         "send a ListingUpdated event to change an existing product"
     )
+
+
+def not_stranded(product_id: str, existing: StoredProduct | None, stale_before: str) -> Conflict:
+    if existing is None:
+        return Conflict(f"product {product_id} is not stored; nothing to take over")
+    if existing.status.value != "PENDING" or existing.enrichment is not None:
+        return already_exists(product_id, existing)
+    return Conflict(
+        f"product {product_id} is still being enriched (version {existing.version}, pending since "
+        f"{existing.updated_at}); a re-send takes it over once it was last written before {stale_before}"
+    )
+
+
+def not_owned(product_id: str, event_id: str, existing: StoredProduct | None) -> Conflict:
+    state = "not stored" if existing is None else f"{existing.status.value} under {existing.source_event_id}"
+    return Conflict(f"product {product_id} is no longer PENDING under event {event_id} ({state})")
 
 
 def changed_since(product: StoredProduct) -> Conflict:

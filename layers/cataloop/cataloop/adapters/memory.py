@@ -32,10 +32,25 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     too_many_writes,
     validated_snapshot,
 )
-from cataloop.adapters.dynamodb_products import already_exists, changed_since, product_from_image
+from cataloop.adapters.dynamodb_products import (
+    REDRIVES,
+    RELEASED,
+    already_exists,
+    changed_since,
+    not_owned,
+    not_stranded,
+    owned_pending,
+    product_from_image,
+)
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
-from cataloop.domain.knowledge.changes import change_for, imported_node_change, recount_change
+from cataloop.domain.knowledge.changes import (
+    IMPORT_ACTOR,
+    change_for,
+    imported_learning,
+    imported_node_change,
+    recount_change,
+)
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.knowledge.tree import (
     ImportResult,
@@ -44,7 +59,9 @@ from cataloop.domain.knowledge.tree import (
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
+    LearningStatus,
     path_key,
+    utc_now,
 )
 from cataloop.errors import CataloopError
 
@@ -101,6 +118,55 @@ class InMemoryProductStore:
                 raise changed_since(product)
             self._items[product.product_id] = data
         return StoredProduct.model_validate(_fresh(data))
+
+    def take_over_pending(
+        self, listing: ProductListing, event_id: str, now: str, stale_before: str
+    ) -> StoredProduct:
+        """`event_id` becomes the owner of a stranded PENDING product (released by the redrive, or without
+        an enrichment and last written before `stale_before`): the new listing as version N+1; Conflict
+        otherwise, with nothing written."""
+        with self._lock:
+            data = self._items.get(listing.product_id)
+            takeable = (
+                data is not None
+                and data.get("status") == "PENDING"
+                and data.get("source_event_id") != event_id
+                and (
+                    data.get(RELEASED) is True
+                    or ("enrichment" not in data and str(data.get("updated_at")) < stale_before)
+                )
+            )
+            if data is None or not takeable:
+                raise not_stranded(listing.product_id, self._read(listing.product_id), stale_before)
+            new = dict(_fresh(data))
+            new.pop(RELEASED, None)
+            new.update(
+                stored_form(
+                    {
+                        "listing": listing.model_dump(mode="json"),
+                        "source_event_id": event_id,
+                        "version": int(data["version"]) + 1,
+                        "updated_at": now,
+                    }
+                )
+            )
+            self._items[listing.product_id] = new
+            return StoredProduct.model_validate(_fresh(new))
+
+    def release_stranded(self, product_id: str, event_id: str, max_redrives: int) -> int | None:
+        """Count one redrive of a PENDING product owned by `event_id` and release it for a take-over;
+        None when `max_redrives` were used; Conflict when it is not PENDING under `event_id`."""
+        with self._lock:
+            current = self._read(product_id)
+            if current is None or not owned_pending(current, event_id):
+                raise not_owned(product_id, event_id, current)
+            data = self._items[product_id]
+            count = int(data.get(REDRIVES, 0))
+            if count >= max_redrives:
+                return None
+            data[REDRIVES] = count + 1
+            data[RELEASED] = True
+            return count + 1
 
     def listings(self, product_ids: Sequence[str]) -> list[ProductListing]:
         """The listings of the ids that exist, in the order asked, each id once."""
@@ -343,14 +409,17 @@ class InMemoryKnowledgeStore:
     def import_snapshot(self, snapshot: KnowledgeSnapshot) -> ImportResult:
         """Validate the whole snapshot (InvalidInput, nothing written), then merge it as the DynamoDB adapter
         does: nodes created (version 1, no learnings counted) or given the union of children; a learning
-        written unless the stored one is at the same or a newer version; then node counts recomputed.
+        written unless the stored one is at the same or a newer version (a live one lands `proposed`, with an
+        audit entry naming the importer, unless the service already did that); then node counts recomputed.
         The fake holds its lock for the whole import."""
         snapshot = validated_snapshot(snapshot)
         with self._lock:
             for node in snapshot.nodes:
                 self._merge_node(node)
             written = kept = 0
-            for learning in snapshot.learnings:
+            at = utc_now()
+            for incoming in snapshot.learnings:
+                learning = _as_imported(incoming, at)
                 key = (path_key(learning.scope_path), learning.id)
                 if self._version(self._learnings.get(key)) < learning.version:
                     self._learnings[key] = stored_form(learning.model_dump(mode="json"))
@@ -369,3 +438,11 @@ class InMemoryKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
+
+
+def _as_imported(learning: Learning, at: datetime) -> Learning:
+    """Imports never activate anything: an active learning lands proposed (`domain.knowledge.changes`); the
+    service (`knowledge_admin.import_snapshot`) has usually done so already with the importer's identity."""
+    if learning.status is LearningStatus.ACTIVE:
+        return imported_learning(learning, IMPORT_ACTOR, at)
+    return learning

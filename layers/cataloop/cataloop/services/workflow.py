@@ -12,11 +12,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cataloop.domain.catalog.listing import ProductListing
-from cataloop.domain.catalog.stored import ProductStatus
+from cataloop.domain.catalog.stored import ProductStatus, StoredProduct
 from cataloop.domain.enrichment.consensus import ConsensusDecision
 from cataloop.domain.enrichment.pricing import PriceTable
 from cataloop.domain.knowledge.learning import LearningDraft, LearningView
-from cataloop.errors import InvalidInput
+from cataloop.errors import Conflict, InvalidInput
 from cataloop.ports import ProductStore
 from cataloop.services.enrichment import (
     EvaluatorRun,
@@ -166,13 +166,51 @@ def provenance(payload: PersistInput, prices: PriceTable) -> dict[str, Any]:
     }
 
 
+PERSIST_ATTEMPTS = 3
+
+
 def persist_enrichment(payload: PersistInput, store: ProductStore, prices: PriceTable) -> dict[str, Any]:
-    """Write the enriched product as the next version of the stored one, with its provenance."""
-    current = store.get(payload.context.product_id)
-    if current is None:
-        raise InvalidInput(
-            f"product {payload.context.product_id} is not stored; PrepareContext must run first"
-        )
+    """Write the enriched product as the next version of the PENDING version this execution owns (the one
+    PrepareContext created: PENDING under `context.event_id`; a feedback correction written on top of it
+    keeps it so), with its provenance and the feedback history carried forward.
+
+    When the product is no longer PENDING under this event (enriched already, taken over by a re-send or
+    revised by a listing update), nothing is written and the result says `stale`: a late re-run never
+    writes over a newer version. A concurrent write in between is re-read and re-checked."""
+    context = payload.context
+    for _ in range(PERSIST_ATTEMPTS):
+        current = store.get(context.product_id)
+        if current is None:
+            raise InvalidInput(f"product {context.product_id} is not stored; PrepareContext must run first")
+        if current.status != ProductStatus.PENDING or current.source_event_id != context.event_id:
+            return _stale(payload, current.version, current.status.value, current.source_event_id)
+        enriched = _enriched(payload, current, prices)
+        try:
+            written = store.put_version(enriched)  # Conflict when another writer got there first
+        except Conflict:
+            continue
+        trace = enriched.provenance or {}
+        return {
+            "product_id": written.product_id,
+            "version": written.version,
+            "status": written.status.value,
+            "stale": False,
+            "review_dedup_id": f"{written.product_id}#v{written.version}",
+            "attributes": sorted((enriched.enrichment or {}).get("attributes") or {}),
+            "tokens": trace["tokens"]["input"] + trace["tokens"]["output"],
+            "modelled_cost": trace["modelled_cost"],
+            "learnings_injected": [item["id"] for item in trace["learnings_injected"]],
+        }
+    current = store.get(context.product_id)
+    return _stale(
+        payload,
+        current.version if current else 0,
+        current.status.value if current else "MISSING",
+        current.source_event_id if current else "",
+    )
+
+
+def _enriched(payload: PersistInput, current: StoredProduct, prices: PriceTable) -> StoredProduct:
     supervision = payload.supervision
     attributes = final_attributes(payload.consensus, supervision)
     worker_titles = [run.extraction.search_title for run in payload.runs if run.extraction.search_title]
@@ -182,7 +220,11 @@ def persist_enrichment(payload: PersistInput, store: ProductStore, prices: Price
         if supervision is not None and supervision.needs_review
         else ProductStatus.ENRICHED
     )
-    enriched = current.model_copy(
+    trace = provenance(payload, prices)
+    history = (current.provenance or {}).get("feedback")
+    if history:
+        trace["feedback"] = history  # seller and customer corrections stay traceable across re-enrichments
+    return current.model_copy(
         update={
             "status": status,
             "updated_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -192,19 +234,25 @@ def persist_enrichment(payload: PersistInput, store: ProductStore, prices: Price
                 "keywords": keywords,
                 "is_food": _is_food(attributes),
             },
-            "provenance": provenance(payload, prices),
+            "provenance": trace,
         }
     )
-    written = store.put_version(enriched)  # Conflict when another writer got there first
-    trace = enriched.provenance or {}
+
+
+def _stale(payload: PersistInput, version: int, status: str, owner: str) -> dict[str, Any]:
     return {
-        "product_id": written.product_id,
-        "version": written.version,
-        "status": written.status.value,
-        "attributes": sorted(attributes),
-        "tokens": trace["tokens"]["input"] + trace["tokens"]["output"],
-        "modelled_cost": trace["modelled_cost"],
-        "learnings_injected": [item["id"] for item in trace["learnings_injected"]],
+        "product_id": payload.context.product_id,
+        "version": version,
+        "status": status,
+        "stale": True,
+        "review_dedup_id": "",
+        "reason": f"product {payload.context.product_id} is {status} at version {version} under event "
+        f"{owner}; this run of event {payload.context.event_id} (version {payload.context.version}) "
+        "wrote nothing",
+        "attributes": [],
+        "tokens": 0,
+        "modelled_cost": 0.0,
+        "learnings_injected": [],
     }
 
 
