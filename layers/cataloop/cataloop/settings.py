@@ -163,6 +163,7 @@ class Settings(BaseSettings):
             raise ConfigurationError(f"invalid configuration: {problems}") from error
 
 
+@lru_cache(maxsize=1)
 def environment_variables() -> dict[str, str]:
     """Field name -> the environment variable that sets it (the first alias for `region`)."""
     names = {}
@@ -181,5 +182,9 @@ def _cached(fingerprint: tuple[tuple[str, str], ...]) -> Settings:
 def settings() -> Settings:
     """Settings for the current environment, read once per distinct environment: a Lambda reads them once;
     the local cloud, which runs every function in one process, gets each function's own."""
-    variables = sorted({*environment_variables().values(), "AWS_DEFAULT_REGION"})
-    return _cached(tuple((key, os.environ.get(key, "")) for key in variables))
+    return _cached(tuple((key, os.environ.get(key, "")) for key in _variable_names()))
+
+
+@lru_cache(maxsize=1)
+def _variable_names() -> tuple[str, ...]:
+    return tuple(sorted({*environment_variables().values(), "AWS_DEFAULT_REGION"}))

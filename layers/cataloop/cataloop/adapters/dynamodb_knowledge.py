@@ -37,11 +37,10 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     validated_snapshot,
 )
 from cataloop.domain.knowledge.changes import (
-    IMPORT_ACTOR,
     change_for,
-    imported_learning,
     imported_node_change,
     recount_change,
+    store_imported,
 )
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.knowledge.tree import (
@@ -51,7 +50,6 @@ from cataloop.domain.knowledge.tree import (
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
-    LearningStatus,
     utc_now,
 )
 from cataloop.errors import CataloopError, Conflict
@@ -374,7 +372,7 @@ class DynamoKnowledgeStore:
         written = kept = 0
         at = utc_now()
         for incoming in snapshot.learnings:
-            learning = _as_imported(incoming, at)
+            learning = store_imported(incoming, at)
             data = learning.model_dump(mode="json")
             node_pk = node_pk_for(learning.scope_path)
             item = to_item(
@@ -421,11 +419,3 @@ class DynamoKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
-
-
-def _as_imported(learning: Learning, at: datetime) -> Learning:
-    """Imports never activate anything: an active learning lands proposed (`domain.knowledge.changes`); the
-    service (`knowledge_admin.import_snapshot`) has usually done so already with the importer's identity."""
-    if learning.status is LearningStatus.ACTIVE:
-        return imported_learning(learning, IMPORT_ACTOR, at)
-    return learning

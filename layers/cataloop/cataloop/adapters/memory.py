@@ -45,11 +45,10 @@ from cataloop.adapters.dynamodb_products import (
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.knowledge.changes import (
-    IMPORT_ACTOR,
     change_for,
-    imported_learning,
     imported_node_change,
     recount_change,
+    store_imported,
 )
 from cataloop.domain.knowledge.learning import LearningView
 from cataloop.domain.knowledge.tree import (
@@ -59,7 +58,6 @@ from cataloop.domain.knowledge.tree import (
     KnowledgeNode,
     KnowledgeSnapshot,
     Learning,
-    LearningStatus,
     path_key,
     utc_now,
 )
@@ -419,7 +417,7 @@ class InMemoryKnowledgeStore:
             written = kept = 0
             at = utc_now()
             for incoming in snapshot.learnings:
-                learning = _as_imported(incoming, at)
+                learning = store_imported(incoming, at)
                 key = (path_key(learning.scope_path), learning.id)
                 if self._version(self._learnings.get(key)) < learning.version:
                     self._learnings[key] = stored_form(learning.model_dump(mode="json"))
@@ -438,11 +436,3 @@ class InMemoryKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
-
-
-def _as_imported(learning: Learning, at: datetime) -> Learning:
-    """Imports never activate anything: an active learning lands proposed (`domain.knowledge.changes`); the
-    service (`knowledge_admin.import_snapshot`) has usually done so already with the importer's identity."""
-    if learning.status is LearningStatus.ACTIVE:
-        return imported_learning(learning, IMPORT_ACTOR, at)
-    return learning

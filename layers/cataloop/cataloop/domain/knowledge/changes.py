@@ -251,6 +251,14 @@ def imported_learning(learning: Learning, actor: str, now: datetime) -> Learning
     )
 
 
+def store_imported(learning: Learning, now: datetime) -> Learning:
+    """What a store's own import writes: an ACTIVE learning lands proposed (actor `import`) even when a caller
+    skipped the service (`knowledge_admin.import_snapshot`), which has normally recorded the importer already."""
+    if learning.status is LearningStatus.ACTIVE:
+        return imported_learning(learning, IMPORT_ACTOR, now)
+    return learning
+
+
 def change_for(learnings: Sequence[tuple[Learning, Learning | None]], tree: TreeView) -> KnowledgeChange:
     """The change that writes `learnings` (new state, previous state or None) and bumps their nodes."""
     builder = _ChangeBuilder(tree, {old.id: old for _, old in learnings if old is not None})
