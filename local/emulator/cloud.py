@@ -60,6 +60,9 @@ def local_parameters(data_dir: Path) -> dict[str, str]:
     source of configuration; a caller's overrides win over these."""
     return {
         "ModelProvider": "offline",
+        # The memory manager keeps its offline placement rules: the template's default is a Bedrock id, and
+        # a set id gets a Bedrock client, which the local cloud (e.g. ModelProvider=openai-compatible) cannot call.
+        "MemoryManagerModelId": "",
         "SearchBackend": "embedded",
         "EmbeddingProvider": "e5",
         "EmbeddingDimension": "384",

@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     )
 
     # --- models
-    model_provider: Literal["bedrock", "offline"] = Field(
-        default="offline", description="bedrock in AWS; offline is the documented deterministic baseline."
+    model_provider: Literal["bedrock", "offline", "openai-compatible"] = Field(
+        default="offline",
+        description="bedrock in AWS; offline is the documented deterministic baseline; openai-compatible "
+        "calls a chat-completions server (Ollama, llama.cpp, vLLM, LM Studio) at OPENAI_BASE_URL.",
     )
     generator_model_id: str = ""
     generator_b_model_id: str = ""
@@ -70,6 +72,21 @@ class Settings(BaseSettings):
     )
     offline_reference_set: str = Field(
         default="", description="The offline supervisor's labelled reference set (JSON Lines path)."
+    )
+    openai_base_url: str = Field(
+        default="",
+        description="MODEL_PROVIDER=openai-compatible: the server's OpenAI API root, e.g. "
+        "http://127.0.0.1:11434/v1 (Ollama); the *_MODEL_ID fields are its model names.",
+    )
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token for that server; empty sends no Authorization header (local servers).",
+    )
+    openai_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=900,
+        description="How long one OpenAI-compatible call may wait for its answer (read timeout, seconds).",
     )
 
     # --- the enrichment loop
@@ -121,7 +138,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         problems = []
-        if self.model_provider == "bedrock":
+        if self.model_provider in ("bedrock", "openai-compatible"):
             required = {
                 "GENERATOR_MODEL_ID": self.generator_model_id,
                 "GENERATOR_B_MODEL_ID": self.generator_b_model_id,
@@ -129,8 +146,17 @@ class Settings(BaseSettings):
                 "SUPERVISOR_MODEL_ID": self.supervisor_model_id,
             }
             problems += [
-                f"MODEL_PROVIDER=bedrock needs {name}" for name, value in required.items() if not value
+                f"MODEL_PROVIDER={self.model_provider} needs {name}"
+                for name, value in required.items()
+                if not value
             ]
+        if self.model_provider == "openai-compatible":
+            if not self.openai_base_url:
+                problems.append(
+                    "MODEL_PROVIDER=openai-compatible needs OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)"
+                )
+            elif not self.openai_base_url.startswith(("http://", "https://")):
+                problems.append(f"OPENAI_BASE_URL={self.openai_base_url!r} is not an http(s) URL")
         if self.search_backend == "opensearch" and not self.opensearch_host:
             problems.append("SEARCH_BACKEND=opensearch needs OPENSEARCH_HOST")
         if self.search_backend == "embedded" and not self.data_dir:

@@ -63,6 +63,13 @@ def memory_manager_model(settings: Settings) -> ModelClient | None:
     """The memory manager's model, or None to use the offline placement rules (similarity plus rules)."""
     if settings.model_provider == "offline" or not settings.memory_manager_model_id:
         return None
+    if settings.model_provider == "openai-compatible":
+        return _openai_compatible_client(
+            settings.openai_base_url,
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_timeout_seconds,
+            (("memory_manager", settings.memory_manager_model_id),),
+        )
     from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(
@@ -92,9 +99,27 @@ def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str],
     return BedrockModelClient(make_bedrock_runtime_client(region), model_ids=dict(ids))  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=4)
+def _openai_compatible_client(
+    base_url: str, api_key: str, timeout: float, ids: tuple[tuple[str, str], ...]
+) -> Any:
+    from cataloop.adapters.openai_compatible import OpenAICompatibleClient
+
+    # One client per configuration: it remembers whether the server takes json_schema response formats.
+    return OpenAICompatibleClient(base_url, dict(ids), api_key=api_key, read_timeout=timeout)
+
+
 def model_client(settings: Settings) -> ModelClient:
-    """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set)."""
+    """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set);
+    an OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio) with MODEL_PROVIDER=openai-compatible."""
     ids = tuple(sorted(model_ids(settings).items()))
+    if settings.model_provider == "openai-compatible":
+        return _openai_compatible_client(
+            settings.openai_base_url,
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_timeout_seconds,
+            ids,
+        )
     return _model_client(settings.model_provider, settings.offline_reference_set, ids, settings.region)
 
 
@@ -301,6 +326,13 @@ def commenter_model(settings: Settings) -> ModelClient | None:
     """The commenter model on Bedrock when COMMENTER_MODEL_ID is set; None means the offline template."""
     if not settings.commenter_model_id:
         return None
+    if settings.model_provider == "openai-compatible":
+        return _openai_compatible_client(
+            settings.openai_base_url,
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_timeout_seconds,
+            (("commenter", settings.commenter_model_id),),
+        )
     from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
 
     return BedrockModelClient(
