@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cataloop import wiring
 from cataloop.observability import logger, metrics, tracer
 from cataloop.services.knowledge_base import place_learning
+from cataloop.services.knowledge_search import near_duplicate_finder
 from cataloop.services.workflow import PlaceLearningsInput
 from cataloop.settings import settings
 from cataloop.validation import parse_as
@@ -23,11 +24,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     config = settings()
     store = wiring.knowledge_store(config)
     model = wiring.memory_manager_model(config)
+    # Near-duplicates from the learnings index (built on the first draft; a lookup failure is logged and the
+    # placement goes ahead without it).
+    similar = near_duplicate_finder(lambda: wiring.knowledge_search(config))
     placed = []
     for draft in state.drafts:
         # A retried state is harmless: a draft from a product already in a learning's provenance is a noop.
         result = place_learning(
-            draft, store, config.deployment_mode, model, execution_id=state.execution_id or None
+            draft,
+            store,
+            config.deployment_mode,
+            model,
+            execution_id=state.execution_id or None,
+            similar=similar,
         )
         final = result.decisions[-1]
         logger.info(

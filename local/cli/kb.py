@@ -51,7 +51,8 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
         detail = kb.show_learning(store, args.learning_id)
         learning = detail.learning
         print(
-            f"{printable(learning.id)} v{learning.version}  {learning.status}  votes={learning.votes}  support={learning.support_count}"
+            f"{printable(learning.id)} v{learning.version}  {learning.status}  votes={learning.votes}  "
+            f"helpful={learning.helpful}  harmful={learning.harmful}  support={learning.support_count}"
         )
         print(
             f"  scope: {printable(' > '.join(learning.scope_path) or '(root)')}   kind: {learning.kind}   source: {printable(learning.source_channel)}"

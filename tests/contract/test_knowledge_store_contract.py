@@ -26,6 +26,7 @@ from cataloop.domain.knowledge.learning import (
     UnitPattern,
     ValueLexicon,
 )
+from cataloop.domain.knowledge.outcomes import LearningOutcome
 from cataloop.domain.knowledge.placement import decide_placement
 from cataloop.domain.knowledge.tree import (
     DeploymentMode,
@@ -38,6 +39,7 @@ from cataloop.domain.knowledge.tree import (
 from cataloop.errors import CataloopError, Conflict, InvalidInput
 from cataloop.services import knowledge_admin as kb_admin
 from cataloop.services import knowledge_base as kb
+from cataloop.services.learning_outcomes import record_outcomes
 from tests.contract.conftest import PAGE_SIZE, KnowledgeStoreFactory, create_table_from_template, unique_table
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -376,6 +378,43 @@ def test_export_then_import_round_trips(
     assert state(target).learnings == again.learnings
 
 
+def test_outcome_counters_round_trip_through_every_read_and_a_snapshot(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    new_id = ids()
+    (learning,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    assert (learning.helpful, learning.harmful, learning.outcome_keys) == (0, 0, [])
+    scored = [
+        LearningOutcome(
+            learning_id=learning.id,
+            helpful=helpful,
+            attribute="Brand",
+            shaped_value="Lavazza",
+            confirmed_value="Lavazza" if helpful else "Illy",
+            source="audit",
+            product_id=product,
+        )
+        for helpful, product in ((True, "p2"), (True, "p3"), (False, "p4"))
+    ]
+    report = record_outcomes(knowledge_store, scored, now=lambda: LATER)
+    assert (report.helpful, report.harmful) == (2, 1)
+
+    current = knowledge_store.get_learning(learning.id)
+    assert (current.helpful, current.harmful, current.version) == (2, 1, learning.version + 3)
+    assert current.outcome_keys == ["audit:p2", "audit:p3", "audit:p4"]
+    assert knowledge_store.node_partition(["Food", "Coffee"])[1] == [current]
+    assert knowledge_store.learnings_along(["Food", "Coffee"]) == [current]
+    assert [item for page in knowledge_store.scan_learnings() for item in page] == [current]
+    assert record_outcomes(knowledge_store, scored).replayed == [learning.id] * 3
+
+    snapshot = state(knowledge_store)
+    assert [(item.helpful, item.harmful) for item in snapshot.learnings] == [(2, 1)]
+    target = new_knowledge_store()
+    target.import_snapshot(snapshot)
+    imported = target.get_learning(learning.id)
+    assert (imported.helpful, imported.harmful, imported.outcome_keys) == (2, 1, current.outcome_keys)
+
+
 def as_imported(learning: Learning) -> Learning:
     """What the contract says an import stores: a live learning as proposed, audited as imported."""
     if not learning.live:
@@ -523,6 +562,25 @@ def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dyna
             assert learning_id_of(keys) is None
     assert entities == {"node", "learning", "locator", "influence", "audit"}
     assert sorted(decoded, key=lambda item: item.id) == state(store).learnings
+
+
+def test_a_learning_item_written_before_the_outcome_counters_loads_with_zero(dynamodb: Any) -> None:
+    older = unique_table("before-outcomes")
+    create_table_from_template(dynamodb._client, "KnowledgeTable", older)
+    store = DynamoKnowledgeStore(dynamodb, older)
+    (learning,) = place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
+    key = {"pk": {"S": "NODE#/coffee"}, "sk": {"S": f"LEARNING#{learning.id}"}}
+    assert {"helpful", "harmful", "outcome_keys"} <= set(dynamodb.get_item(TableName=older, Key=key)["Item"])
+    dynamodb.update_item(TableName=older, Key=key, UpdateExpression="REMOVE helpful, harmful, outcome_keys")
+    assert "helpful" not in dynamodb.get_item(TableName=older, Key=key)["Item"]
+
+    stored = store.get_learning(learning.id)
+    assert stored == learning and (stored.helpful, stored.harmful, stored.outcome_keys) == (0, 0, [])
+    report = record_outcomes(store, [
+        LearningOutcome(learning_id=learning.id, helpful=False, attribute="Brand", shaped_value="Lavazza",
+                        confirmed_value="Illy", source="review", product_id="p2"),
+    ], now=lambda: LATER)  # fmt: skip
+    assert report.harmful == 1 and store.get_learning(learning.id).harmful == 1
 
 
 def test_learning_from_image_names_the_learning_that_does_not_validate() -> None:

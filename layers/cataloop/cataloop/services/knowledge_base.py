@@ -191,6 +191,23 @@ def _model_plan(
     return plan.decisions, response.model_id
 
 
+NearDuplicateFinder = Callable[[LearningDraft], list[str]]
+
+
+def _near_duplicates(similar: NearDuplicateFinder | None, draft: LearningDraft) -> list[str]:
+    """The finder's near-duplicate ids, or none when there is no finder or it failed (logged)."""
+    if similar is None:
+        return []
+    try:
+        return list(similar(draft))
+    except Exception as error:  # a hint only: placement must not fail because search is down
+        logger.warning(
+            "near-duplicate lookup failed; placing without it",
+            extra={"error": f"{type(error).__name__}: {error}"[:500]},
+        )
+        return []
+
+
 def place_learning(
     draft: LearningDraft | Mapping[str, Any],
     store: KnowledgeStore,
@@ -203,15 +220,23 @@ def place_learning(
     new_id: Callable[[], str] = new_learning_id,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff: Callable[[int], None] = jittered_backoff,
+    similar: NearDuplicateFinder | None = None,
 ) -> PlacementResult:
     """Place `draft` in the tree: decide (the model with role memory_manager when given, else the offline
     baseline; a model plan that fails validation falls back to the baseline, and the reason is kept), then
-    commit atomically. InvalidInput for a bad draft; Conflict after `max_attempts` lost races."""
+    commit atomically. InvalidInput for a bad draft; Conflict after `max_attempts` lost races.
+
+    `similar` (e.g. `knowledge_search.near_duplicate_finder`) returns the ids of live learnings at the
+    draft's scope that the learnings index finds semantically close to it; the baseline prefers them as the
+    merge target (`decide_placement`). It is asked at most once per placement, only when the baseline
+    decides (a model plan does not use it), and it is only a hint: when it fails (index or embedder
+    unreachable) the failure is logged and the baseline decides without it."""
     valid = parse_draft(draft)
     attempts = 0
+    near: list[str] | None = None
 
     def attempt() -> PlacementResult:
-        nonlocal attempts
+        nonlocal attempts, near
         attempts += 1
         tree, learnings = _neighbourhood(store, valid)
         decided_by: Literal["offline_baseline", "model"] = "offline_baseline"
@@ -228,7 +253,9 @@ def place_learning(
                     "memory manager plan rejected; using the offline baseline", extra={"error": rejected}
                 )
         if decisions is None:
-            decisions = decide_placement(valid, tree, learnings)
+            if near is None:
+                near = _near_duplicates(similar, valid)
+            decisions = decide_placement(valid, tree, learnings, near)
         change, changed = plan_change(
             valid,
             decisions,
@@ -250,6 +277,7 @@ def place_learning(
                     "target_learning_id": decision.target_learning_id,
                     "reason": decision.reason,
                     "decided_by": decided_by,
+                    "near_duplicates": near or [],
                     "attempt": attempts,
                 },
             )
@@ -275,8 +303,8 @@ def retrieve_for_prompt(
     budget: int = DEFAULT_PROMPT_BUDGET_TOKENS,
     now: datetime | None = None,
 ) -> list[LearningView]:
-    """The active learnings along `category_path`, ranked (similarity, votes, recency, specificity) within
-    `budget` estimated tokens. Each view carries id and version, for Persist to record."""
+    """The active learnings along `category_path`, ranked (similarity, helpfulness, votes, recency,
+    specificity) within `budget` estimated tokens. Each view carries id and version, for Persist to record."""
     return rank_for_prompt(store.learnings_along(category_path), product_text, category_path, budget, now)
 
 

@@ -197,6 +197,10 @@ def _add(
         superseded = [builder.learning(final.target_learning_id or "")]
     status = new_status(mode, draft)
     support = 1 + sum(item.support_count for item in superseded if final.action == "add")
+    # A consolidation carries the copies' outcome record (they said the same thing); a replacement starts at
+    # zero, since the record judged what the replaced learning said.
+    helpful = sum(item.helpful for item in superseded if final.action == "add")
+    harmful = sum(item.harmful for item in superseded if final.action == "add")
     for item in superseded:
         if final.action == "add":
             provenance = item.provenance.absorb(provenance)
@@ -213,6 +217,8 @@ def _add(
         source_channel=draft.source_channel,
         provenance=provenance,
         support_count=support,
+        helpful=helpful,
+        harmful=harmful,
         status=status,
         valid_from=now,
         supersedes=[item.id for item in superseded],

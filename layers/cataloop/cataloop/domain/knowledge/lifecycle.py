@@ -1,6 +1,7 @@
 """A learning's life after placement: votes (zero votes retires it), expert approval, edits (an edit is a
 replacement) and retirement. Each returns the next version of the learning with an audit entry; nothing is
-deleted. Pure logic only."""
+deleted. Outcome scoring (helpful/harmful counters, which may also retire) is in `outcomes`. Pure logic
+only."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def edited_learning(
     old: Learning, text: str, directive: Directive | None, now: datetime, actor: str, reason: str, new_id: str
 ) -> tuple[Learning, Learning]:
     """An edit is a replacement: (new learning at version 1 superseding `old`, `old` retired with valid_to).
-    Raises ValueError when the new text is empty, oversized or abstract."""
+    The new learning keeps the votes and support; its helpful/harmful record starts at zero, since the old
+    record judged the old wording. Raises ValueError when the new text is empty, oversized or abstract."""
     if not old.live:
         raise ValueError(
             f"learning {old.id} is retired; edit its replacement {old.superseded_by or ''}".strip()

@@ -5,6 +5,14 @@ descend, branch, add, merge, replace or do nothing, each step with its reason; t
 under CONSOLIDATION_MIN_SIBLINGS sibling subcategories is promoted to their parent. `check_plan` validates a
 plan (the baseline's or a model's) against the tree before anything is written; `changes.plan_change` turns a
 checked plan into the items to write. Pure logic only.
+
+Near-duplicates: the caller may pass the ids of live learnings at the draft's scope that the learnings index
+finds semantically close to the draft (`services.knowledge_search`). At the draft's own node they are
+considered first, in the order given, so a draft merges into the learning that says nearly the same thing
+(e.g. a Brand lexicon whose values overlap the draft's) rather than into whichever mergeable learning sorts
+first by id. Similarity never overrides the directives' own rules: a near-duplicate is merged into only
+when its directive has the draft's type and attribute and the two merge (`directives.merged_directive`) or
+it covers the draft; otherwise it is ignored and the usual walk decides.
 """
 
 from __future__ import annotations
@@ -119,10 +127,15 @@ def _consolidation(
 
 
 def decide_placement(
-    draft: LearningDraft, tree: TreeView, learnings_by_node: LearningsByNode
+    draft: LearningDraft,
+    tree: TreeView,
+    learnings_by_node: LearningsByNode,
+    near_duplicates: Sequence[str] = (),
 ) -> list[PlacementDecision]:
     """The offline memory manager: walk from the root along the draft's scope and return the path steps and
-    exactly one final decision (add, merge, replace or noop), each with its reason. Deterministic."""
+    exactly one final decision (add, merge, replace or noop), each with its reason. `near_duplicates`: ids
+    of learnings semantically close to the draft, best first, preferred as the merge target at the draft's
+    node (see the module docstring). Deterministic for given arguments."""
     decisions: list[PlacementDecision] = []
     scope = draft.scope_path
     for depth in range(len(scope) + 1):
@@ -159,23 +172,51 @@ def decide_placement(
                 )
             )
             continue
-        decisions.append(_final_at_target(draft, live, path, label))
+        decisions.append(_final_at_target(draft, live, path, label, near_duplicates))
     return decisions
 
 
+def _near_duplicates_first(
+    draft: LearningDraft, live: Sequence[Learning], near_duplicates: Sequence[str]
+) -> tuple[list[Learning], set[str]]:
+    """`live` with the near-duplicates of the draft (same directive type and attribute) first, in the order
+    given, then the rest by id; and the ids that were taken as near-duplicates."""
+    by_id = {item.id: item for item in live}
+    close: list[Learning] = []
+    for learning_id in dict.fromkeys(near_duplicates):
+        item = by_id.get(learning_id)
+        if (
+            item is not None
+            and item.directive.type == draft.directive.type
+            and item.directive.attribute == draft.directive.attribute
+        ):
+            close.append(item)
+    chosen = {item.id for item in close}
+    return [*close, *(item for item in live if item.id not in chosen)], chosen
+
+
 def _final_at_target(
-    draft: LearningDraft, live: Sequence[Learning], path: list[str], label: str
+    draft: LearningDraft,
+    live: Sequence[Learning],
+    path: list[str],
+    label: str,
+    near_duplicates: Sequence[str] = (),
 ) -> PlacementDecision:
-    for item in live:
+    ordered, close = _near_duplicates_first(draft, live, near_duplicates)
+    for item in ordered:
         if covers(item.directive, draft.directive):
             return _cover_or_merge(draft, item, path, f"{label}:")
-    for item in live:
+    for item in ordered:
         if merged_directive(item.directive, draft.directive) is not None:
+            same = f"same {draft.directive.attribute} {draft.directive.type}"
+            reason = (
+                f"near-duplicate {item.id} (the learnings index finds it close to the draft), {same}: "
+                "union the values"
+                if item.id in close
+                else f"{same} as {item.id}: union the values"
+            )
             return PlacementDecision(
-                action="merge",
-                node_path=path,
-                target_learning_id=item.id,
-                reason=f"same {draft.directive.attribute} {draft.directive.type} as {item.id}: union the values",
+                action="merge", node_path=path, target_learning_id=item.id, reason=reason
             )
     for item in live:
         why = contradicts(item.directive, draft.directive)

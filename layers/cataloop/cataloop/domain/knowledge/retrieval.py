@@ -1,5 +1,6 @@
 """Which learnings a worker prompt shows: the active learnings in the product's category path, ranked by
-similarity to the product, votes, recency and specificity, within a token budget. Pure logic only."""
+similarity to the product, outcome record (helpful vs harmful), votes, recency and specificity, within a
+token budget. Pure logic only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 
 from cataloop.domain.enrichment.normalisation import normalise_text
 from cataloop.domain.knowledge.learning import LearningView, directive_terms
+from cataloop.domain.knowledge.outcomes import OUTCOME_ACTIONS
 from cataloop.domain.knowledge.tree import Learning, LearningStatus
 
 DEFAULT_PROMPT_BUDGET_TOKENS = 400
@@ -32,15 +34,51 @@ def _similarity(learning: Learning, product_folded: str, product_words: set[str]
     return 0.5 * len(words & product_words) / len(words | product_words)
 
 
+# Weights of `prompt_score`; they sum to 1.
+SIMILARITY_WEIGHT = 0.45
+HELPFULNESS_WEIGHT = 0.2
+VOTES_WEIGHT = 0.1
+RECENCY_WEIGHT = 0.1
+SPECIFICITY_WEIGHT = 0.15
+
+
+def helpfulness(learning: Learning) -> float:
+    """The learning's outcome record smoothed (Laplace): (helpful + 1) / (helpful + harmful + 2). 0.5 with no
+    record; towards 1 for a learning that keeps helping, towards 0 for one that keeps hurting."""
+    return (learning.helpful + 1) / (learning.helpful + learning.harmful + 2)
+
+
+def last_changed(learning: Learning) -> datetime:
+    """When the learning last changed other than by outcome scoring (recency's reference): counting an
+    outcome is a write (`updated_at` moves), and a learning that keeps hurting must not look fresh for it.
+    The time of the newest audit entry that is not an outcome (never later than `updated_at`); `valid_from`
+    when the trail holds only outcome entries; `updated_at` when it has none."""
+    if not learning.audit:
+        return learning.updated_at
+    for entry in reversed(learning.audit):
+        if entry.action not in OUTCOME_ACTIONS:
+            return min(entry.at, learning.updated_at)
+    return learning.valid_from
+
+
 def prompt_score(learning: Learning, product_text: str, category_path: Sequence[str], now: datetime) -> float:
-    """0..1: similarity to the product (0.5), votes (0.2), recency (0.15), specificity of scope (0.15)."""
+    """0..1: similarity to the product (0.45), helpfulness of its outcome record (0.2, `helpfulness`), votes
+    (0.1), recency of its last change other than outcome scoring (0.1, `last_changed`), specificity of scope
+    (0.15). Among learnings equally close to the product, one that keeps hurting sinks below ones that help.
+    Deterministic for a given `now`."""
     folded = normalise_text(product_text)
     similarity = _similarity(learning, folded, set(_WORD.findall(folded)))
     votes = min(learning.votes, 10) / 10
-    age_days = max(0.0, (now - learning.updated_at).total_seconds() / 86400)
+    age_days = max(0.0, (now - last_changed(learning)).total_seconds() / 86400)
     recency = 1 / (1 + age_days / 30)
     specificity = len(learning.scope_path) / max(1, len(category_path))
-    return 0.5 * similarity + 0.2 * votes + 0.15 * recency + 0.15 * specificity
+    return (
+        SIMILARITY_WEIGHT * similarity
+        + HELPFULNESS_WEIGHT * helpfulness(learning)
+        + VOTES_WEIGHT * votes
+        + RECENCY_WEIGHT * recency
+        + SPECIFICITY_WEIGHT * specificity
+    )
 
 
 def rank_for_prompt(

@@ -2,8 +2,9 @@
 and what one change, an export or an import writes.
 
 Pure logic only. Where a new learning goes is decided in `placement` (the memory manager's offline baseline)
-and turned into items to write in `changes`; votes, approval, edits and retirement are in `lifecycle`; what
-a worker is shown is chosen in `retrieval`; what two directives say about each other is in `directives`.
+and turned into items to write in `changes`; votes, approval, edits and retirement are in `lifecycle`; the
+helpful/harmful outcome record is kept by `outcomes`; what a worker is shown is chosen in `retrieval`; what
+two directives say about each other is in `directives`.
 Nothing is ever deleted: a replaced or retired learning keeps its item with `valid_to` set.
 """
 
@@ -35,6 +36,9 @@ MAX_VOTES = 100
 MAX_PROVENANCE_IDS = 50
 MAX_EVIDENCE = 10
 MAX_AUDIT_ENTRIES = 100
+# Outcome keys ('<source>:<product id>') a learning remembers, newest last, so a replayed outcome is not
+# counted twice (`domain.knowledge.outcomes`); older keys fall off.
+MAX_OUTCOME_KEYS = 50
 
 
 class LearningStatus(StrEnum):
@@ -126,7 +130,11 @@ def union_tail(first: Iterable[str], second: Iterable[str], cap: int) -> list[st
 
 class Learning(BaseModel):
     """A stored learning. `version` increases by one with every write (conditional writes); a replacement is
-    a new learning that `supersedes` the old one, which keeps its item with `valid_to` and `superseded_by`."""
+    a new learning that `supersedes` the old one, which keeps its item with `valid_to` and `superseded_by`.
+
+    `helpful` / `harmful` count the scored outcomes of extractions that used the learning (ACE's per-item
+    counters, `domain.knowledge.outcomes`); `outcome_keys` holds the last MAX_OUTCOME_KEYS outcomes counted
+    ('<source>:<product id>') so a replay is recognised. Items written before these fields load as 0 / []."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -140,6 +148,9 @@ class Learning(BaseModel):
     source_channel: SourceChannel = "worker_disagreement"
     provenance: KnowledgeProvenance = Field(default_factory=KnowledgeProvenance)
     votes: int = Field(default=INITIAL_VOTES, ge=0, le=MAX_VOTES)
+    helpful: int = Field(default=0, ge=0)
+    harmful: int = Field(default=0, ge=0)
+    outcome_keys: list[str] = Field(default_factory=list, max_length=MAX_OUTCOME_KEYS)
     support_count: int = Field(default=1, ge=1)
     status: LearningStatus = LearningStatus.PROPOSED
     valid_from: AwareDatetime
