@@ -13,7 +13,7 @@ def test_oa_mine_categories_have_their_schemas() -> None:
 
 def test_longest_prefix_and_default() -> None:
     assert schema_for(["coffee", "Ground"]).schema_id == "oa-mine/coffee"
-    default = schema_for(["발효유", "요구르트"])
+    default = schema_for(["식품", "요구르트"])
     assert default.schema_id == "default"
     assert {
         "brand",

@@ -8,9 +8,10 @@ Rules (kept here, in one place, because consensus, scoring and the offline basel
 - Quantities are converted to one base unit per dimension: volume -> L, mass -> g, count -> count.
   "oz" alone is the mass ounce (28.349523125 g); "fl oz" / "fluid ounce" is the US fluid ounce
   (0.0295735295625 L). 150 ml therefore normalises to "0.15 L".
-- Pack counts: "N count", "N ct", "N pcs", "N개", "N개입", "N입", "N매" and a multiplier "x N" / "× N" give the
-  number of *units*; "Pack of N", "N-pack", "N pack", "N pk", "N팩" give the number of *packages*. The
-  normalised pack count is the total number of units = units x packages, each defaulting to 1, so
+- Pack counts: "N count", "N ct", "N pcs", the Korean counters "N개", "N개입", "N입", "N매", "N정", "N포",
+  "N캡슐", "N롤", "N봉", "N병", "N장", "N알", "N켤레" and a multiplier "x N" / "× N" give the number of
+  *units*; "Pack of N", "N-pack", "N pack", "N pk", "N팩" give the number of *packages*. The normalised
+  pack count is the total number of units = units x packages, each defaulting to 1, so
   "20 Count (Pack of 2)" -> 40, "20개입" -> 20 and "Pack of 6" -> 6.
 """
 
@@ -36,6 +37,9 @@ def _register(names: tuple[str, ...], dimension: Dimension, base: str, factor: s
         _UNITS[name] = (dimension, base, Decimal(factor))
 
 
+# Korean counters beyond 개/개입/입/매/정: sachets, capsules, rolls, bags, bottles, sheets, pills, pairs.
+_KOREAN_COUNTERS = ("포", "캡슐", "롤", "봉", "병", "장", "알", "켤레")
+
 _register(
     ("ml", "milliliter", "milliliters", "millilitre", "millilitres", "밀리리터"), "volume", "L", "0.001"
 )
@@ -60,6 +64,7 @@ _register(
     "count",
     "1",
 )
+_register(_KOREAN_COUNTERS, "count", "count", "1")
 
 _UNIT_ALTERNATION = "|".join(
     sorted((re.escape(u).replace(r"\ ", r"\.?\s*") for u in _UNITS), key=len, reverse=True)
@@ -71,6 +76,7 @@ _QUANTITY = re.compile(
 
 _UNITS_PER_PACK = re.compile(
     rf"(?P<n>{_NUMBER})\s*-?\s*(?:count|counts|ct|cts|pcs|pc|pieces|개입|개|입|매)\.?(?![A-Za-z])"
+    rf"|(?P<k>{_NUMBER})\s*(?:{'|'.join(('정', *_KOREAN_COUNTERS))})(?![A-Za-z가-힣])"
     rf"|[x×]\s*(?P<m>{_NUMBER})(?![\d.])",
     re.IGNORECASE,
 )
@@ -184,7 +190,7 @@ def parse_pack_count(text: str) -> PackCount | None:
     units: int | None = None
     packages: int | None = None
     for match in _UNITS_PER_PACK.finditer(text):
-        raw = match.group("n") or match.group("m")
+        raw = match.group("n") or match.group("k") or match.group("m")
         try:
             number = parse_number(raw)
         except ValueError:
