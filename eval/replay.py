@@ -42,6 +42,7 @@ class ProductResult:
     succeeded: bool
     learnings_injected: int
     predicted: dict[str, str] = field(default_factory=dict)
+    modelled_cost: float = 0.0
     execution_arn: str | None = None
 
 
@@ -55,6 +56,8 @@ class SliceReport:
     recall: float | None = None
     f1: float | None = None
     learnings_injected_per_product: float = 0.0
+    agreed_precision: float | None = None
+    modelled_cost_per_product: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +98,7 @@ def read_result(cloud: LocalCloud, product_id: str, execution_arn: str | None) -
         succeeded=succeeded,
         learnings_injected=len(trace.get("learnings_injected") or []),
         predicted={name: value["value"] for name, value in attributes.items()},
+        modelled_cost=float(trace.get("modelled_cost") or 0.0),
         execution_arn=execution_arn,
     )
 
@@ -109,14 +113,20 @@ def summarise(
         supervisor_rate=sum(r.supervised for r in results) / count,
         human_review_rate=sum(r.human_review for r in results) / count,
         learnings_injected_per_product=sum(r.learnings_injected for r in results) / count,
+        modelled_cost_per_product=sum(r.modelled_cost for r in results) / count,
     )
     if gold is not None:
         board = ScoreBoard()
+        agreed = ScoreBoard()
         for result in results:
             if result.product_id in gold:
                 board.add(result.predicted, gold[result.product_id])
+                if result.decision == "AGREE":
+                    agreed.add(result.predicted, gold[result.product_id])
         micro = board.micro()
         report.precision, report.recall, report.f1 = micro.precision, micro.recall, micro.f1
+        if any(r.decision == "AGREE" for r in results):
+            report.agreed_precision = agreed.micro().precision
     return report
 
 

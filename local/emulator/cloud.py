@@ -68,7 +68,11 @@ def local_parameters(data_dir: Path) -> dict[str, str]:
         "EmbeddingDimension": "384",
         "DataDirectory": str(data_dir),
         # The offline supervisor's labelled reference set (a simulated strong model; docs/offline-baseline.md).
-        "OfflineReferenceSet": str(PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"),
+        # OA-Mine train and the Korean catalog's rows, consulted cross-fitted (never the resolved product's own).
+        "OfflineReferenceSet": ",".join(
+            str(PROJECT_ROOT / "data" / path)
+            for path in ("oa-mine/train.jsonl", "korean-mall/reference.jsonl")
+        ),
     }
 
 

@@ -3,15 +3,18 @@ from pathlib import Path
 
 import pytest
 
+from cataloop.adapters.memory import InMemoryKnowledgeStore
 from cataloop.adapters.offline.client import OfflineModelClient
 from cataloop.errors import InvalidInput
-from cataloop_eval.extraction import (
-    LearningMemory,
-    holdout_split,
-    learning_curve,
-    read_oa_mine,
-    run_extraction_eval,
-    run_pipeline,
+from cataloop.services.pipeline import EnrichmentPipeline, tree_retriever
+from cataloop_eval.extraction import holdout_split, read_oa_mine
+from cataloop_eval.learning import (
+    Labelled,
+    flat_retriever,
+    interleave,
+    learning_eval,
+    run_labelled,
+    summarise,
 )
 
 ROWS = [
@@ -128,60 +131,91 @@ def fixture_jsonl(tmp_path: Path) -> Path:
     return path
 
 
+TRAIN = Path(__file__).resolve().parents[2] / "data" / "oa-mine" / "train.jsonl"
+
+
+@pytest.fixture(scope="module")
+def train_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real OA-Mine train rows of two categories: enough products for the cross-fitted supervisor to
+    find values supported by several other products."""
+    rows = [line for line in TRAIN.read_text(encoding="utf-8").splitlines() if '"category": "Tea"' in line]
+    rows += [
+        line for line in TRAIN.read_text(encoding="utf-8").splitlines() if '"category": "Coffee"' in line
+    ]
+    path = tmp_path_factory.mktemp("oa") / "sample.jsonl"
+    path.write_text("\n".join(rows[:60] + rows[-60:]) + "\n", encoding="utf-8")
+    return path
+
+
+def _labelled(path: Path) -> list[Labelled]:
+    return [Labelled(record.listing(), record.gold) for record in read_oa_mine(path)]
+
+
 def test_summary_shape_and_modelled_cost(fixture_jsonl: Path) -> None:
-    summary = run_extraction_eval(fixture_jsonl, OfflineModelClient(reference_path=fixture_jsonl))
-    for key in (
-        "products",
-        "micro",
-        "per_attribute",
-        "disagreement_rate",
-        "supervisor_rate",
-        "tokens_per_product",
-        "modelled_cost_per_product",
-    ):
-        assert key in summary
+    pipeline = EnrichmentPipeline(
+        model=OfflineModelClient(reference_path=fixture_jsonl), retrieve=None, knowledge=None
+    )
+    summary = summarise(run_labelled(pipeline, _labelled(fixture_jsonl)))
     assert summary["products"] == len(ROWS)
     assert 0.0 <= summary["micro"]["f1"] <= 1.0
     assert summary["tokens_per_product"]["estimated"] is True
     assert summary["tokens_per_product"]["input"] > 0
     assert summary["modelled_cost_per_product"]["amount"] > 0
     assert summary["supervisor_rate"] >= summary["disagreement_rate"]
-    assert "Brand" in summary["per_attribute"]
+    assert set(summary["worker_f1"]) == {"generator", "generator_b"}
+    assert summary["learnings_injected_per_product"] == 0
 
 
-def test_learnings_fed_back_lower_disagreement_and_raise_f1(fixture_jsonl: Path, tmp_path: Path) -> None:
-    records = read_oa_mine(fixture_jsonl)
-    train = [records[i] for i in (0, 2, 4, 5, 7)]
-    holdout = [records[i] for i in (1, 3, 6, 8)]
-    reference = tmp_path / "reference.jsonl"
-    reference.write_text("".join(r.model_dump_json() + "\n" for r in train), encoding="utf-8")
-    result = learning_curve(train, holdout, OfflineModelClient(reference_path=reference))
-    assert result["replay"]["learnings_total"] > 0
-    without, with_learnings = result["holdout_without_learnings"], result["holdout_with_learnings"]
-    assert with_learnings["disagreement_rate"] < without["disagreement_rate"]
-    assert with_learnings["micro"]["f1"] > without["micro"]["f1"]
+def test_learning_on_the_fakes_teaches_the_workers(train_sample: Path) -> None:
+    """Learnings the replay placed in the tree reach later prompts and change what the workers read."""
+    items = _labelled(train_sample)
+    store = InMemoryKnowledgeStore()
+    model = OfflineModelClient(reference_path=train_sample)
+    learning = EnrichmentPipeline(model=model, retrieve=tree_retriever(store), knowledge=store)
+    replayed = run_labelled(learning, items + items)
+    assert sum(score.learnings_proposed for score in replayed) > 0
+    assert any(page for page in store.scan_learnings())
+    second = replayed[len(items) :]
+    assert sum(s.learnings_injected for s in second) > 0
+    frozen = EnrichmentPipeline(model=model, retrieve=tree_retriever(store), knowledge=None)
+    without = summarise(run_labelled(EnrichmentPipeline(model=model, retrieve=None, knowledge=None), items))
+    with_tree = summarise(run_labelled(frozen, items))
+    assert with_tree["disagreement_rate"] <= without["disagreement_rate"]
+    assert with_tree["micro"]["recall"] >= without["micro"]["recall"]
 
 
-def test_memory_deduplicates_and_retrieves_by_scope_and_title(fixture_jsonl: Path) -> None:
-    records = read_oa_mine(fixture_jsonl)
-    outcome = run_pipeline(records, OfflineModelClient(reference_path=fixture_jsonl))
-    memory = LearningMemory(outcome.learnings + outcome.learnings)
-    assert len(memory.views) == len(outcome.learnings)
-    tea = memory.retrieve(["Tea"], "Numi Organic Tea Peppermint")
-    assert tea and all(view.scope_path == ["Tea"] for view in tea)
-    assert all(
-        view.scope_path == ["Coffee"] for view in memory.retrieve(["Coffee"], "Numi Organic Tea Peppermint")
+def test_learning_eval_reports_every_figure_of_the_report(train_sample: Path) -> None:
+    items = interleave(_labelled(train_sample))
+    report = learning_eval(
+        items[:90], items[90:], OfflineModelClient(reference_path=train_sample), InMemoryKnowledgeStore()
     )
-    assert memory.retrieve(["Tea"], "Unrelated words only") == []
+    assert len(report["replay"]["disagreement_rate_by_slice"]) == 10
+    for key in (
+        "f1_with_learnings",
+        "f1_without_learnings",
+        "agreed_path_precision_with",
+        "supervisor_rate_with",
+    ):
+        assert key in report["test"]
+    assert {"tree_f1", "flat_f1"} <= set(report["tree_vs_flat"])
+    assert report["knowledge"]["nodes"] >= 1
 
 
-def test_learning_curve_reports_three_runs(fixture_jsonl: Path) -> None:
-    records = read_oa_mine(fixture_jsonl)
-    train, holdout = records[:6], records[6:]
-    result = learning_curve(train, holdout, OfflineModelClient(reference_path=fixture_jsonl))
-    assert set(result) == {"replay", "holdout_without_learnings", "holdout_with_learnings"}
-    assert result["holdout_with_learnings"]["learnings_written"] == 0
-    assert len(result["replay"]["disagreement_rate_by_tenth"]) == 6
+def test_flat_retriever_ignores_the_category_scope(train_sample: Path) -> None:
+    items = _labelled(train_sample)
+    store = InMemoryKnowledgeStore()
+    model = OfflineModelClient(reference_path=train_sample)
+    run_labelled(EnrichmentPipeline(model=model, retrieve=tree_retriever(store), knowledge=store), items)
+    tea_title = "Numi Organic Tea Peppermint, 18 Count"
+    tree = tree_retriever(store)(["Coffee"], tea_title)
+    flat = flat_retriever(store)(["Coffee"], tea_title)
+    assert all(view.scope_path in ([], ["Coffee"]) for view in tree)
+    assert len(flat) >= len(tree)
+
+
+def test_interleave_is_round_robin_over_categories(fixture_jsonl: Path) -> None:
+    order = [item.category for item in interleave(_labelled(fixture_jsonl))]
+    assert order[:3] == ["Tea", "Coffee", "Shoes"]
 
 
 def test_holdout_split_is_stable_and_disjoint(fixture_jsonl: Path) -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from cataloop.adapters.offline.client import OfflineModelClient
+from cataloop.adapters.offline.reference import fold_of
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.attributes import schema_for
 from cataloop.domain.enrichment.consensus import ConsensusSettings
@@ -41,11 +42,39 @@ def model() -> OfflineModelClient:
 def test_generators_use_different_strategies(model: OfflineModelClient) -> None:
     a = generate("generator", coffee(), [], COFFEE, model).extraction
     b = generate("generator_b", coffee(), [], COFFEE, model).extraction
-    assert a.attributes["Brand"].value == "Death"
-    assert b.attributes["Brand"].value == "Death Wish"
+    # A reads the longest first mention, B the last one: they disagree on the item form.
+    assert a.attributes["Item form"].value == "Ground Coffee"
+    assert b.attributes["Item form"].value == "Ground"
     assert a.attributes["Pack size"].value.lower().startswith("pack of 2")
     assert a.attributes["Net content"].normalised == b.attributes["Net content"].normalised
     assert a.attributes["Roast type"].value == "Dark Roast"
+    # Neither guesses a brand from the shape of the words ("Death", "Death Wish").
+    assert "Brand" not in a.attributes and "Brand" not in b.attributes
+
+
+def test_workers_read_the_brand_from_the_listing_brand_field(model: OfflineModelClient) -> None:
+    for role in ("generator", "generator_b"):
+        hinted = generate(role, coffee(brand="Death Wish Coffee Company"), [], COFFEE, model).extraction  # type: ignore[arg-type]
+        assert hinted.attributes["Brand"].value == "Death Wish Coffee Company"
+        # A brand field the title does not contain gives no evidence to read.
+        elsewhere = generate(role, coffee(brand="Lavazza"), [], COFFEE, model).extraction  # type: ignore[arg-type]
+        assert "Brand" not in elsewhere.attributes
+
+
+@pytest.mark.parametrize(
+    ("category", "title", "product_type"),
+    [
+        ("Tea", "Numi Organic Tea Jasmine Green, 18 Tea Bags", "Tea variety"),  # not 'Green'
+        ("Safety Mask", "Disposable Face Mask, 50 Pcs, Black", "Mask type"),  # not 'Mask'
+    ],
+)
+def test_strategy_b_does_not_guess_a_product_type_from_the_first_segment(
+    model: OfflineModelClient, category: str, title: str, product_type: str
+) -> None:
+    listing = ProductListing(product_id="t1", title=title, category_path=[category])
+    b = generate("generator_b", listing, [], schema_for([category]), model).extraction
+    assert b.attributes  # it did read the title
+    assert product_type not in b.attributes
 
 
 def test_generator_learnings_change_the_extraction(model: OfflineModelClient) -> None:
@@ -58,10 +87,15 @@ def test_generator_learnings_change_the_extraction(model: OfflineModelClient) ->
 
 
 def test_learning_outside_its_scope_is_ignored(model: OfflineModelClient) -> None:
-    learning = lexicon("L1", "Brand", "Death Wish Coffee Company", scope="Tea")
-    run = generate("generator", coffee(), [learning], COFFEE, model)
-    assert run.extraction.attributes["Brand"].value == "Death"
-    assert run.extraction.learning_ids_used == []
+    in_scope = lexicon("L1", "Brand", "Death Wish Coffee Company")
+    out_of_scope = lexicon("L2", "Brand", "Death Wish Coffee Company", scope="Tea")
+    for role in ("generator", "generator_b"):
+        taught = generate(role, coffee(), [in_scope], COFFEE, model).extraction  # type: ignore[arg-type]
+        assert taught.attributes["Brand"].value == "Death Wish Coffee Company"
+        run = generate(role, coffee(), [out_of_scope], COFFEE, model)  # type: ignore[arg-type]
+        assert "Brand" not in run.extraction.attributes
+        assert run.extraction.learning_ids_used == []
+        assert run.call.learning_ids_injected == ["L2"]
 
 
 def test_not_value_and_pattern_learnings(model: OfflineModelClient) -> None:
@@ -97,10 +131,12 @@ def test_evaluator_objects_and_learnings_change_its_verdicts(model: OfflineModel
     runs = [generate(role, listing, [], COFFEE, model) for role in ("generator", "generator_b")]  # type: ignore[arg-type]
     report = evaluate(listing, runs, [], COFFEE, model).report
     assert 0.0 < report.approval_rate < 1.0
-    assert report.verdict_for("Brand") is not None and report.verdict_for("Brand").verdict == "ambiguous"  # type: ignore[union-attr]
+    assert report.verdict_for("Item form").verdict == "ambiguous"  # type: ignore[union-attr]
+    assert report.verdict_for("Roast type").verdict == "ok"  # type: ignore[union-attr]
+    assert report.verdict_for("Brand") is None  # no worker read a brand
     veto = LearningView(
         id="N2",
-        text="In Coffee, 'Dark Roast' is not a Flavor value; it is the Roast type.",
+        text="In Coffee, 'Dark Roast' is not a Roast type value; it is the Flavor.",
         scope_path=["Coffee"],
         attributes=["Roast type", "Flavor"],
         directive=NotValue(attribute="Roast type", value="Dark Roast", correct_attribute="Flavor"),
@@ -108,6 +144,55 @@ def test_evaluator_objects_and_learnings_change_its_verdicts(model: OfflineModel
     with_veto = evaluate(listing, runs, [veto], COFFEE, model).report
     assert with_veto.verdict_for("Roast type").verdict == "misread"  # type: ignore[union-attr]
     assert "N2" in with_veto.learning_ids_used
+
+
+def test_evaluator_doubts_a_value_cut_from_a_longer_phrase_until_a_learning_confirms_it(
+    model: OfflineModelClient,
+) -> None:
+    vitamin = schema_for(["Vitamin"])
+    listing = ProductListing(
+        product_id="v2",
+        title="Nature Made Vitamin C 500 mg, Chewable Tablets, 60 Count",
+        category_path=["Vitamin"],
+    )
+    runs = [generate(role, listing, [], vitamin, model) for role in ("generator", "generator_b")]  # type: ignore[arg-type]
+    assert {run.extraction.attributes["Item form"].value for run in runs} == {"Tablets"}
+    doubted = evaluate(listing, runs, [], vitamin, model).report.verdict_for("Item form")
+    assert doubted is not None and doubted.verdict == "ambiguous"
+    assert "Chewable Tablets" in doubted.reason
+    # The same candidates, judged with a learning that vouches for 'Tablets'.
+    learning = lexicon("L3", "Item form", "Tablets", scope="Vitamin")
+    confirmed = evaluate(listing, runs, [learning], vitamin, model).report
+    assert confirmed.verdict_for("Item form").verdict == "ok"  # type: ignore[union-attr]
+    assert confirmed.learning_ids_used == ["L3"]
+
+
+def _evaluator_request(candidates: list[dict[str, str]], learnings: list[LearningView]) -> ModelRequest:
+    extractions = [
+        WorkerExtraction.model_validate({"attributes": {k: {"value": v} for k, v in c.items()}})
+        for c in candidates
+    ]
+    return ModelRequest(
+        role="evaluator",
+        prompt=PromptText(template_id="evaluator", template_version="v1", system="s", user="u"),
+        payload={
+            "product": {"title": TITLE, "category_path": ["Coffee"]},
+            "schema": COFFEE.model_dump(),
+            "learnings": [view.model_dump(mode="json") for view in learnings],
+            "candidates": [{"extraction": e.model_dump()} for e in extractions],
+        },
+    )
+
+
+def test_evaluator_wants_a_learning_for_a_value_only_one_worker_read(model: OfflineModelClient) -> None:
+    candidates = [{"Specialty": "Organic", "Roast type": "Dark Roast"}, {"Roast type": "Dark Roast"}]
+    report = model.invoke(_evaluator_request(candidates, []), EvaluatorReport).output
+    assert report.verdict_for("Specialty").verdict == "missing_context"  # type: ignore[union-attr]
+    assert report.verdict_for("Roast type").verdict == "ok"  # type: ignore[union-attr]
+    learning = lexicon("L4", "Specialty", "Organic")
+    taught = model.invoke(_evaluator_request(candidates, [learning]), EvaluatorReport).output
+    assert taught.verdict_for("Specialty").verdict == "ok"  # type: ignore[union-attr]
+    assert taught.learning_ids_used == ["L4"]
 
 
 def test_evaluator_flags_values_not_in_the_text(model: OfflineModelClient) -> None:
@@ -177,7 +262,14 @@ def test_wrong_output_model_or_role_is_a_model_error(model: OfflineModelClient) 
         model.invoke(ModelRequest(role="commenter", prompt=prompt, payload={}), WorkerExtraction)
 
 
-def reference_file(tmp_path: Path) -> Path:
+GROUND_ROW = "Death Wish Coffee Company Medium Roast Ground Coffee, 12 Ounce"
+SAME_FOLD_ROW = "Death Wish Coffee Company Valhalla Java Ground Coffee, 12 Ounce"
+
+
+def reference_file(tmp_path: Path, *, ground_in_other_fold: bool = True) -> Path:
+    """Coffee reference rows. TITLE's own row and SAME_FOLD_ROW share TITLE's fold, so the supervisor never
+    sees them for TITLE; 'Ground Coffee' as Item form is visible only through GROUND_ROW."""
+    assert fold_of(SAME_FOLD_ROW) == fold_of(TITLE)
     path = tmp_path / "reference.jsonl"
     rows = [
         {
@@ -190,6 +282,11 @@ def reference_file(tmp_path: Path) -> Path:
                 "Net content": {"16 Ounce": 1},
                 "Pack size": {"Pack of 2": 1},
             },
+        },
+        {
+            "input": SAME_FOLD_ROW,
+            "category": "Coffee",
+            "target_scores": {"Item form": {"Ground Coffee": 1}, "Net content": {"12 Ounce": 1}},
         },
         {
             "input": "Death Wish Coffee Company Whole Bean Coffee, 5 lb",
@@ -206,40 +303,72 @@ def reference_file(tmp_path: Path) -> Path:
             "target_scores": {"Brand": {"Death Wish Coffee Company": 1}, "Net content": {"10 Count": 1}},
         },
     ]
+    if ground_in_other_fold:
+        rows.append(
+            {
+                "input": GROUND_ROW,
+                "category": "Coffee",
+                "target_scores": {
+                    "Brand": {"Death Wish Coffee Company": 1},
+                    "Item form": {"Ground Coffee": 1},
+                    "Net content": {"12 Ounce": 1},
+                },
+            }
+        )
+    assert all(fold_of(row["input"]) != fold_of(TITLE) for row in rows[2:])  # type: ignore[arg-type]
     path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
     return path
 
 
-def run_supervisor(model: OfflineModelClient, listing: ProductListing, learnings: list[LearningView]):  # type: ignore[no-untyped-def]
+def run_supervisor(  # type: ignore[no-untyped-def]
+    model: OfflineModelClient,
+    listing: ProductListing,
+    learnings: list[LearningView],
+    supervisor_learnings: list[LearningView] | None = None,
+):
     runs = [generate(role, listing, learnings, COFFEE, model) for role in ("generator", "generator_b")]  # type: ignore[arg-type]
     evaluation = evaluate(listing, runs, learnings, COFFEE, model)
     decision = decide(listing, COFFEE, runs, evaluation, ConsensusSettings(audit_fraction=0.0))
     assert decision.decision == "DISAGREE"
-    return supervise(listing, COFFEE, runs, evaluation, decision, learnings, model).resolution
+    shown = learnings if supervisor_learnings is None else supervisor_learnings
+    return supervise(listing, COFFEE, runs, evaluation, decision, shown, model).resolution
 
 
 def test_supervisor_uses_reference_and_writes_concrete_learnings(tmp_path: Path) -> None:
     model = OfflineModelClient(reference_path=reference_file(tmp_path))
     resolution = run_supervisor(model, coffee(), [])
-    assert resolution.confidence > 0.9 and resolution.unresolved == []
+    assert resolution.confidence >= 0.6 and resolution.unresolved == []
+    # The disputed item form: the candidate other reference products carry.
+    assert resolution.attributes["Item form"].value == "Ground Coffee"
+    # The brand both workers missed: a value the reference knows, found in the title.
     assert resolution.attributes["Brand"].value == "Death Wish Coffee Company"
     texts = [learning.text for learning in resolution.learnings]
     assert "In Coffee, 'Death Wish Coffee Company' is a Brand value." in texts
+    assert "In Coffee, 'Ground Coffee' is a Item form value." in texts
     assert all(learning.scope_path == ["Coffee"] for learning in resolution.learnings)
+    assert all(learning.provenance.product_id == "p1" for learning in resolution.learnings)
 
 
 def test_supervisor_does_not_repeat_known_learnings(tmp_path: Path) -> None:
     model = OfflineModelClient(reference_path=reference_file(tmp_path))
     known = lexicon("L1", "Item form", "Ground Coffee")
-    texts = [learning.text for learning in run_supervisor(model, coffee(), [known]).learnings]
+    # The workers ran before L1 existed; the supervisor is shown it.
+    without = [learning.text for learning in run_supervisor(model, coffee(), [], []).learnings]
+    assert any("'Ground Coffee'" in text for text in without)
+    texts = [learning.text for learning in run_supervisor(model, coffee(), [], [known]).learnings]
     assert not any("'Ground Coffee'" in text for text in texts)
+    assert "In Coffee, 'Death Wish Coffee Company' is a Brand value." in texts
 
 
 def test_supervisor_without_reference_match_has_lower_confidence(tmp_path: Path) -> None:
-    model = OfflineModelClient(reference_path=reference_file(tmp_path))
-    unseen = coffee("Death Wish Coffee Company Medium Roast Whole Bean Coffee, 14 Ounce")
-    resolution = run_supervisor(model, unseen, [])
-    assert resolution.confidence < 0.9
-    assert (
-        resolution.attributes["Brand"].value == "Death Wish Coffee Company"
-    )  # from similar reference products
+    # 'Ground Coffee' is labelled only on rows in TITLE's own fold, which the supervisor does not see.
+    model = OfflineModelClient(reference_path=reference_file(tmp_path, ground_in_other_fold=False))
+    resolution = run_supervisor(model, coffee(), [])
+    assert resolution.confidence == 0.5 and resolution.confidence < 0.6  # goes to human review
+    assert resolution.unresolved == []
+    assert resolution.attributes["Item form"].confidence == 0.45
+    assert "low-confidence reading of ['Item form']" in resolution.reason
+    texts = [learning.text for learning in resolution.learnings]
+    assert not any("Item form" in text for text in texts)  # a guess is not taught
+    # The brand is still known from the other products of the category.
+    assert resolution.attributes["Brand"].value == "Death Wish Coffee Company"

@@ -71,7 +71,8 @@ class Settings(BaseSettings):
         default="", description="Empty: the AI comment on search results uses the offline template."
     )
     offline_reference_set: str = Field(
-        default="", description="The offline supervisor's labelled reference set (JSON Lines path)."
+        default="",
+        description="The offline supervisor's labelled reference set: JSON Lines path(s), comma-separated.",
     )
     openai_base_url: str = Field(
         default="",

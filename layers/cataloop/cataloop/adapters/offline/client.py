@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from cataloop.adapters.offline.common import Payload
 from cataloop.adapters.offline.evaluator import evaluate
 from cataloop.adapters.offline.generators import extract
-from cataloop.adapters.offline.reference import Reference
+from cataloop.adapters.offline.reference import Reference, reference_paths
 from cataloop.adapters.offline.supervisor import Supervisor
 from cataloop.domain.model_calls import ModelRequest, ModelResponse, ModelUsage
 from cataloop.errors import ModelError
@@ -37,7 +37,8 @@ DEFAULT_MODEL_IDS = {
 class OfflineModelClient:
     """Deterministic rule-based BASELINE implementing ModelClient (never an LLM; see the module docstring).
 
-    `reference_path`: optional OA-Mine-format JSONL the simulated supervisor may consult.
+    `reference_path`: optional OA-Mine-format JSONL the simulated supervisor may consult (several, separated
+    by commas), cross-fitted (see `supervisor.py`).
     Token usage is estimated as characters / 4 of the rendered prompt and of the JSON output.
     """
 
@@ -51,7 +52,7 @@ class OfflineModelClient:
         self.model_ids = {**DEFAULT_MODEL_IDS, **(model_ids or {})}
         self.max_learnings_per_product = max_learnings_per_product
         self.similar_products = similar_products
-        self._reference = Reference.load(Path(reference_path)) if reference_path else None
+        self._reference = Reference.load_many(reference_paths(reference_path)) if reference_path else None
 
     def invoke(self, request: ModelRequest, output_model: type[OutputT]) -> ModelResponse[OutputT]:
         """Run the role named in `request.role` on `request.payload` and return `output_model`."""

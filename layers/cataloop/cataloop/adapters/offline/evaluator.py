@@ -3,12 +3,14 @@
 A value must occur in the text (`unsupported`), must not be vetoed by a learning or be a learned value of
 another attribute (`misread`); two different readings, or a span shared with another attribute, are
 `ambiguous`; a quantity without a unit is `missing_context`; a descriptive word as brand is `misread`; a lone
-one-word brand is `missing_context`; a value confirmed by a learning is `ok`. It does object: it is not a
+one-word brand is `missing_context`; a value only one worker read, unconfirmed by a learning, is
+`missing_context`; a value confirmed by a learning is `ok`. It does object: it is not a
 rubber stamp.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from cataloop.adapters.offline.common import Payload, candidate_extractions, read_payload
@@ -36,6 +38,7 @@ def evaluate(payload: Payload) -> EvaluatorReport:
         for name, value in extraction.attributes.items():
             if value.evidence is not None and value.evidence.field == "title":
                 spans_by_attribute[name].append((value.evidence.start, value.evidence.end))
+    claimed = [span for spans in spans_by_attribute.values() for span in spans]
     for spec in schema.attributes:
         values = [e.attributes[spec.name] for e in extractions if spec.name in e.attributes]
         if not values:
@@ -69,6 +72,10 @@ def evaluate(payload: Payload) -> EvaluatorReport:
             used.add(elsewhere[0][2])
         elif missing:
             verdict, reason = "unsupported", f"'{missing[0]}' does not occur in the product text"
+        elif len(values) < len(extractions) and not confirmed:
+            # One worker's reading that no learning vouches for is not yet evidence: not approved, so an
+            # optional attribute is dropped and a required one stays disputed.
+            verdict, reason = "missing_context", f"only one worker read '{surfaces[0]}'"
         elif confirmed and len(surfaces) == 1:
             verdict, reason = "ok", f"'{surfaces[0]}' confirmed by learning {confirmed[0]}"
             used.add(confirmed[0])
@@ -84,6 +91,13 @@ def evaluate(payload: Payload) -> EvaluatorReport:
             verdict, reason = "missing_context", f"'{surfaces[0]}' has no recognisable unit"
         elif overlapping:
             verdict, reason = "ambiguous", f"the span of '{surfaces[0]}' is also read as {overlapping[0]}"
+        elif (
+            spec.kind == "text"
+            and spec.concept != "brand"
+            and not confirmed
+            and (longer := _longer_phrase(product.title, spans_by_attribute.get(spec.name, []), claimed))
+        ):
+            verdict, reason = "ambiguous", f"'{surfaces[0]}' may be only part of '{longer}'"
         elif spec.concept == "brand" and (
             normalise_text(surfaces[0]) in descriptor_words()
             or normalise_text(surfaces[0]) in builtin_lexicon_values()
@@ -99,3 +113,30 @@ def evaluate(payload: Payload) -> EvaluatorReport:
         summary=f"{approved} of {len(verdicts)} attributes approved",
         learning_ids_used=sorted(used),
     )
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'&-]*")
+# Words that join phrases rather than extend them ("Tea Bags of Green Tea"): never part of a longer value.
+_JOINERS = frozenset({"and", "or", "of", "with", "for", "in", "by", "the", "a", "an", "to", "&"})
+
+
+def _longer_phrase(title: str, spans: list[tuple[int, int]], claimed: list[tuple[int, int]]) -> str | None:
+    """The longer phrase a text value may be cut from: the value ends a segment's first two words and the
+    word before it is capitalised and claimed by no other attribute. ', Chewable Tablets' makes 'Tablets' a
+    candidate; '100 Tablets' or 'Vegan Tablets' inside a longer run of words does not."""
+    if not spans:
+        return None
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in claimed if not (s >= start and e <= end))
+
+    before = re.search(r"[,|(/-] ?([A-Za-z][A-Za-z'&-]*) $", title[:start])
+    if (
+        before
+        and before.group(1)[0].isupper()
+        and before.group(1).lower() not in _JOINERS
+        and free(before.start(1), before.end(1))
+    ):
+        return title[before.start(1) : end]
+    return None
