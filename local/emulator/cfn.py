@@ -1,7 +1,7 @@
 """Read a SAM/CloudFormation template and resolve the intrinsic functions the local cloud needs.
 
-Only what `template.yaml` uses is supported (Ref, GetAtt, Sub, Join, Select, Split, If/Not/Equals with
-Conditions). Anything else raises `TemplateError` naming the function, so a new intrinsic in the template
+Only what `template.yaml` uses is supported (Ref, GetAtt, Sub, Join, Select, Split, If/Not/Equals/And/Or
+with Conditions). Anything else raises `TemplateError` naming the function, so a new intrinsic in the template
 fails loudly here instead of being wired wrongly.
 """
 
@@ -34,7 +34,8 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    # !Ref and !Condition are the only short forms whose long form has no Fn:: prefix.
+    name = tag_suffix if tag_suffix in ("Ref", "Condition") else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if name == "Fn::GetAtt":
@@ -160,6 +161,12 @@ class IntrinsicResolver:
         left, right = self.resolve(arg)
         return bool(left == right)
 
+    def _and(self, arg: Any) -> bool:
+        return all(self.resolve(item) for item in arg)
+
+    def _or(self, arg: Any) -> bool:
+        return any(self.resolve(item) for item in arg)
+
     def _condition(self, arg: Any) -> bool:
         return self.condition(arg)
 
@@ -173,6 +180,8 @@ class IntrinsicResolver:
         "Fn::If": _if,
         "Fn::Not": _not,
         "Fn::Equals": _equals,
+        "Fn::And": _and,
+        "Fn::Or": _or,
         "Condition": _condition,
     }
 

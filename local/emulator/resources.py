@@ -1,16 +1,21 @@
-"""Creating the template's resources on moto: every table (with streams), queue, bus, function and state
-machine `template.yaml` declares, with the functions' and state machines' `Events` wired as stream mappings,
-HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Nothing here names a resource of the
-project: adding a function, rule or route to the template needs no change here.
+"""Creating the template's resources on moto: every table (with streams), queue, bus, S3 bucket, secret,
+function and state machine `template.yaml` declares, with the functions' and state machines' `Events` wired as
+stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Nothing here names a
+resource of the project: adding a function, rule or route to the template needs no change here.
+
+A resource whose `Condition` is false under the local parameters is not created, as in CloudFormation. Every
+type the template declares is either created (`EMULATED`) or knowingly skipped (`LOCAL_STAND_INS`, which says
+what runs locally in its place); an unknown type stops the local cloud.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +34,42 @@ EMULATED = {
     "AWS::DynamoDB::Table",
     "AWS::SQS::Queue",
     "AWS::Events::EventBus",
+    "AWS::S3::Bucket",
+    "AWS::SecretsManager::Secret",
     "AWS::Serverless::Function",
     "AWS::Serverless::StateMachine",
 }
-# Declared in the template but with nothing to emulate locally (monitoring, permissions, deployment).
-NOT_EMULATED = {
-    "AWS::CloudWatch::Alarm",
-    "AWS::SNS::Subscription",
-    "AWS::SQS::QueuePolicy",
-    "AWS::Logs::LogGroup",
-    "AWS::Serverless::LayerVersion",
-    "AWS::Serverless::HttpApi",
-    "AWS::SNS::Topic",
-    "AWS::IAM::Role",
+# Declared in the template but not created locally: what runs in each one's place (the README's table).
+LOCAL_STAND_INS = {
+    "AWS::OpenSearchService::Domain": "the embedded engine (tantivy + numpy) under DataDirectory "
+    "(SearchBackend=embedded, so the template creates no domain)",
+    "AWS::Bedrock::Guardrail": "the offline guardrail: a word list and Korean personal-data patterns "
+    "(adapters/offline_guardrail.py; ModelProvider=offline, so the template creates no guardrail)",
+    "AWS::Bedrock::GuardrailVersion": "nothing: the offline guardrail has no versions",
+    "AWS::CloudWatch::Dashboard": "nothing: the functions' EMF metrics are in their logs (.cataloop/logs/)",
+    "AWS::CloudWatch::Alarm": "nothing: no alarm is evaluated locally",
+    "AWS::SNS::Topic": "nothing: alarms notify no one locally",
+    "AWS::SNS::Subscription": "nothing",
+    "AWS::S3::BucketPolicy": "nothing: moto would store it but enforces no bucket policy",
+    "AWS::SQS::QueuePolicy": "nothing: moto enforces no queue policy",
+    "AWS::Logs::LogGroup": "each function's log file under .cataloop/logs/",
+    "AWS::Logs::ResourcePolicy": "nothing",
+    "AWS::Serverless::LayerVersion": "the layer's package imported in-process (installed in .venv)",
+    "AWS::Serverless::HttpApi": "local/emulator/http_api.py on 127.0.0.1 (the functions' HttpApi events)",
+    "AWS::IAM::Role": "one permissive role: IAM is not enforced locally",
 }
+NOT_EMULATED = set(LOCAL_STAND_INS)
+# GenerateSecretString keys that moto's GetRandomPassword takes as they are.
+_PASSWORD_OPTIONS = (
+    "PasswordLength",
+    "ExcludeCharacters",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "ExcludeLowercase",
+    "IncludeSpace",
+    "RequireEachIncludedType",
+)
 
 
 @dataclass
@@ -61,21 +88,27 @@ class ResourceCreator:
     streams: StreamPoller
     routes: list[Route]
     state_machine_arns: dict[str, str]
+    secret_arns: dict[str, str] = field(default_factory=dict)
 
     def create_all(self) -> None:
-        """Create every resource of the template, dead-letter queues before the queues that name them."""
+        """Create every resource of the template whose Condition holds, dead-letter queues before the queues
+        that name them, buckets and secrets before the functions whose environment names them."""
         boto3.client("iam", region_name=REGION).create_role(
             RoleName="cataloop-local",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )
-        by_kind: dict[str, list[str]] = {}
-        for logical, spec in self.resources.items():
-            by_kind.setdefault(spec["Type"], []).append(logical)
-        unknown = set(by_kind) - NOT_EMULATED - EMULATED
+        declared = {spec["Type"] for spec in self.resources.values()}
+        unknown = declared - NOT_EMULATED - EMULATED
         if unknown:
             raise TemplateError(
                 f"the local cloud does not emulate {sorted(unknown)}: add support in local/emulator/resources.py"
             )
+        # Ref/GetAtt of the buckets and secrets created here resolve here; everything else as before.
+        self.resolver.resources = self._resolve_created(self.resolver.resources)
+        by_kind: dict[str, list[str]] = {}
+        for logical, spec in self.resources.items():
+            if "Condition" not in spec or self.resolver.condition(spec["Condition"]):
+                by_kind.setdefault(spec["Type"], []).append(logical)
         for logical in by_kind.get("AWS::DynamoDB::Table", []):
             self._create_table(logical)
         # Dead-letter queues first: a queue's RedrivePolicy must name an existing queue.
@@ -86,6 +119,10 @@ class ResourceCreator:
             self._create_queue(logical)
         for logical in by_kind.get("AWS::Events::EventBus", []):
             boto3.client("events", region_name=REGION).create_event_bus(Name=self.physical_name(logical))
+        for logical in by_kind.get("AWS::S3::Bucket", []):
+            self._create_bucket(logical)
+        for logical in by_kind.get("AWS::SecretsManager::Secret", []):
+            self._create_secret(logical)
         for logical in by_kind.get("AWS::Serverless::Function", []):
             self._create_function(logical)
         for logical in by_kind.get("AWS::Serverless::StateMachine", []):
@@ -93,6 +130,91 @@ class ResourceCreator:
 
     def _properties(self, logical_id: str) -> dict[str, Any]:
         return dict(self.resolver.resolve(self.resources[logical_id].get("Properties", {})))
+
+    def _resolve_created(
+        self, fallback: Callable[[str, str | None], Any]
+    ) -> Callable[[str, str | None], Any]:
+        def resolve(logical_id: str, attribute: str | None) -> Any:
+            kind = self.resources.get(logical_id, {}).get("Type")
+            if kind == "AWS::S3::Bucket":
+                name = self.bucket_name(logical_id)
+                return {
+                    None: name,
+                    "Arn": f"arn:aws:s3:::{name}",
+                    "DomainName": f"{name}.s3.amazonaws.com",
+                    "RegionalDomainName": f"{name}.s3.{REGION}.amazonaws.com",
+                }[attribute]
+            if kind == "AWS::SecretsManager::Secret":
+                if logical_id not in self.secret_arns:
+                    raise TemplateError(f"{logical_id} is referenced but its Condition left it uncreated")
+                return {None: self.secret_arns[logical_id], "Id": self.secret_arns[logical_id]}[attribute]
+            return fallback(logical_id, attribute)
+
+        return resolve
+
+    def bucket_name(self, logical_id: str) -> str:
+        """The template's BucketName, else a generated one (bucket names are lower case)."""
+        explicit = self.resources[logical_id].get("Properties", {}).get("BucketName")
+        if explicit is not None:
+            return str(self.resolver.resolve(explicit))
+        return f"cataloop-local-{logical_id.lower()}"
+
+    def _create_bucket(self, logical_id: str) -> None:
+        """The bucket with its versioning, default encryption and public access block (moto keeps them; the
+        lifecycle rules are not applied: no clock runs locally)."""
+        props = self._properties(logical_id)
+        name = self.bucket_name(logical_id)
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=name)
+        if "VersioningConfiguration" in props:
+            client.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+            )
+        # CloudFormation's ServerSideEncryptionByDefault is the API's ApplyServerSideEncryptionByDefault.
+        rules: list[Any] = []
+        for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
+            converted = {key: value for key, value in rule.items() if key != "ServerSideEncryptionByDefault"}
+            converted["ApplyServerSideEncryptionByDefault"] = rule["ServerSideEncryptionByDefault"]
+            rules.append(converted)
+        if rules:
+            encryption: Any = {"Rules": rules}
+            client.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=encryption)
+        if "PublicAccessBlockConfiguration" in props:
+            client.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+
+    def _create_secret(self, logical_id: str) -> None:
+        """The secret with its SecretString, or a value made as GenerateSecretString says. A generated value is
+        kept in the state directory, so it survives restarts as the stack's secret survives deploys."""
+        props = self._properties(logical_id)
+        name = str(props.get("Name") or f"cataloop-local-{logical_id}")
+        client = boto3.client("secretsmanager", region_name=REGION)
+        value = props.get("SecretString")
+        if value is None:
+            value = self._generated_secret(logical_id, props.get("GenerateSecretString", {}), client)
+        arguments: dict[str, Any] = {"Name": name, "SecretString": str(value)}
+        if props.get("Description"):
+            arguments["Description"] = str(props["Description"])
+        self.secret_arns[logical_id] = client.create_secret(**arguments)["ARN"]
+
+    def _generated_secret(self, logical_id: str, spec: dict[str, Any], client: Any) -> str:
+        kept = Path(self.state_dir) / "secrets" / logical_id if self.state_dir is not None else None
+        if kept is not None and kept.is_file():
+            return kept.read_text(encoding="utf-8")
+        options = {key: spec[key] for key in _PASSWORD_OPTIONS if key in spec}
+        password = str(client.get_random_password(**options)["RandomPassword"])
+        value = password
+        if "SecretStringTemplate" in spec:
+            document = json.loads(spec["SecretStringTemplate"])
+            document[spec.get("GenerateStringKey", "password")] = password
+            value = json.dumps(document)
+        if kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(kept, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(value)
+        return value
 
     def _create_table(self, logical_id: str) -> None:
         props = self._properties(logical_id)

@@ -125,21 +125,3 @@ def test_an_inconsistent_configuration_fails_at_cold_start(
         monkeypatch.setenv(environment_variables()[field], str(value))
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         Settings.from_environment()
-
-
-def test_the_deployed_defaults_are_consistent(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The template's defaults (what `sam deploy` uses without overrides) pass the validator."""
-    template = load_template(TEMPLATE)
-    parameters = {name: spec.get("Default", "") for name, spec in template["Parameters"].items()}
-    environment = _function_environments()["ApiFunction"]
-    for variable, value in environment.items():
-        if isinstance(value, dict) and "Ref" in value and value["Ref"] in parameters:
-            monkeypatch.setenv(variable, str(parameters[value["Ref"]]))
-        elif isinstance(value, str):
-            monkeypatch.setenv(variable, value)
-    config = Settings.from_environment()
-    assert (config.model_provider, config.search_backend, config.embedding_provider) == (
-        "bedrock",
-        "opensearch",
-        "bedrock",
-    )

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         description="HMAC key of AI-comment tokens, shared by every instance; empty: a key file under "
         "DATA_DIR, else a per-instance key (tokens then verify only on the instance that issued them).",
     )
+    comment_token_secret_arn: str = Field(
+        default="",
+        description="Secrets Manager secret holding that key (the stack generates it and gives its ARN to the "
+        "search function); read through Powertools parameters and preferred over COMMENT_TOKEN_SECRET.",
+    )
 
     # --- files
     data_dir: str = Field(

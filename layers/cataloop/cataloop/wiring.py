@@ -40,6 +40,93 @@ _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
 _search_services: dict[tuple[str, ...], Any] = {}
 
+# --- which adapter each builder builds --------------------------------------------------------------------
+# One small decision per port, used by the builder below and by `describe_adapters` (`cataloop doctor`), so
+# the description can never drift from what runs. Each returns the class name of the adapter the builder
+# would build, or NONE when the builder returns None (the port then uses its offline fallback).
+NONE = "None"
+
+
+def _model_client_adapter(settings: Settings) -> str:
+    if settings.model_provider == "openai-compatible":
+        return "OpenAICompatibleClient"
+    return "OfflineModelClient" if settings.model_provider == "offline" else "BedrockModelClient"
+
+
+def _memory_manager_adapter(settings: Settings) -> str:
+    if settings.model_provider == "offline" or not settings.memory_manager_model_id:
+        return NONE  # the offline placement rules
+    return (
+        "OpenAICompatibleClient" if settings.model_provider == "openai-compatible" else "BedrockModelClient"
+    )
+
+
+def _commenter_adapter(settings: Settings) -> str:
+    if not settings.commenter_model_id:
+        return NONE  # the offline comment template
+    return (
+        "OpenAICompatibleClient" if settings.model_provider == "openai-compatible" else "BedrockModelClient"
+    )
+
+
+def _embedder_adapter(settings: Settings) -> str:
+    return "E5Embedder" if settings.embedding_provider == "e5" else "TitanEmbedder"
+
+
+def _product_index_adapter(settings: Settings) -> str:
+    return "EmbeddedSearchIndex" if settings.search_backend == "embedded" else "OpenSearchIndex"
+
+
+def _learning_index_adapter(settings: Settings) -> str:
+    return "EmbeddedLearningIndex" if settings.search_backend == "embedded" else "OpenSearchLearningIndex"
+
+
+def _guardrail_adapter(settings: Settings) -> str:
+    return "BedrockGuardrail" if settings.guardrail_id else "OfflineGuardrail"
+
+
+def _search_log_adapter(settings: Settings) -> str:
+    if settings.search_log_bucket:
+        return "SearchLogS3"
+    if settings.search_backend == "embedded" and settings.data_dir:
+        return "SearchLogFiles"
+    return NONE  # nothing is logged
+
+
+def _classifier_adapter(settings: Settings) -> str:
+    # `build_search_service`: the rules plus a nearest-examples vote over the shipped query examples, in
+    # every deployment (no model classifies queries yet).
+    return "FewShotIndex"
+
+
+def comment_secret_source(settings: Settings) -> str:
+    """Where comment tokens' HMAC key comes from: "secrets_manager" (COMMENT_TOKEN_SECRET_ARN), "configured"
+    (COMMENT_TOKEN_SECRET), "data_dir" (a key file under DATA_DIR) or "process" (a per-instance key: tokens
+    verify only on the instance that issued them)."""
+    if settings.comment_token_secret_arn:
+        return "secrets_manager"
+    if settings.comment_token_secret.get_secret_value():
+        return "configured"
+    return "data_dir" if settings.data_dir else "process"
+
+
+def describe_adapters(settings: Settings) -> dict[str, str]:
+    """Port -> the class name of the adapter its builder builds for `settings` (NONE: the builder returns
+    None). Builds nothing: no AWS client, no model, no index."""
+    return {
+        "model_client": _model_client_adapter(settings),
+        "memory_manager": _memory_manager_adapter(settings),
+        "product_store": "DynamoProductStore",
+        "knowledge_store": "DynamoKnowledgeStore",
+        "embedder": _embedder_adapter(settings),
+        "product_index": _product_index_adapter(settings),
+        "learnings_index": _learning_index_adapter(settings),
+        "guardrail": _guardrail_adapter(settings),
+        "classifier": _classifier_adapter(settings),
+        "search_log": _search_log_adapter(settings),
+        "commenter": _commenter_adapter(settings),
+    }
+
 
 @lru_cache(maxsize=16)
 def aws_client(service: str, region: str) -> Any:
@@ -61,9 +148,10 @@ def knowledge_store(settings: Settings) -> DynamoKnowledgeStore:
 
 def memory_manager_model(settings: Settings) -> ModelClient | None:
     """The memory manager's model, or None to use the offline placement rules (similarity plus rules)."""
-    if settings.model_provider == "offline" or not settings.memory_manager_model_id:
+    adapter = _memory_manager_adapter(settings)
+    if adapter == NONE:
         return None
-    if settings.model_provider == "openai-compatible":
+    if adapter == "OpenAICompatibleClient":
         return _openai_compatible_client(
             settings.openai_base_url,
             settings.openai_api_key.get_secret_value(),
@@ -88,8 +176,8 @@ def model_ids(settings: Settings) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _model_client(provider: str, reference_set: str, ids: tuple[tuple[str, str], ...], region: str) -> Any:
-    if provider == "offline":
+def _model_client(adapter: str, reference_set: str, ids: tuple[tuple[str, str], ...], region: str) -> Any:
+    if adapter == "OfflineModelClient":
         from cataloop.adapters.offline.client import OfflineModelClient
 
         # The baseline reports its own model ids: provenance must never claim a Bedrock model ran.
@@ -113,14 +201,15 @@ def model_client(settings: Settings) -> ModelClient:
     """Bedrock in AWS; the documented offline baseline locally (loaded once: it indexes its reference set);
     an OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio) with MODEL_PROVIDER=openai-compatible."""
     ids = tuple(sorted(model_ids(settings).items()))
-    if settings.model_provider == "openai-compatible":
+    adapter = _model_client_adapter(settings)
+    if adapter == "OpenAICompatibleClient":
         return _openai_compatible_client(
             settings.openai_base_url,
             settings.openai_api_key.get_secret_value(),
             settings.openai_timeout_seconds,
             ids,
         )
-    return _model_client(settings.model_provider, settings.offline_reference_set, ids, settings.region)
+    return _model_client(adapter, settings.offline_reference_set, ids, settings.region)
 
 
 def dictionaries(settings: Settings) -> DictionaryFiles:
@@ -142,7 +231,7 @@ def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
 
 
 def embedder(settings: Settings) -> Embedder:
-    if settings.embedding_provider == "e5":
+    if _embedder_adapter(settings) == "E5Embedder":
         from cataloop.adapters.e5_embeddings import E5Embedder
 
         return E5Embedder(cache_dir=Path(settings.data_dir) / "embeddings" if settings.data_dir else None)
@@ -170,7 +259,7 @@ def search_index(settings: Settings) -> ProductIndex:
 
 def _build_search_index(settings: Settings) -> Any:
     synonyms = dictionaries(settings).search_time_rules()
-    if settings.search_backend == "embedded":
+    if _product_index_adapter(settings) == "EmbeddedSearchIndex":
         from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 
         return EmbeddedSearchIndex(
@@ -216,7 +305,7 @@ def learning_index(settings: Settings) -> LearningIndex:
 
 
 def _build_learning_index(settings: Settings) -> Any:
-    if settings.search_backend == "embedded":
+    if _learning_index_adapter(settings) == "EmbeddedLearningIndex":
         from cataloop.adapters.embedded_learnings import EmbeddedLearningIndex
 
         return EmbeddedLearningIndex(
@@ -267,7 +356,7 @@ def close_search_indexes() -> None:
 def guardrail(settings: Settings) -> Guardrail:
     """Bedrock ApplyGuardrail when GUARDRAIL_ID names a guardrail; otherwise the offline word-list and
     personal-data guardrail."""
-    if not settings.guardrail_id:
+    if _guardrail_adapter(settings) == "OfflineGuardrail":
         from cataloop.adapters.offline_guardrail import OfflineGuardrail
 
         return OfflineGuardrail()
@@ -282,11 +371,12 @@ def guardrail(settings: Settings) -> Guardrail:
 def search_log(settings: Settings) -> SearchLog | None:
     """S3 when SEARCH_LOG_BUCKET is set; JSON Lines under DATA_DIR for the embedded backend (everything of
     an embedded deployment lives there); otherwise None (no bucket configured: nothing is logged)."""
-    if settings.search_log_bucket:
+    adapter = _search_log_adapter(settings)
+    if adapter == "SearchLogS3":
         from cataloop.adapters.search_log_s3 import SearchLogS3
 
         return SearchLogS3(settings.search_log_bucket, client=aws_client("s3", settings.region))
-    if settings.search_backend == "embedded" and settings.data_dir:
+    if adapter == "SearchLogFiles":
         from cataloop.adapters.search_log_files import SearchLogFiles
 
         return SearchLogFiles(Path(settings.data_dir) / "search-log")
@@ -294,15 +384,17 @@ def search_log(settings: Settings) -> SearchLog | None:
 
 
 def comment_token_secret(settings: Settings) -> bytes:
-    """The HMAC key of comment tokens: COMMENT_TOKEN_SECRET; else a key kept under DATA_DIR (tokens survive
-    restarts of the local cloud); else a per-process key, with a warning (tokens then verify only on the
-    instance that issued them)."""
-    configured = settings.comment_token_secret.get_secret_value()
-    if configured:
-        return configured.encode("utf-8")
+    """The HMAC key of comment tokens: the Secrets Manager secret COMMENT_TOKEN_SECRET_ARN (the stack generates
+    it); else COMMENT_TOKEN_SECRET; else a key kept under DATA_DIR (tokens survive restarts of the local cloud);
+    else a per-process key, with a warning (tokens then verify only on the instance that issued them)."""
+    source = comment_secret_source(settings)
+    if source == "secrets_manager":
+        return _secrets_manager_key(settings.comment_token_secret_arn)
+    if source == "configured":
+        return settings.comment_token_secret.get_secret_value().encode("utf-8")
     import secrets
 
-    if settings.data_dir:
+    if source == "data_dir":
         path = Path(settings.data_dir) / "comment-token.key"
         with _lock:
             if not path.is_file():
@@ -315,6 +407,29 @@ def comment_token_secret(settings: Settings) -> bytes:
     return _process_secret()
 
 
+# How long a read of the comment-token secret is reused (Powertools parameters' cache).
+SECRET_MAX_AGE_SECONDS = 300
+
+
+def _secrets_manager_key(arn: str) -> bytes:
+    from aws_lambda_powertools.utilities import parameters
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from cataloop.settings import ConfigurationError
+
+    try:
+        value = parameters.get_secret(arn, max_age=SECRET_MAX_AGE_SECONDS)
+    except GetParameterError as error:
+        raise ConfigurationError(
+            f"cannot read the comment-token secret {arn} ({error}); the function needs "
+            "secretsmanager:GetSecretValue on it"
+        ) from error
+    key = value if isinstance(value, bytes) else str(value or "").encode("utf-8")
+    if not key:
+        raise ConfigurationError(f"the comment-token secret {arn} is empty")
+    return key
+
+
 @lru_cache(maxsize=1)
 def _process_secret() -> bytes:
     import secrets
@@ -324,9 +439,10 @@ def _process_secret() -> bytes:
 
 def commenter_model(settings: Settings) -> ModelClient | None:
     """The commenter model on Bedrock when COMMENTER_MODEL_ID is set; None means the offline template."""
-    if not settings.commenter_model_id:
+    adapter = _commenter_adapter(settings)
+    if adapter == NONE:
         return None
-    if settings.model_provider == "openai-compatible":
+    if adapter == "OpenAICompatibleClient":
         return _openai_compatible_client(
             settings.openai_base_url,
             settings.openai_api_key.get_secret_value(),
@@ -351,6 +467,7 @@ def search_service(settings: Settings) -> SearchService:
         settings.guardrail_id,
         settings.commenter_model_id,
         settings.search_log_bucket,
+        settings.comment_token_secret_arn,
     )
     from cataloop.services.search_comment import documents_from_product_store
 

@@ -1,0 +1,187 @@
+"""The local cloud creates the template's S3 buckets and secrets on moto, honours resource Conditions, and
+skips knowingly (with what runs in its place) every type it does not create."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from cataloop_local.emulator.cfn import TemplateError, load_template
+from cataloop_local.emulator.cloud import LocalCloud
+from cataloop_local.emulator.resources import EMULATED, LOCAL_STAND_INS, NOT_EMULATED
+from tests.conftest import TEMPLATE
+
+MINI_TEMPLATE: dict[str, Any] = {
+    "Parameters": {
+        "Stage": {"Type": "String", "Default": "dev"},
+        "Key": {"Type": "String", "Default": ""},
+        "Bucket": {"Type": "String", "Default": ""},
+    },
+    "Conditions": {
+        "CreateKey": {"Fn::Equals": [{"Ref": "Key"}, ""]},
+        "CreateBucket": {"Fn::And": [{"Fn::Equals": [{"Ref": "Bucket"}, ""]}, {"Condition": "CreateKey"}]},
+    },
+    "Resources": {
+        "Logs": {
+            "Type": "AWS::S3::Bucket",
+            "Condition": "CreateBucket",
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+            },
+        },
+        "LogsPolicy": {"Type": "AWS::S3::BucketPolicy", "Condition": "CreateBucket", "Properties": {}},
+        "SigningKey": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Condition": "CreateKey",
+            "Properties": {
+                "Description": {"Fn::Sub": "key of ${Stage}"},
+                "GenerateSecretString": {"PasswordLength": 48, "ExcludePunctuation": True},
+            },
+        },
+        "Named": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {"Name": "cataloop/named", "SecretString": {"Fn::Sub": "for-${Stage}"}},
+        },
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "q-${Logs}"}}},
+        "Dashboard": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}},
+    },
+}
+
+
+def _write(tmp_path: Path, template: dict[str, Any]) -> Path:
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def mini(tmp_path: Path) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(_write(tmp_path, MINI_TEMPLATE), state_dir=tmp_path / "state")
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop(save=False)
+
+
+def test_every_type_of_the_template_is_created_or_knowingly_skipped() -> None:
+    declared = {spec["Type"] for spec in load_template(TEMPLATE)["Resources"].values()}
+    assert declared <= EMULATED | NOT_EMULATED
+    assert set(LOCAL_STAND_INS) == NOT_EMULATED and not EMULATED & NOT_EMULATED
+    for kind in (
+        "AWS::OpenSearchService::Domain",
+        "AWS::Bedrock::Guardrail",
+        "AWS::Bedrock::GuardrailVersion",
+        "AWS::CloudWatch::Dashboard",
+    ):
+        assert kind in declared and LOCAL_STAND_INS[kind]
+    assert "embedded" in LOCAL_STAND_INS["AWS::OpenSearchService::Domain"]
+    assert "offline guardrail" in LOCAL_STAND_INS["AWS::Bedrock::Guardrail"]
+
+
+def test_buckets_and_secrets_are_created_on_moto_and_resolve(mini: LocalCloud) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["cataloop-local-logs"]
+    assert s3.get_bucket_versioning(Bucket="cataloop-local-logs")["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket="cataloop-local-logs")["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = s3.get_public_access_block(Bucket="cataloop-local-logs")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    # Ref of a bucket is its name, here inside another resource's property.
+    assert mini.queue_url("Queue").endswith("/q-cataloop-local-logs")
+
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    generated = secrets.get_secret_value(SecretId="cataloop-local-SigningKey")
+    assert len(generated["SecretString"]) == 48 and generated["SecretString"].isalnum()
+    assert secrets.describe_secret(SecretId="cataloop-local-SigningKey")["Description"] == "key of dev"
+    assert secrets.get_secret_value(SecretId="cataloop/named")["SecretString"] == "for-dev"
+    assert mini._resolver.resolve({"Ref": "SigningKey"}) == generated["ARN"]
+
+
+def test_a_generated_secret_survives_a_restart_like_the_stack_secret_survives_a_deploy(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, MINI_TEMPLATE)
+    values = []
+    for _ in range(2):
+        cloud = LocalCloud(path, state_dir=tmp_path / "state").start()
+        try:
+            client = boto3.client("secretsmanager", region_name="us-east-1")
+            values.append(client.get_secret_value(SecretId="cataloop-local-SigningKey")["SecretString"])
+        finally:
+            cloud.stop(save=False)
+    assert values[0] == values[1]
+    kept = tmp_path / "state" / "secrets" / "SigningKey"
+    assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_resources_whose_condition_is_false_are_not_created(tmp_path: Path) -> None:
+    template = {**MINI_TEMPLATE, "Resources": dict(MINI_TEMPLATE["Resources"])}
+    del template["Resources"]["Queue"]  # it names the bucket
+    cloud = LocalCloud(_write(tmp_path, template), parameter_overrides={"Key": "given"}).start()
+    try:
+        assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+        names = [
+            s["Name"]
+            for s in boto3.client("secretsmanager", region_name="us-east-1").list_secrets()["SecretList"]
+        ]
+        assert names == ["cataloop/named"]
+        with pytest.raises(TemplateError, match="SigningKey"):
+            cloud._resolver.resolve({"Ref": "SigningKey"})
+    finally:
+        cloud.stop(save=False)
+
+
+def test_an_unknown_resource_type_stops_the_local_cloud(tmp_path: Path) -> None:
+    template = {**MINI_TEMPLATE, "Resources": {"Thing": {"Type": "AWS::Made::Up", "Condition": "CreateKey"}}}
+    cloud = LocalCloud(_write(tmp_path, template))
+    try:
+        with pytest.raises(TemplateError, match="AWS::Made::Up"):
+            cloud.start()
+    finally:
+        cloud.stop(save=False)  # start() leaves moto running when it fails
+
+
+def test_the_search_function_reads_its_comment_key_from_the_local_secret(cloud: LocalCloud) -> None:
+    """The real template: the stack's generated secret on moto, read through Powertools as in AWS."""
+    from cataloop import wiring
+    from cataloop.settings import Settings
+    from cataloop_local.emulator.lambdas import applied_environment
+
+    environment = cloud.functions.get("ApiFunction").environment
+    arn = environment["COMMENT_TOKEN_SECRET_ARN"]
+    stored = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(SecretId=arn)
+    with applied_environment(environment):
+        config = Settings.from_environment()
+    assert wiring.comment_secret_source(config) == "secrets_manager"
+    assert wiring.comment_token_secret(config) == stored["SecretString"].encode("utf-8")
+    # The search log stays under DataDirectory locally (the template creates the bucket only without one).
+    assert environment["SEARCH_LOG_BUCKET"] == ""
+    assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+
+
+def test_the_template_bucket_is_created_locally_when_its_condition_holds(tmp_path: Path) -> None:
+    cloud = LocalCloud(TEMPLATE, parameter_overrides={"DataDirectory": ""}).start()
+    try:
+        (bucket,) = boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]
+        assert cloud.functions.get("ApiFunction").environment["SEARCH_LOG_BUCKET"] == bucket["Name"]
+    finally:
+        cloud.stop(save=False)
