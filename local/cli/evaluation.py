@@ -293,7 +293,9 @@ def _cloud_learning(order: list[Any], test: list[Any], experiment: Any) -> dict[
             parameter_overrides=dict(PARAMETER_OVERRIDES),
         ).start()
         try:
-            with tqdm(total=len(records), desc="replay train (local cloud)", unit="product") as bar:
+            with tqdm(
+                total=len(records), desc="replay train (local cloud)", unit="product", disable=None
+            ) as bar:
                 results, slices = replay(cloud, records, on_product=bar.update)
             config = settings()
             store = wiring.knowledge_store(config)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from cataloop.adapters.dynamodb_codec import from_item
+from cataloop.domain.feedback.corrections import CORROBORATING_REPORTERS
 from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
@@ -253,27 +254,51 @@ def test_a_malformed_event_fails_with_a_clear_cause_and_writes_nothing(cloud: Lo
 def test_the_demo_feedback_round_reports_what_the_cloud_recorded(
     wrong_pack_count: tuple[LocalCloud, str],
 ) -> None:
-    from cataloop_local.cli.feedback_round import run_feedback_round
+    from cataloop_local.cli.feedback_round import plan_feedback, run_feedback_round
 
-    cloud, _ = wrong_pack_count
-    _enrich(cloud, "shoe-1", "Nike Men's Air Zoom Pegasus 38 Running Shoe, Black, 10.5 US", ["Shoes"], "Nike")
+    cloud, culprit = wrong_pack_count
+    fish_oil = _enrich(
+        cloud, "vit-7", "Nature Made Fish Oil 1200 mg, 60 Softgels, Pack of 3", ["Vitamin"], "Nature Made"
+    )
+    assert _values(fish_oil)["Pack size"] == "60 Softgels"  # the culprit misled this one too
+    gold = {
+        "vit-1": {"Brand": ["Nature Made"], "Net content": ["100 Softgels"], "Pack size": ["Pack of 2"]},
+        "vit-7": {"Brand": ["Nature Made"], "Net content": ["60 Softgels"], "Pack size": ["Pack of 3"]},
+        "missing-product": {"Brand": ["Nobody"]},
+    }
+    planned = plan_feedback([_product("vit-1"), _product("vit-7")], gold)
+    # By the hashes of the ids: vit-1's seller disputes what differs from the gold, vit-7's customers report it.
+    assert {(s.product_id, s.channel, s.intent) for s in planned} == {
+        ("vit-1", "seller_feedback", "true_claim"),
+        ("vit-7", "customer_feedback", "true_claim"),
+    }
 
-    summary = run_feedback_round(cloud, ["vit-1", "shoe-1", "missing-product"])
+    summary = run_feedback_round(cloud, gold)
 
     seller, customer = summary["by_channel"]["seller_feedback"], summary["by_channel"]["customer_feedback"]
-    # vit-1: a pack-count dispute (relevant, corrected) and a late delivery (irrelevant); shoe-1: a size
-    # return (relevant, no value -> review) and a late delivery.
-    assert seller == {
-        "signals": 1,
-        "judged_relevant": 1,
-        "corrections": 1,
-        "learnings_created": 1,
-        "learnings_downvoted": 1,
-        "sent_to_review": 0,
-        "failed": 0,
+    disputes = sum(1 for s in planned if s.channel == "seller_feedback")
+    assert seller["signals"] == seller["relevant"] == disputes
+    # Every dispute claims the gold, the listing states it: all corrected, all as the gold.
+    assert seller["corrected"] == seller["corrected_as_gold"] == disputes and seller["rejected"] == 0
+    assert seller["learnings_created"] >= 1 and seller["sent_to_review"] == 0
+    # The culprit learning ('N Softgels' is the Pack size) produced the wrong value: downvoted and retired.
+    assert (seller["learnings_downvoted"], seller["learnings_retired"]) == (1, 1)
+    assert _learning(culprit).status.value == "retired"
+    # Three customers name the gold value of what they noticed first (the net content the page misses), which
+    # the listing states: the first one corrects it (the listing is the independent evidence), the other two
+    # find it already right.
+    (reported,) = {s.attribute for s in planned if s.channel == "customer_feedback"}
+    assert reported == "Net content" and "Net content" not in _values(fish_oil)
+    assert customer["signals"] == CORROBORATING_REPORTERS and customer["relevant"] == 1
+    assert customer["corrected"] == customer["corrected_as_gold"] == 1 and customer["rejected"] == 0
+    assert _values(_product("vit-7"))["Net content"] == "60 Softgels"
+    assert summary["failed"] == 0 and summary["signals"] == len(planned)
+    assert summary["planned"] == {
+        "seller_feedback:true_claim": disputes,
+        "customer_feedback:true_claim": CORROBORATING_REPORTERS,
     }
-    assert customer["signals"] == 3 and customer["judged_relevant"] == 1 and customer["sent_to_review"] == 1
-    assert summary["feedback_learnings_in_knowledge_base"] == {"seller_feedback": 1, "customer_feedback": 0}
+    live = summary["feedback_learnings_in_knowledge_base"]
+    assert live["seller_feedback"] == seller["learnings_created"] and live["customer_feedback"] >= 0
 
 
 # ------------------------------------------------------------------------ cross-tenant poisoning probes

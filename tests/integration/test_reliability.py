@@ -155,7 +155,8 @@ def test_a_throttled_write_is_retried_to_success(cloud: LocalCloud, monkeypatch:
 
 
 def test_a_duplicate_product_created_sends_one_review_message(cloud: LocalCloud) -> None:
-    nebula = {"title": "Nebula Roasters Espresso Beans 12 oz", "category_path": ["Coffee"]}
+    # Workers read two item forms the supervisor does not know: a low-confidence resolution, human review.
+    nebula = {"title": "Nebula Roasters Espresso Beans, Zorbic Pods, 12 oz", "category_path": ["Coffee"]}
     _put(cloud, "ProductCreated", {"product": {"product_id": "p-nebula-dup", **nebula}})
     _put(cloud, "ProductCreated", {"product": {"product_id": "p-nebula-dup", **nebula}})  # new event id
 

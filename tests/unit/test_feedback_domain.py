@@ -341,6 +341,18 @@ def test_text_corrections_teach_the_value_and_other_counts_teach_what_it_is_not(
     assert correction_learnings(unsure, VITAMIN, ["Vitamin"], "seller_feedback", "vit-1", "") == []
 
 
+def test_a_yes_no_correction_teaches_no_learning() -> None:
+    from cataloop.domain.enrichment.attributes import schema_for
+
+    korean = schema_for(["발효유", "유산균 음료"])
+    assert korean.get("is_food") is not None and korean.get("is_food").kind == "boolean"  # type: ignore[union-attr]
+    for channel in ("seller_feedback", "human_review"):
+        drafts = correction_learnings(
+            _correction("is_food", "false", "true"), korean, ["발효유", "유산균 음료"], channel, "km-1", ""
+        )
+        assert drafts == []
+
+
 def test_the_learning_that_produced_the_wrong_value_pays_more_than_a_bystander() -> None:
     producer = _learning(
         "L-producer",

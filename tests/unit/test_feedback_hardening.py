@@ -449,6 +449,8 @@ def test_three_independent_reviews_correct_a_product_and_one_review_alone_does_n
 
 def test_signals_name_their_reporter() -> None:
     raw = json.loads((EVENTS / "negative_review_posted.json").read_text(encoding="utf-8"))
+    assert feedback_service.read_feedback_event(raw).reporter == f"customer:{raw['detail']['customer_id']}"
+    del raw["detail"]["customer_id"]
     assert feedback_service.read_feedback_event(raw).reporter is None
     raw["detail"]["order_id"] = "o-1"
     assert feedback_service.read_feedback_event(raw).reporter == "order:o-1"

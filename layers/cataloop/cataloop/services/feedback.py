@@ -114,6 +114,11 @@ class FeedbackOutcome(BaseModel):
     product_id: str
     product_version: int | None = None
     corrected: list[str] = Field(default_factory=list)
+    rejected: list[str] = Field(
+        default_factory=list,
+        description="attributes whose claim the listing contradicts (rejected, or for a customer sent to a "
+        "person): nothing rewritten, nothing learned",
+    )
     downvoted: list[str] = Field(default_factory=list)
     retired: list[str] = Field(default_factory=list)
     placed: list[PlacedLearning] = Field(default_factory=list)

@@ -9,7 +9,13 @@ Who may correct what (the corroboration rule):
 - A seller's claim (dispute, listing update) is about the seller's own product. It corrects that product when
   the listing states the claimed value (evidence span) or a confident supervisor (>= CONFIDENT_SUPERVISOR)
   reads it; the claimed value must also be shaped like a value of its attribute
-  (`knowledge.learning.value_problem`), otherwise a person checks it. The listing is the seller's own text,
+  (`knowledge.learning.value_problem`), otherwise a person checks it. A seller's claim on a count or quantity
+  that the listing contradicts (the listing states the extracted value as a value of this kind and not the
+  claimed one: title 'Pack of 2', dispute '3') is rejected: the seller's own text overrules the seller's
+  dispute, nothing is rewritten or learned and no person is asked; a seller who means it changes the listing
+  (ListingUpdated), which re-enriches the product. For a text attribute the extracted words being in the
+  listing says nothing about which attribute they are ('오리지널' in a title is no product type), so such a
+  claim is judged as before (a person checks it when nothing confirms it). The listing is the seller's own text,
   so finding the claim there is *not* corroboration of a learning for other sellers: the correction stays
   scoped to the product, and its learning is placed `proposed` (an expert approves it) in every mode.
 - A customer's claim (return, negative review) corrects a product only when the listing states the claimed
@@ -20,6 +26,8 @@ Who may correct what (the corroboration rule):
   human review: never a rewrite, never a learning. A corroborated customer correction's learning follows
   the deployment mode (`corroborated`); a `not_value` learning is only written when the listing itself
   shows the corrected value (evidence span).
+- A human reviewer's decision (`reviewed_judgement`, `services.review_decisions`) is corroboration in itself:
+  it corrects the product and its learning (source channel `human_review`) follows the deployment mode.
 """
 
 from __future__ import annotations
@@ -56,6 +64,8 @@ CONFIDENT_SUPERVISOR = 0.75
 # Independent customers (distinct reporters) that must make the same claim when the listing does not state it.
 CORROBORATING_REPORTERS = 3
 UNSURE_CONFIDENCE = 0.4
+REJECTED_CONFIDENCE = 0.1
+REVIEWER_CONFIDENCE = 1.0
 
 # ------------------------------------------------------------------------------------------ judging a claim
 
@@ -176,24 +186,9 @@ def judge_claim(
             reason=f"the signal implicates {spec.name} ('{suspect.extracted}') but gives no value; "
             "a person must check the listing",
         )
-    if supervisor_keeps and not supervisor_agrees:
-        return ClaimJudgement(
-            **base,
-            verdict="unsure",
-            confidence=UNSURE_CONFIDENCE,
-            reason=f"the supervisor reads {spec.name} as '{supervisor_value}' "
-            f"(confidence {supervisor_confidence:.2f}), against the claim '{suspect.claimed}'",
-        )
     problem = value_problem(spec.name, suspect.claimed)
-    if problem is not None:
-        return ClaimJudgement(
-            **base,
-            verdict="unsure",
-            confidence=0.2,
-            reason=f"the claimed value is not a plausible {spec.name} value ({problem}); a person must check it",
-        )
-    contradiction = listing_contradicts(listing, suspect, spec) if customer else None
-    if contradiction is not None:
+    contradiction = listing_contradicts(listing, suspect, spec) if problem is None else None
+    if contradiction is not None and customer:
         return ClaimJudgement(
             **base,
             verdict="unsure",
@@ -202,6 +197,32 @@ def judge_claim(
             reason=f"the listing states {spec.name} '{contradiction.text}' at {contradiction.field}"
             f"[{contradiction.start}:{contradiction.end}], which the claim '{suspect.claimed}' contradicts; "
             "a person must check it (no rewrite, no learning)",
+        )
+    if contradiction is not None and spec.kind in ("count", "quantity"):
+        return ClaimJudgement(
+            **base,
+            verdict="reject",
+            confidence=REJECTED_CONFIDENCE,
+            contradicted=True,
+            reason=f"the seller's own listing states {spec.name} '{contradiction.text}' at "
+            f"{contradiction.field}[{contradiction.start}:{contradiction.end}], which the claim "
+            f"'{suspect.claimed}' contradicts; rejected (no rewrite, no learning): if the listing is wrong, "
+            "the seller updates it (ListingUpdated)",
+        )
+    if supervisor_keeps and not supervisor_agrees:
+        return ClaimJudgement(
+            **base,
+            verdict="unsure",
+            confidence=UNSURE_CONFIDENCE,
+            reason=f"the supervisor reads {spec.name} as '{supervisor_value}' "
+            f"(confidence {supervisor_confidence:.2f}), against the claim '{suspect.claimed}'",
+        )
+    if problem is not None:
+        return ClaimJudgement(
+            **base,
+            verdict="unsure",
+            confidence=0.2,
+            reason=f"the claimed value is not a plausible {spec.name} value ({problem}); a person must check it",
         )
     located = locate_value(listing, suspect.claimed, spec)
     if customer:
@@ -293,11 +314,33 @@ _NUMBER_WORD = re.compile(r"^\s*\d+(?:[.,]\d+)?\s?-?\s?(?P<word>[A-Za-z가-힣][
 _SIBLING_CONCEPT = {"pack_count": "net_content", "net_content": "pack_count"}
 
 
+def reviewed_judgement(
+    spec: AttributeSpec, listing: ProductListing, previous: str | None, value: str | None, reviewer: str
+) -> ClaimJudgement:
+    """A human reviewer's decision on one attribute as a confirmed correction (`value` None: the attribute
+    has no value). The value is quoted from the listing (evidence span) when the listing states it."""
+    base: dict[str, Any] = {"attribute": spec.name, "wrong_value": previous}
+    if value is None:
+        return ClaimJudgement(
+            **base,
+            verdict="correct",
+            confidence=REVIEWER_CONFIDENCE,
+            corroborated=True,
+            reason=f"{spec.name}: '{previous}' -> no value (human review by {reviewer})"[:1000],
+        )
+    return _corrected(
+        base, value, spec, listing, REVIEWER_CONFIDENCE, f"human review by {reviewer}", corroborated=True
+    )
+
+
+TeachingChannel = FeedbackChannel | Literal["human_review"]
+
+
 def correction_learnings(
     judgement: ClaimJudgement,
     schema: AttributeSchema,
     category_path: Sequence[str],
-    channel: FeedbackChannel,
+    channel: TeachingChannel,
     product_id: str,
     evidence: str,
 ) -> list[LearningDraft]:
@@ -305,20 +348,25 @@ def correction_learnings(
     a unit word that marks the sibling quantity ('100 Softgels' is a Net content, not a Pack size), a value
     lexicon for text attributes, else 'this value is not that attribute'. The category is the draft's
     `scope_path`, never part of its prose; `corroborated` is carried from the judgement for customer claims
-    only (a seller's own listing never corroborates a learning for others). A draft whose value breaks its
-    attribute's bounds is dropped: the product correction still stands."""
+    and human review only (a seller's own listing never corroborates a learning for others). A draft whose
+    value breaks its attribute's bounds is dropped: the product correction still stands."""
     spec = schema.get(judgement.attribute)
     if judgement.verdict != "correct" or judgement.value is None or spec is None:
         return []
+    if spec.kind == "boolean":
+        # 'true' is not a word of any listing: a yes/no correction teaches no reusable rule.
+        return []
     scope = list(category_path)
     provenance = LearningProvenance(
-        product_id=product_id, model_id=f"feedback:{channel}", evidence=evidence[:500]
+        product_id=product_id,
+        model_id=channel if channel == "human_review" else f"feedback:{channel}",
+        evidence=evidence[:500],
     )
     common: dict[str, Any] = {
         "scope_path": scope,
         "source_channel": channel,
         "provenance": provenance,
-        "corroborated": channel == "customer_feedback" and judgement.corroborated,
+        "corroborated": channel in ("customer_feedback", "human_review") and judgement.corroborated,
     }
     wrong, right = judgement.wrong_value, judgement.value.value
     drafts: list[dict[str, Any]] = []
@@ -336,7 +384,7 @@ def correction_learnings(
                     "directive": {"type": "pattern", "attribute": sibling.name, "unit_terms": [word]},
                 }
             )
-    if not drafts and spec.kind in ("text", "boolean") and len(right) <= 120:
+    if not drafts and spec.kind == "text" and len(right) <= 120:
         drafts.append(
             {
                 "text": f"'{right}' is a {spec.name} value.",

@@ -3,6 +3,14 @@
 A "size runs small" return against an extracted size, or a seller dispute on the pack count, does; late
 delivery or taste does not. `triage` decides from the signal's claims, its return reason or the cue words in
 its text, and names the suspect attributes with what was extracted and what the signal claims. Pure: no I/O.
+
+What a customer's text claims (`claimed_value_in_text`): a quantity they say they received ("box had 6
+bars", "only got a pack of 2") for count and quantity attributes, or a quoted value stated for a named
+attribute ('Caffeine content should be "2x Caffeine"', "brand is 'Sulfur 8'") for any attribute. A quantity
+goes to the attribute whose kind it fits: "pack of 2" is a pack count, never a net content, and "24 oz" a net
+content, never a pack count. A customer may point at an attribute nothing was extracted for only when the
+text claims a value for it (a gap the listing or other customers can then confirm); without a value there is
+nothing to check. The claim stays data: whether it corrects anything is `corrections.judge_claim`'s call.
 """
 
 from __future__ import annotations
@@ -14,7 +22,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from cataloop.domain.enrichment.attributes import AttributeSchema, AttributeSpec
-from cataloop.domain.enrichment.normalisation import normalise_text, normalise_value
+from cataloop.domain.enrichment.normalisation import (
+    normalise_text,
+    normalise_value,
+    parse_pack_count,
+    parse_quantity,
+)
 from cataloop.domain.feedback.signals import FeedbackSignal
 
 # Return reasons that name the attribute concepts they are about; the ones absent here are read from the text.
@@ -101,16 +114,96 @@ def same_value(left: str | None, right: str | None, spec: AttributeSpec) -> bool
     return normalise_value(left, spec.kind) == normalise_value(right, spec.kind)
 
 
-def claimed_value_in_text(text: str, spec: AttributeSpec) -> str | None:
+# A value stated for a named attribute: the name (or its concept), an optional 'name'/'value', a verb or ':'
+# and the value in quotes: 'Caffeine content should be "2x Caffeine"', "brand is 'Sulfur 8'".
+_CLAIM_VERB = (
+    r"(?:\s+(?:name|value))?\s*(?:(?:is|was|should\s+be|should\s+read|should\s+say|must\s+be)"
+    r"(?:\s+(?:actually|really|listed\s+as))?\s+|[:=]\s*)"
+)
+_QUOTED = r"(?:[\"“](?P<double>[^\"“”\n]{1,80})[\"”]|['‘](?P<single>[^'‘’\n]{1,80})['’](?!\w))"
+
+
+def _mention(spec: AttributeSpec) -> str:
+    """A pattern for the attribute's name or concept in free text ('Pack size', 'pack_count', 'pack count')."""
+    names = {spec.name, *([spec.concept] if spec.concept else [])}
+    spelled = {
+        r"[\s_-]+".join(re.escape(word) for word in re.split(r"[\s_-]+", name.strip()) if word)
+        for name in names
+    }
+    return "(?:" + "|".join(sorted(spelled, key=len, reverse=True)) + ")"
+
+
+def _named_matches(text: str, spec: AttributeSpec) -> list[tuple[int, int, str]]:
+    """(start, end) of each mention of `spec` that states a quoted value, with the value."""
+    pattern = re.compile(rf"(?<![\w])(?P<mention>{_mention(spec)}){_CLAIM_VERB}{_QUOTED}", re.IGNORECASE)
+    found = []
+    for match in pattern.finditer(text):
+        value = (match.group("double") or match.group("single") or "").strip()
+        if value:
+            found.append((match.start("mention"), match.end("mention"), value))
+    return found
+
+
+def named_claim(text: str, spec: AttributeSpec) -> str | None:
+    """The quoted value `text` states for the attribute `spec` by name, or None (see the module docstring)."""
+    found = _named_matches(text, spec)
+    return found[0][2] if found else None
+
+
+def named_claims(text: str, schema: AttributeSchema) -> dict[str, str]:
+    """attribute -> the quoted value `text` states for it by name. A mention inside a longer attribute's
+    mention is that attribute's ('Sub brand is "X"' names Sub brand, not Brand)."""
+    matches = [
+        (start, end, spec.name, value)
+        for spec in schema.attributes
+        for start, end, value in _named_matches(text, spec)
+    ]
+    claims: dict[str, str] = {}
+    for start, end, name, value in matches:
+        inside_longer = any(
+            other != name and o_start <= start and end <= o_end and (o_end - o_start) > (end - start)
+            for o_start, o_end, other, _ in matches
+        )
+        if not inside_longer:
+            claims.setdefault(name, value)
+    return claims
+
+
+def received_quantity(text: str) -> str | None:
     """A quantity a customer says they actually received ("box had 6 bars", "only got a pack of 2")."""
-    if spec.kind not in ("count", "quantity"):
-        return None
     match = _RECEIVED.search(text)
     return match.group("value").strip() if match else None
 
 
+def claimed_value_in_text(text: str, spec: AttributeSpec) -> str | None:
+    """What a customer's text claims for `spec`: a quoted value stated for it by name, else (counts and
+    quantities) a quantity they say they actually received."""
+    named = named_claim(text, spec)
+    if named is not None:
+        return named
+    return received_quantity(text) if spec.kind in ("count", "quantity") else None
+
+
+def fits_kind(value: str, spec: AttributeSpec) -> bool:
+    """Whether a claimed quantity can be a value of `spec`: a volume or mass is no pack count, and a number of
+    packages alone ('Pack of 2', '2-pack') is no net content. Other kinds take any value."""
+    if spec.kind == "count":
+        quantity = parse_quantity(value)
+        return quantity is None or quantity.dimension == "count"
+    if spec.kind == "quantity":
+        pack = parse_pack_count(value)
+        packages_only = pack is not None and pack.packages is not None and pack.units is None
+        return not (packages_only and parse_quantity(value) is None)
+    return True
+
+
+# A double-quoted value is data about the attribute it is stated for, not a cue: '"Color Wow"' as a brand
+# does not point at the color.
+_DOUBLE_QUOTED = re.compile(r"[\"“][^\"“”\n]{0,80}[\"”]")
+
+
 def _cued_concepts(text: str) -> list[str]:
-    folded = normalise_text(text)
+    folded = normalise_text(_DOUBLE_QUOTED.sub(" ", text))
     return [
         concept
         for concept, cues in TEXT_CUES.items()
@@ -121,17 +214,35 @@ def _cued_concepts(text: str) -> list[str]:
 def _suspects_for_concepts(
     concepts: Sequence[str], text: str, schema: AttributeSchema, extracted: Mapping[str, str], why: str
 ) -> list[Suspect]:
-    found: list[Suspect] = []
+    specs: list[AttributeSpec] = []
     for concept in concepts:
         spec = schema.by_concept(concept)
-        if spec is None or spec.name not in extracted:
-            continue  # nothing extracted for it: the signal cannot point at an extraction error there
-        claimed = claimed_value_in_text(text, spec)
-        if claimed is not None and same_value(claimed, extracted[spec.name], spec):
+        if spec is not None and spec not in specs:
+            specs.append(spec)
+    # Attributes the text names with a quoted value ('Item form should be "Ground"'), cue words or not.
+    named = named_claims(text, schema)
+    specs += [spec for spec in schema.attributes if spec not in specs and spec.name in named]
+    received = received_quantity(text)
+    claims = {
+        spec.name: named.get(spec.name) or (received if spec.kind in ("count", "quantity") else None)
+        for spec in specs
+    }
+    fitting = [
+        spec for spec in specs if claims[spec.name] is not None and fits_kind(claims[spec.name] or "", spec)
+    ]
+    found: list[Suspect] = []
+    for spec in specs:
+        claimed = claims[spec.name]
+        if claimed is not None and not fits_kind(claimed, spec):
+            if fitting:
+                continue  # the quantity is another attribute's ('pack of 2' is no net content)
+            claimed = None
+        current = extracted.get(spec.name)
+        if current is None and claimed is None:
+            continue  # nothing extracted and no value claimed: there is nothing to check
+        if claimed is not None and same_value(claimed, current, spec):
             continue
-        found.append(
-            Suspect(attribute=spec.name, extracted=extracted[spec.name], claimed=claimed, reason=why)
-        )
+        found.append(Suspect(attribute=spec.name, extracted=current, claimed=claimed, reason=why))
     return found
 
 
@@ -168,7 +279,9 @@ def triage(
         return TriageDecision(
             relevant=False, reason=f"{signal.kind} names {named}, which matches no extracted attribute"
         )
-    names = ", ".join(s.attribute for s in suspects)
+    names = ", ".join(
+        s.attribute if s.extracted is not None else f"{s.attribute} (nothing extracted)" for s in suspects
+    )
     return TriageDecision(
         relevant=True, reason=f"{signal.kind} points at extracted {names}", suspects=suspects
     )

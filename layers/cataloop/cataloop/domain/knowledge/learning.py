@@ -38,7 +38,11 @@ MAX_TEXT_CHARS = 400
 MAX_LEXICON_VALUES = 20
 
 LearningKind = Literal["rule", "example", "definition"]
-SourceChannel = Literal["worker_disagreement", "audit", "seller_feedback", "customer_feedback", "expert"]
+# `human_review`: a reviewer's decision on a product (`services.review_decisions`); a person is corroboration,
+# so it follows the deployment mode like `expert` (it is not one of the FEEDBACK_CHANNELS).
+SourceChannel = Literal[
+    "worker_disagreement", "audit", "seller_feedback", "customer_feedback", "expert", "human_review"
+]
 FEEDBACK_CHANNELS: frozenset[str] = frozenset({"seller_feedback", "customer_feedback"})
 
 MAX_NAME_VALUE_CHARS = 60
