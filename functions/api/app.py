@@ -5,12 +5,14 @@ scripts/export_openapi.py). Errors a caller can fix answer 400 with `{"message":
 """
 
 import json
+import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -20,7 +22,8 @@ from cataloop.domain.search.comment import MAX_TOKEN_CHARS, SearchComment
 from cataloop.domain.search.query import MAX_PAGE, MAX_PAGE_SIZE, MAX_QUERY_CHARS, SortOrder
 from cataloop.errors import CataloopError, InvalidInput, RetryableModelError
 from cataloop.http_errors import describe_request_validation, error_response
-from cataloop.observability import logger, tracer
+from cataloop.observability import METRICS_NAMESPACE, SERVICE_NAME, logger, metrics, tracer
+from cataloop.services.search import GuardrailRefused
 from cataloop.services.search_models import SearchResponse
 from cataloop.settings import settings
 
@@ -111,7 +114,36 @@ def search(
     if sort is not None:
         params["sort"] = sort
     request_id = app.current_event.request_context.request_id
-    return wiring.search_service(settings()).search(params, request_id=request_id)
+    started = time.perf_counter()
+    try:
+        response = wiring.search_service(settings()).search(params, request_id=request_id)
+    except GuardrailRefused:
+        metrics.add_metric(name="GuardrailActions", unit=MetricUnit.Count, value=1)
+        raise
+    _search_metrics(response, (time.perf_counter() - started) * 1000)
+    return response
+
+
+def _search_metrics(response: SearchResponse, latency_ms: float) -> None:
+    """SearchLatencyMs per path (exact / keyword / hybrid), ZeroResultSearches, GuardrailActions (masked
+    here, blocked in `search`) and ClassifierFallbacks, as Powertools EMF under dimension service."""
+    plan = response.plan
+    path = "exact" if plan.exact_match else plan.mode
+    # Its own EMF document: the `path` dimension must not reach the other metrics of this invocation.
+    with single_metric(
+        name="SearchLatencyMs",
+        unit=MetricUnit.Milliseconds,
+        value=latency_ms,
+        namespace=METRICS_NAMESPACE,
+        default_dimensions={"service": SERVICE_NAME},
+    ) as metric:
+        metric.add_dimension(name="path", value=path)
+    metrics.add_metric(name="Searches", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ZeroResultSearches", unit=MetricUnit.Count, value=int(response.total == 0))
+    if plan.guardrail.action != "none":
+        metrics.add_metric(name="GuardrailActions", unit=MetricUnit.Count, value=1)
+    if plan.classification is not None and plan.classification.fell_back:
+        metrics.add_metric(name="ClassifierFallbacks", unit=MetricUnit.Count, value=1)
 
 
 @app.get(
@@ -160,4 +192,10 @@ def openapi_document() -> str:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    try:
+        return app.resolve(event, context)
+    finally:
+        # Only a search adds metrics; flushing them here (not with log_metrics) keeps /health and
+        # /search/comment from warning about an empty metric set on every call.
+        if metrics.metric_set:
+            metrics.flush_metrics()

@@ -202,6 +202,15 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
+    if args.stack:
+        from cataloop_local.cli.deploy import reindex_stack
+
+        return reindex_stack(args)
+    if args.dry_run or args.region:
+        print(
+            "error: --dry-run and --region need --stack (the local reindex has no dry run)", file=sys.stderr
+        )
+        return 2
     from tqdm import tqdm
 
     from cataloop import wiring
@@ -317,16 +326,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--index", choices=["all", "products", "learnings"], default="all", help="which index (default all)"
     )
     reindex.add_argument("--quiet", action="store_true", help="no progress bar")
+    reindex.add_argument(
+        "--stack", default=None, help="rebuild a deployed stack's OpenSearch indexes from its tables instead"
+    )
+    reindex.add_argument(
+        "--region", default=None, help="with --stack: its region (default: your AWS config's)"
+    )
+    reindex.add_argument(
+        "--dry-run", action="store_true", help="with --stack: only read and say what a rebuild would do"
+    )
 
     add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
 
+    from cataloop_local.cli.deploy import add_deploy_parser
     from cataloop_local.cli.dictionary import add_dictionary_parser
+    from cataloop_local.cli.doctor import add_doctor_parser
     from cataloop_local.cli.evaluation import add_eval_parser
     from cataloop_local.cli.kb import add_kb_parser
+    from cataloop_local.cli.review import add_review_parser
 
     add_kb_parser(commands)
+    add_review_parser(commands)
     add_eval_parser(commands)
     add_dictionary_parser(commands)
+    add_doctor_parser(commands)
+    add_deploy_parser(commands)
     return parser
 
 

@@ -1,10 +1,10 @@
 """The local cloud: `template.yaml` running in-process on moto, with real handlers and real ASL.
 
 `LocalCloud(template).start()` starts moto, has `resources.ResourceCreator` create every table (with
-streams), queue, bus, rule, function and state machine the template declares and wire the functions' and
-state machines' `Events` (EventBridge targets, stream mappings, HTTP routes), and restores saved tables
-from `.cataloop/`. This module holds the cloud's lifecycle, what callers use (invoke, put events, pump
-streams, executions, physical names) and the template's intrinsic resolution. Nothing here names a
+streams), queue, bus, bucket, secret, rule, function and state machine the template declares and wire the
+functions' and state machines' `Events` (EventBridge targets, stream mappings, HTTP routes), and restores saved
+tables and bucket objects from `.cataloop/`. This module holds the cloud's lifecycle, what callers use
+(invoke, put events, pump streams, executions, physical names, outputs) and the template's intrinsic resolution. Nothing here names a
 resource of the project: adding a function, rule or route to the template needs no change here.
 """
 
@@ -96,6 +96,7 @@ class LocalCloud:
         self.streams = StreamPoller(REGION, self.invoke, lambda name: self.functions.get(name).arn)
         self.routes: list[Route] = []
         self.state_machine_arns: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}
         self.state = LocalState(self.state_dir) if self.state_dir else None
         self.state_lock: StateLock | None = None
         self._mock: Any = None
@@ -137,7 +138,7 @@ class LocalCloud:
         moto_patches.light_transaction_backups()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
-        ResourceCreator(
+        creator = ResourceCreator(
             template=self.template,
             resources=self.resources,
             root=self.root,
@@ -149,13 +150,17 @@ class LocalCloud:
             streams=self.streams,
             routes=self.routes,
             state_machine_arns=self.state_machine_arns,
-        ).create_all()
+            buckets=self.buckets,
+        )
+        creator.create_all()
         # Code that runs beside the functions (the CLI, tests, the eval) sees the stack's configuration:
         # the variables every function of the template shares, as a function would.
         self._environment_token = self._environment.overlay.set(self.shared_environment())
         if self.state is not None and self.state.restore(self.table_names()):
             # Restored items are history, not new changes: the mappings start after them.
             self.streams.start_at_latest()
+        if self.state is not None:
+            self.state.restore_buckets(self.bucket_names())
         return self
 
     def stop(self, save: bool = True) -> None:
@@ -193,9 +198,10 @@ class LocalCloud:
             self.state_lock = None
 
     def save(self) -> None:
-        """Write the tables to the state directory (no-op without one)."""
+        """Write the tables and the buckets' objects to the state directory (no-op without one)."""
         if self.state is not None:
             self.state.save(self.table_names())
+            self.state.save_buckets(self.bucket_names())
 
     def __enter__(self) -> LocalCloud:
         return self.start()
@@ -283,6 +289,18 @@ class LocalCloud:
             for logical, spec in self.resources.items()
             if spec["Type"] == "AWS::DynamoDB::Table"
         }
+
+    def bucket_names(self) -> dict[str, str]:
+        """The S3 buckets the template created (logical id -> bucket name)."""
+        return dict(self.buckets)
+
+    def output(self, name: str) -> str | None:
+        """The value of the template's output `name` on this cloud (what `describe-stacks` shows of a
+        deployed stack), or None when the template has no such output or its Condition is false."""
+        spec = self.template.get("Outputs", {}).get(name)
+        if spec is None or ("Condition" in spec and not self._resolver.condition(spec["Condition"])):
+            return None
+        return str(self._resolver.resolve(spec["Value"]))
 
     def queue_url(self, logical_id: str) -> str:
         return str(self._resolve_resource(logical_id, None))

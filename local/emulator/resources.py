@@ -89,6 +89,8 @@ class ResourceCreator:
     routes: list[Route]
     state_machine_arns: dict[str, str]
     secret_arns: dict[str, str] = field(default_factory=dict)
+    # The buckets created (logical id -> name): the local cloud keeps their objects across restarts.
+    buckets: dict[str, str] = field(default_factory=dict)
 
     def create_all(self) -> None:
         """Create every resource of the template whose Condition holds, dead-letter queues before the queues
@@ -166,6 +168,7 @@ class ResourceCreator:
         name = self.bucket_name(logical_id)
         client = boto3.client("s3", region_name=REGION)
         client.create_bucket(Bucket=name)
+        self.buckets[logical_id] = name
         if "VersioningConfiguration" in props:
             client.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}

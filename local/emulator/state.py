@@ -1,8 +1,14 @@
-"""Local state across runs: tables are saved to `.cataloop/tables/*.json` and restored at start.
+"""Local state across runs: tables are saved to `.cataloop/tables/*.json`, the objects of the stack's S3 buckets
+to `.cataloop/s3/<bucket logical id>/<key>`, and both are restored at start.
 
 Items are stored in DynamoDB's own JSON (the low-level client's AttributeValue shapes), so a restore is
 a byte-faithful `BatchWriteItem`. Files are written to a temporary name and renamed, so a crash mid-save
 never leaves a half-written table behind.
+
+A bucket's objects are files named by their keys (the search log reads as `.cataloop/s3/SearchLogStore/
+search-log/dt=YYYY-MM-DD/*.jsonl`), listed with their ETag and content type in the bucket's `index.json`,
+which is written last: a restore puts exactly the objects the index names. A save rewrites only the objects
+whose ETag changed. Only current versions are kept (a versioned bucket restarts with one version per key).
 
 One writer at a time: a local cloud holds `LocalState.lock()` (an exclusive `flock` on `.cataloop/.lock`) from
 start to stop, so a second command on the same directory fails at once with who holds it, instead of
@@ -15,16 +21,21 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import boto3
 
 REGION = "us-east-1"
 LOCK_FILE = ".lock"
+BUCKET_INDEX = "index.json"
+# Objects whose key is no safe relative path (empty or `.`/`..` segments, a trailing `/`, the index's own
+# name, a key that is also another key's folder) are kept under this folder, named by the key's hash.
+OTHER_KEYS = ".keys"
 SERVE = "cataloop serve"
 
 
@@ -116,6 +127,7 @@ class LocalState:
     def __init__(self, directory: Path):
         self.directory = Path(directory)
         self.tables_dir = self.directory / "tables"
+        self.buckets_dir = self.directory / "s3"
 
     def lock(self, holder: str = "another cataloop command") -> StateLock:
         """The directory's writer lock (not yet acquired): `with state.lock("cataloop demo"): ...`."""
@@ -151,6 +163,58 @@ class LocalState:
             restored = restored or bool(items)
         return restored
 
+    def save_buckets(self, buckets: dict[str, str]) -> None:
+        """Write each bucket's (logical id -> physical name) current objects under `s3/<logical id>/`."""
+        client = boto3.client("s3", region_name=REGION)
+        for logical, name in buckets.items():
+            directory = self.buckets_dir / logical
+            directory.mkdir(parents=True, exist_ok=True)
+            previous = _read_index(directory)
+            listed: dict[str, str] = {}
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+                listed.update((item["Key"], item.get("ETag", "")) for item in page.get("Contents", []))
+            files = _object_files(listed)
+            # Files of objects deleted (or renamed to another file) since the last save go first, so that a
+            # key that became another key's folder frees its name.
+            for key, entry in previous.items():
+                if files.get(key) != entry.get("file"):
+                    _remove_file(directory, entry.get("file", ""))
+            index: dict[str, dict[str, str]] = {}
+            for key, etag in sorted(listed.items()):
+                kept = previous.get(key)
+                target = directory / files[key]
+                if kept and kept.get("etag") == etag and kept.get("file") == files[key] and target.is_file():
+                    index[key] = kept
+                    continue
+                response = client.get_object(Bucket=name, Key=key)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                temporary = target.with_name(target.name + ".tmp")
+                temporary.write_bytes(response["Body"].read())
+                os.replace(temporary, target)
+                index[key] = {"file": files[key], "etag": etag}
+                if response.get("ContentType"):
+                    index[key]["content_type"] = response["ContentType"]
+            temporary_index = directory / (BUCKET_INDEX + ".tmp")
+            temporary_index.write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+            os.replace(temporary_index, directory / BUCKET_INDEX)
+
+    def restore_buckets(self, buckets: dict[str, str]) -> int:
+        """Put the saved objects back into the (new, empty) buckets; returns how many were restored."""
+        client = boto3.client("s3", region_name=REGION)
+        restored = 0
+        for logical, name in buckets.items():
+            directory = self.buckets_dir / logical
+            for key, entry in _read_index(directory).items():
+                path = directory / str(entry.get("file", ""))
+                if directory.resolve() not in path.resolve().parents or not path.is_file():
+                    continue  # removed by hand: the object is gone, as it would be in S3
+                arguments: dict[str, Any] = {"Bucket": name, "Key": key, "Body": path.read_bytes()}
+                if entry.get("content_type"):
+                    arguments["ContentType"] = entry["content_type"]
+                client.put_object(**arguments)
+                restored += 1
+        return restored
+
     def clear(self, holder: str = "cataloop reset") -> None:
         """Delete the state; refused (StateLocked) while a local cloud holds the directory."""
         if not self.directory.exists():
@@ -163,6 +227,50 @@ class LocalState:
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
+
+
+def _read_index(directory: Path) -> dict[str, dict[str, str]]:
+    path = directory / BUCKET_INDEX
+    if not path.is_file():
+        return {}
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _remove_file(directory: Path, relative: str) -> None:
+    """Remove a saved object's file and the folders it leaves empty (never outside `directory`)."""
+    if not relative:
+        return
+    path = directory / relative
+    if directory.resolve() not in path.resolve().parents:
+        return
+    with contextlib.suppress(OSError):
+        path.unlink()
+    parent = path.parent
+    while parent != directory and directory in parent.parents:
+        try:
+            parent.rmdir()  # only an empty one
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def _object_files(keys: dict[str, str]) -> dict[str, str]:
+    """Each key's file, relative to its bucket's directory: the key itself when it is a plain relative path
+    that no other key uses as a folder, else `.keys/<sha256 of the key>`."""
+    folders = {str(parent) for key in keys for parent in PurePosixPath(key).parents}
+    files = {}
+    for key in keys:
+        parts = key.split("/")
+        plain = (
+            all(part not in ("", ".", "..") and not part.endswith(".tmp") for part in parts)
+            and parts[0] not in (BUCKET_INDEX, OTHER_KEYS, BUCKET_INDEX + ".tmp")
+            and "\x00" not in key
+            and "\\" not in key
+            and key not in folders
+        )
+        files[key] = key if plain else f"{OTHER_KEYS}/{hashlib.sha256(key.encode()).hexdigest()}"
+    return files
 
 
 def _encode(value: Any) -> Any:

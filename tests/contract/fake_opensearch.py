@@ -8,7 +8,10 @@ What it models, as OpenSearch does:
   item that still records its version; the response carries `errors` and per-item `status`;
 - `_search` for the bodies the adapters build: `bool` (`should` of `multi_match`, `filter`, `must_not`),
   top-level `knn`, and `hybrid` fused by the registered search pipeline (with the domain's fusion
-  functions, which is what the pipeline body configures); `_source.excludes`, `from`/`size`, totals.
+  functions, which is what the pipeline body configures); `_source.excludes`, `from`/`size`, totals;
+- single documents (`GET`/`PUT /<index>/_doc/<id>`, external versions with 409 conflicts), `HEAD /<index>`,
+  `GET /_search/pipeline/<id>`, and `_analyze` with a named analyzer (the analyzers are functions the test
+  passes, e.g. the `KoreanAnalyzer` that mirrors nori; any other name splits words and lowercases).
 
 Lexical scoring is deliberately simple (count of query words found in a field, times boosts; `best_fields`
 takes the best field, `should` clauses add up): enough to say which document matches best, not BM25.
@@ -20,11 +23,11 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import ConflictError, NotFoundError, RequestError
 
 from cataloop.domain.search.plan import combine_sub_queries, rank_by_score
 
@@ -73,6 +76,22 @@ class _Indices:
         self._cluster.indices_state[index] = _Index(body=copy.deepcopy(dict(body)))
         return {"acknowledged": True, "shards_acknowledged": True, "index": index}
 
+    def exists(self, index: str) -> bool:
+        self._cluster.record("HEAD", f"/{index}")
+        return bool(self._cluster.resolve(index, write=False))
+
+    def analyze(self, body: Mapping[str, Any], index: str | None = None) -> dict[str, Any]:
+        self._cluster.record("POST", f"/{index}/_analyze" if index else "/_analyze", body=body)
+        if index is not None and not self._cluster.resolve(index, write=False):
+            raise NotFoundError(404, "index_not_found_exception", {"error": {"index": index}})
+        texts = body["text"] if isinstance(body["text"], list) else [body["text"]]
+        analyzer = self._cluster.analyzers.get(body["analyzer"], _words)
+        tokens = [
+            {"token": token, "position": position, "type": "word"}
+            for position, token in enumerate(term for text in texts for term in analyzer(text))
+        ]
+        return {"tokens": tokens}
+
     def get_alias(self, name: str) -> dict[str, Any]:
         self._cluster.record("GET", f"/_alias/{name}")
         targets = self._cluster.aliases.get(name)
@@ -111,11 +130,18 @@ class _SearchPipelines:
         self._cluster.pipelines[id] = copy.deepcopy(dict(body))
         return {"acknowledged": True}
 
+    def get(self, id: str) -> dict[str, Any]:
+        self._cluster.record("GET", f"/_search/pipeline/{id}")
+        if id not in self._cluster.pipelines:
+            raise NotFoundError(404, "resource_not_found_exception", {"error": f"pipeline [{id}] missing"})
+        return {id: copy.deepcopy(self._cluster.pipelines[id])}
+
 
 class FakeOpenSearch:
     """The subset of `opensearchpy.OpenSearch` the adapters call, over in-memory indices."""
 
-    def __init__(self) -> None:
+    def __init__(self, analyzers: Mapping[str, Callable[[str], list[str]]] | None = None) -> None:
+        self.analyzers: dict[str, Callable[[str], list[str]]] = dict(analyzers or {})
         self.requests: list[dict[str, Any]] = []
         self.indices_state: dict[str, _Index] = {}
         self.aliases: dict[str, dict[str, bool]] = {}
@@ -233,6 +259,39 @@ class FakeOpenSearch:
         created = stored is None
         return {"_index": name, "_id": doc_id, "_version": version, "result": "created" if created else "updated",
                 "_shards": shards, "status": 201 if created else 200}  # fmt: skip
+
+    # -- single documents
+
+    def get(self, index: str, id: str) -> dict[str, Any]:
+        self.record("GET", f"/{index}/_doc/{id}")
+        names = self.resolve(index, write=False)
+        if not names:
+            raise NotFoundError(404, "index_not_found_exception", {"error": {"index": index}})
+        stored = self.indices_state[names[0]].docs.get(id)
+        if stored is None:
+            raise NotFoundError(404, "not_found", {"_index": names[0], "_id": id, "found": False})
+        version, source = stored
+        return {
+            "_index": names[0],
+            "_id": id,
+            "_version": version,
+            "found": True,
+            "_source": copy.deepcopy(source),
+        }
+
+    def index(
+        self, index: str, body: Mapping[str, Any], id: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self.record("PUT", f"/{index}/_doc/{id}", params=params, body=body)
+        if params is None or params.get("version_type") != "external":
+            raise NotImplementedError("the adapters write single documents with version_type=external")
+        item = self._bulk_item("index", {"_index": index, "_id": id, "version": params["version"],
+                                         "version_type": "external"}, body)  # fmt: skip
+        if item["status"] == 409:
+            raise ConflictError(409, "version_conflict_engine_exception", {"error": item["error"]})
+        if item["status"] >= 300:
+            raise NotFoundError(item["status"], item["error"]["type"], {"error": item["error"]})
+        return item
 
     # -- search
 

@@ -31,7 +31,7 @@ def _listings() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpApiServer, Path]]:
+def search_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     state = tmp_path_factory.mktemp("search-api") / "state"
     cloud = LocalCloud(TEMPLATE, state_dir=state)
     cloud.start()
@@ -48,14 +48,19 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HttpApiServe
             )
             assert response["FailedEntryCount"] == 0
         assert cloud.pump_streams() >= len(PRODUCT_IDS)
-        server = cloud.http_server()
-        server.start()
-        try:
-            yield server, state
-        finally:
-            server.stop()
+        yield cloud
     finally:
         cloud.stop(save=False)
+
+
+@pytest.fixture(scope="module")
+def api(search_cloud: LocalCloud) -> Iterator[tuple[HttpApiServer, Path]]:
+    server = search_cloud.http_server()
+    server.start()
+    try:
+        yield server, Path(search_cloud.state_dir or "")
+    finally:
+        server.stop()
 
 
 def _get(server: HttpApiServer, path: str, **params: str) -> tuple[int, dict[str, Any]]:
@@ -114,19 +119,40 @@ def test_bad_requests_answer_400_with_a_message_that_says_what_to_fix(api, param
     assert fragment in body["message"]
 
 
-def test_every_search_is_logged_under_the_state_directory_without_personal_data(api) -> None:
+def test_every_search_is_logged_in_the_stacks_bucket_without_personal_data(api, search_cloud) -> None:
+    """Locally as in AWS: the search function writes the log through SearchLogS3 to the stack's bucket (on
+    moto), and nothing of it is left as files beside the state."""
+    import boto3
+
     server, state = api
     status, _ = _get(server, "/search", q="야쿠르트 010-1234-5678")
     assert status == 200
 
+    bucket = search_cloud.functions.get("ApiFunction").environment["SEARCH_LOG_BUCKET"]
+    assert bucket and bucket == search_cloud.output("SearchLogBucketName")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="search-log/")
+        for item in page.get("Contents", [])
+    ]
+    assert keys and all(key.startswith("search-log/dt=") and key.endswith(".jsonl") for key in keys)
     lines = [
         json.loads(line)
-        for path in sorted((state / "search-log").glob("search-log-*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
+        for key in keys
+        for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8").splitlines()
     ]
     assert lines and all("1234-5678" not in json.dumps(line, ensure_ascii=False) for line in lines)
     assert any(line.get("guardrail_action") == "masked" for line in lines)
     assert all("latency_ms" in line for line in lines)
+    assert not (state / "search-log").exists()
+
+    # What `cataloop dictionary suggest` reads by default: the same objects, through the same adapter.
+    from cataloop_local.cli.dictionary import _local_records
+
+    records, source = _local_records(search_cloud)
+    assert len(records) == len(lines) and source == f"s3://{bucket} (local cloud)"
+    assert all("1234-5678" not in (record.query or "") for record in records)
 
 
 def test_health_is_still_served(api) -> None:

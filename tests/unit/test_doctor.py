@@ -77,7 +77,9 @@ def test_bedrock_and_opensearch_give_the_aws_adapters(tmp_path: Path) -> None:
     api = report["functions"]["ApiFunction"]
     assert api["errors"] == []
     assert api["ports"]["product_index"] == "OpenSearchIndex"
-    assert api["ports"]["classifier"] == "FewShotIndex"  # no model classifies queries yet
+    # The model classifies queries (the rules are its fallback); a small model writes the comment.
+    assert api["ports"]["classifier"] == "BedrockQueryClassifier"
+    assert api["ports"]["commenter"] == "BedrockModelClient"
     assert report["functions"]["GenerateFunction"]["ports"]["model_client"] == "BedrockModelClient"
     assert report["functions"]["IndexerFunction"]["ports"]["learnings_index"] == "OpenSearchLearningIndex"
     assert report["parameters"]["ModelProvider"] == "bedrock"
@@ -115,6 +117,8 @@ def test_the_local_defaults_are_offline_and_embedded(tmp_path: Path) -> None:
         "OfflineGuardrail",
         wiring.NONE,  # the offline comment template
     )
+    assert api["classifier"] == "RulesQueryClassifier"
+    assert api["search_log"] == "SearchLogS3"  # the stack's bucket, on moto locally
     assert diagnosis.functions["GenerateFunction"].ports["model_client"] == "OfflineModelClient"
     assert diagnosis.functions["PlaceLearningsFunction"].ports["memory_manager"] == wiring.NONE
     assert diagnosis.functions["PlaceLearningsFunction"].ports["learnings_index"] == "EmbeddedLearningIndex"
@@ -391,12 +395,46 @@ def test_the_classifier_is_the_one_build_search_service_builds() -> None:
 
     index: Any = _Index()
     embedder: Any = _Embedder()
+    offline = Settings(data_dir="/tmp/x")
     service = wiring.build_search_service(
         index=index,
         embedder=embedder,
-        guardrail=wiring.guardrail(Settings(data_dir="/tmp/x")),
+        guardrail=wiring.guardrail(offline),
         token_secret=b"k" * 32,
+        classifier_model=wiring.classifier_model(offline),
     )
-    assert (
-        type(service.few_shot).__name__ == wiring.describe_adapters(Settings(data_dir="/tmp/x"))["classifier"]
+    assert type(service.classifier).__name__ == wiring.describe_adapters(offline)["classifier"]
+
+    on_aws = settings_from_environment(
+        {
+            "MODEL_PROVIDER": "bedrock",
+            "GENERATOR_MODEL_ID": "g",
+            "GENERATOR_B_MODEL_ID": "g2",
+            "EVALUATOR_MODEL_ID": "e",
+            "SUPERVISOR_MODEL_ID": "s",
+            "CLASSIFIER_MODEL_ID": "us.amazon.nova-micro-v1:0",
+            "CLASSIFIER_EXAMPLES_BUCKET": "bucket",
+            "SEARCH_BACKEND": "opensearch",
+            "OPENSEARCH_HOST": "search-x.us-east-1.es.amazonaws.com",
+        }
     )
+    service = wiring.build_search_service(
+        index=index,
+        embedder=embedder,
+        guardrail=wiring.guardrail(offline),
+        token_secret=b"k" * 32,
+        classifier_model=wiring.classifier_model(on_aws),
+        classifier_examples=wiring.classifier_examples(on_aws),
+    )
+    assert type(service.classifier).__name__ == wiring.describe_adapters(on_aws)["classifier"]
+    assert wiring.describe_adapters(on_aws)["classifier"] == "BedrockQueryClassifier"
+
+
+def test_the_offline_provider_keeps_the_offline_comment_and_the_rules_classifier() -> None:
+    # The template's default commenter and classifier model ids reach the local cloud too.
+    config = Settings(
+        data_dir="/tmp/x", commenter_model_id="us.amazon.nova-micro-v1:0", classifier_model_id="m"
+    )
+    assert wiring.commenter_model(config) is None and wiring.classifier_model(config) is None
+    described = wiring.describe_adapters(config)
+    assert (described["commenter"], described["classifier"]) == (wiring.NONE, "RulesQueryClassifier")

@@ -173,15 +173,72 @@ def test_the_search_function_reads_its_comment_key_from_the_local_secret(cloud: 
         config = Settings.from_environment()
     assert wiring.comment_secret_source(config) == "secrets_manager"
     assert wiring.comment_token_secret(config) == stored["SecretString"].encode("utf-8")
-    # The search log stays under DataDirectory locally (the template creates the bucket only without one).
-    assert environment["SEARCH_LOG_BUCKET"] == ""
-    assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+    # The search log goes to the stack's bucket on moto, through SearchLogS3 as in AWS.
+    (bucket,) = boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]
+    assert environment["SEARCH_LOG_BUCKET"] == bucket["Name"] == cloud.bucket_names()["SearchLogStore"]
+    assert cloud.output("SearchLogBucketName") == bucket["Name"]
+    with applied_environment(environment):
+        assert wiring.describe_adapters(Settings.from_environment())["search_log"] == "SearchLogS3"
 
 
-def test_the_template_bucket_is_created_locally_when_its_condition_holds(tmp_path: Path) -> None:
-    cloud = LocalCloud(TEMPLATE, parameter_overrides={"DataDirectory": ""}).start()
+def test_the_template_bucket_is_not_created_when_an_existing_bucket_is_given(tmp_path: Path) -> None:
+    cloud = LocalCloud(TEMPLATE, parameter_overrides={"SearchLogBucket": "given-logs"}).start()
     try:
-        (bucket,) = boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]
-        assert cloud.functions.get("ApiFunction").environment["SEARCH_LOG_BUCKET"] == bucket["Name"]
+        assert boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"] == []
+        assert cloud.functions.get("ApiFunction").environment["SEARCH_LOG_BUCKET"] == "given-logs"
+        assert cloud.bucket_names() == {} and cloud.output("SearchLogBucketName") == "given-logs"
     finally:
         cloud.stop(save=False)
+
+
+def test_bucket_objects_survive_a_restart(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINI_TEMPLATE)
+    state = tmp_path / "state"
+    log_key = "search-log/dt=2026-11-22/a.jsonl"
+    keys = {
+        log_key: ("application/x-ndjson; charset=utf-8", '{"q":"야쿠르트"}\n'.encode()),
+        "classifier/examples.json": ("application/json", b"{}"),
+        "odd//../key/": ("binary/octet-stream", b"\x00\x01"),  # no safe file name: kept by its hash
+        "classifier": ("text/plain", b"a key that is also a folder"),
+    }
+    cloud = LocalCloud(path, state_dir=state).start()
+    try:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for key, (content_type, body) in keys.items():
+            s3.put_object(Bucket="cataloop-local-logs", Key=key, Body=body, ContentType=content_type)
+        s3.put_object(Bucket="cataloop-local-logs", Key="gone.txt", Body=b"x")
+        cloud.save()
+        s3.delete_object(Bucket="cataloop-local-logs", Key="gone.txt")
+    finally:
+        cloud.stop(save=True)
+    saved = state / "s3" / "Logs"
+    assert (saved / log_key).read_bytes() == keys[log_key][1]
+    assert not (saved / "gone.txt").exists()
+
+    for _ in range(2):  # and again: an unchanged object is not rewritten, nothing is lost
+        cloud = LocalCloud(path, state_dir=state).start()
+        try:
+            s3 = boto3.client("s3", region_name="us-east-1")
+            listed = s3.list_objects_v2(Bucket="cataloop-local-logs").get("Contents", [])
+            assert sorted(item["Key"] for item in listed) == sorted(keys)
+            for key, (content_type, body) in keys.items():
+                stored = s3.get_object(Bucket="cataloop-local-logs", Key=key)
+                assert stored["Body"].read() == body and stored["ContentType"] == content_type
+        finally:
+            cloud.stop(save=True)
+
+
+def test_a_cloud_stopped_without_saving_keeps_the_objects_saved_before(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINI_TEMPLATE)
+    state = tmp_path / "state"
+    bucket = "cataloop-local-logs"
+    with LocalCloud(path, state_dir=state):
+        boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key="k", Body=b"1")
+    cloud = LocalCloud(path, state_dir=state).start()
+    try:
+        boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key="k2", Body=b"2")
+    finally:
+        cloud.stop(save=False)
+    with LocalCloud(path, state_dir=state):
+        listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=bucket)
+        assert [item["Key"] for item in listed["Contents"]] == ["k"]

@@ -69,6 +69,17 @@ def test_read_returns_a_days_records_in_time_order(s3: Any) -> None:
     assert list(log.read("2026-01-01")) == []
 
 
+def test_days_and_read_without_days_cover_every_day_oldest_first(s3: Any) -> None:
+    log = SearchLogS3(BUCKET, client=s3)
+    log.write([record("later", at=NOW + timedelta(days=1)), record("earlier", at=NOW - timedelta(days=3))])
+    log.write([record("middle")])
+    s3.put_object(Bucket=BUCKET, Key="classifier/examples.json", Body=b"{}")  # not the log's
+    assert log.days() == ["2026-11-19", "2026-11-22", "2026-11-23"]
+    assert [r.query for r in log.read()] == ["earlier", "middle", "later"]
+    assert [r.query for r in log.read(["2026-11-23", "2026-11-19"])] == ["earlier", "later"]
+    assert SearchLogS3("empty", client=s3.create_bucket(Bucket="empty") and s3).days() == []
+
+
 def test_missing_bucket_keeps_the_buffer_and_says_what_to_check(s3: Any) -> None:
     log = SearchLogS3("no-such-bucket", client=s3)
     log.add(record("야쿠르트"))

@@ -62,8 +62,8 @@ def _policies(function: str, **overrides: str) -> str:
     "overrides, created",
     [
         ({}, {"OpenSearchDomain", "SearchGuardrail", "SearchLogStore", "CommentTokenSecretStore"}),
-        # What the local cloud passes: no domain, no guardrail, the search log under DataDirectory.
-        ({**local_parameters(ROOT / ".cataloop")}, {"CommentTokenSecretStore"}),
+        # What the local cloud passes: no domain, no guardrail; the search-log bucket and the secret on moto.
+        ({**local_parameters(ROOT / ".cataloop")}, {"SearchLogStore", "CommentTokenSecretStore"}),
         (
             {
                 "OpenSearchEndpoint": "search-mine.us-east-1.es.amazonaws.com",
@@ -279,7 +279,7 @@ def _emitted_metrics() -> tuple[set[str], tuple[str, ...]]:
     prefixes: list[str] = []
     for path in (ROOT / "functions").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        names.update(re.findall(r'add_metric\(\s*name="(\w+)"', text))
+        names.update(re.findall(r'(?:add_metric|single_metric)\(\s*name="(\w+)"', text))
         prefixes.extend(re.findall(r'add_metric\(\s*name=f"(\w+)\{', text))
         # A name held in a variable (prepare_context's outcome, the indexer's pairs): the file's CamelCase strings.
         if re.search(r"add_metric\(\s*name=[a-z_]+,", text):
@@ -365,3 +365,55 @@ def test_no_alarm_watches_the_same_metric_twice() -> None:
             key = json.dumps([props["Metrics"], props["ComparisonOperator"]], sort_keys=True)
         assert key not in seen, f"{name} duplicates {seen.get(key)}"
         seen[key] = name
+
+
+# ---------------------------------------------------------------- search metrics and the query classifier
+
+
+def test_the_dashboard_shows_the_search_metrics_the_search_function_emits() -> None:
+    shown = {
+        (metric[1], tuple(metric[4:6]) if isinstance(metric[4], str) else ())
+        for widget in _dashboard_body()["widgets"]
+        for metric in widget["properties"].get("metrics", [])
+        if isinstance(metric[0], str) and metric[0] == "Cataloop"
+    }
+    for path in ("exact", "keyword", "hybrid"):
+        assert ("SearchLatencyMs", ("path", path)) in shown, path
+    search_metrics = {
+        "SearchLatencyMs",
+        "ZeroResultSearches",
+        "Searches",
+        "GuardrailActions",
+        "ClassifierFallbacks",
+    }
+    assert search_metrics <= {name for name, _ in shown}
+    api = (ROOT / "functions" / "api" / "app.py").read_text(encoding="utf-8")
+    emitted, _ = _emitted_metrics()
+    assert search_metrics <= emitted and all(f'name="{name}"' in api for name in search_metrics)
+
+
+def test_the_search_function_may_invoke_its_classifier_model_and_read_its_examples() -> None:
+    environment = _environment("ApiFunction")
+    model = TEMPLATE_DATA["Parameters"]["ClassifierModelId"]["Default"]
+    assert environment["CLASSIFIER_MODEL_ID"] == model and model
+    assert environment["CLASSIFIER_EXAMPLES_BUCKET"] == FAKE_ATTRIBUTES[("SearchLogStore", None)]
+    assert environment["CLASSIFIER_EXAMPLES_KEY"].startswith("classifier/")
+    policies = _policies("ApiFunction")
+    assert f"inference-profile/{model}" in policies
+    assert f"arn:aws:s3:::{FAKE_ATTRIBUTES[('SearchLogStore', None)]}/classifier/*" in policies
+    # Only the search log expires: the examples object shares the bucket.
+    (expiring,) = [
+        rule
+        for rule in RESOURCES["SearchLogStore"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        if "ExpirationInDays" in rule
+    ]
+    assert expiring["Prefix"] == "search-log/"
+    # The local cloud (ModelProvider=offline) classifies with the rules: no model permission.
+    local = _policies("ApiFunction", **local_parameters(ROOT / ".cataloop"))
+    assert "InvokeClassifierModel" not in local
+
+
+def test_the_commenter_defaults_to_a_small_bedrock_model() -> None:
+    model = TEMPLATE_DATA["Parameters"]["CommenterModelId"]["Default"]
+    assert "nova-micro" in model or "haiku" in model
+    assert f"inference-profile/{model}" in _policies("ApiFunction")

@@ -14,9 +14,9 @@ responses of model calls), `cataloop.domain.catalog` (listings, stored products)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import StoredProduct
@@ -31,6 +31,7 @@ from cataloop.domain.knowledge.tree import (
     Learning,
 )
 from cataloop.domain.model_calls import ModelRequest, ModelResponse, OutputT
+from cataloop.domain.search.classification import QueryClassification
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument
 from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
 from cataloop.domain.search.log import SearchLogRecord
@@ -72,6 +73,18 @@ class Guardrail(Protocol):
     """
 
     def check(self, text: str, source: GuardrailSource) -> GuardrailVerdict: ...
+
+
+class QueryClassifier(Protocol):
+    """Classifies one validated shopper query: keyword or natural language, sort intent, food intent.
+
+    Contract: returns a `QueryClassification` whose `cleaned_query` is the query without its sort-intent
+    words (the query itself when nothing would be left) and whose `classifier` names who answered:
+    "rules", "bedrock", or "rules (fallback: REASON)". A model-backed implementation never raises for a
+    failed, invalid or late model answer: it falls back to the rules classifier and says so in `classifier`.
+    """
+
+    def classify(self, query: str) -> QueryClassification: ...
 
 
 # ----------------------------------------------------------------------------------------------- stores
@@ -231,6 +244,29 @@ class ProductIndex(VersionedIndex[ProductDocument], Protocol):
     def in_catalog(self, text: str) -> bool: ...
 
 
+@runtime_checkable
+class StoredVocabulary(Protocol):
+    """A product index that cannot list its own terms keeps its catalog vocabulary as data (OpenSearch);
+    an engine that lists its terms (the embedded one) does not implement this.
+
+    Contract:
+    - `catalog_terms(documents, index=...)` returns the vocabulary terms of `documents` with their
+      frequencies, analysed as `index` (a generation, default the alias) analyses names, keywords, brands
+      and English text, i.e. the terms `vocabulary()` would list for them.
+    - `replace_vocabulary(terms, generation=...)` stores `terms` as the whole vocabulary (a reindex);
+      `extend_vocabulary(terms)` adds the terms not stored yet (the indexer), safely against concurrent
+      writers. `vocabulary()` reflects either within its cache time.
+    """
+
+    def catalog_terms(
+        self, documents: Sequence[ProductDocument], *, index: str | None = None
+    ) -> dict[str, int]: ...
+
+    def replace_vocabulary(self, terms: Mapping[str, int], *, generation: str) -> None: ...
+
+    def extend_vocabulary(self, terms: Mapping[str, int]) -> None: ...
+
+
 class LearningIndex(VersionedIndex[LearningDocument], Protocol):
     """The learnings index: one document per learning, for similarity and audit queries.
 
@@ -244,7 +280,7 @@ class LearningIndex(VersionedIndex[LearningDocument], Protocol):
 
 
 class SearchLog(Protocol):
-    """Where search-log records go (S3 in AWS, JSON Lines files on the local cloud).
+    """Where search-log records go (S3 in AWS, JSON Lines files when no bucket is configured).
 
     Contract: `write(records)` stores every record or raises; records hold no personal data (the domain
     model forbids extra fields), so a writer never filters.

@@ -70,6 +70,32 @@ class Settings(BaseSettings):
     commenter_model_id: str = Field(
         default="", description="Empty: the AI comment on search results uses the offline template."
     )
+    classifier_model_id: str = Field(
+        default="",
+        description="Bedrock model that classifies shopper queries (MODEL_PROVIDER=bedrock); empty, or any "
+        "other provider: the rules plus nearest few-shot examples classify them.",
+    )
+    classifier_latency_budget_ms: int = Field(
+        default=800,
+        ge=50,
+        le=10000,
+        description="How long a search waits for the classifier model before the rules answer instead.",
+    )
+    classifier_examples_bucket: str = Field(
+        default="",
+        description="S3 bucket of the classifier's few-shot examples (config/query_examples.json format); "
+        "empty: the examples shipped in the package.",
+    )
+    classifier_examples_key: str = Field(
+        default="classifier/query_examples.json",
+        description="Key of that object in CLASSIFIER_EXAMPLES_BUCKET (editable without a deploy).",
+    )
+    classifier_examples_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="How long a read of the classifier's examples object is reused before S3 is read again.",
+    )
     offline_reference_set: str = Field(
         default="",
         description="The offline supervisor's labelled reference set: JSON Lines path(s), comma-separated.",

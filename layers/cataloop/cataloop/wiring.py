@@ -18,18 +18,20 @@ import boto3
 from cataloop.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from cataloop.adapters.dictionary_files import DictionaryFiles
     from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
     from cataloop.adapters.dynamodb_products import DynamoProductStore
     from cataloop.adapters.korean_analyzer import KoreanAnalyzer
+    from cataloop.domain.search.classification import QueryVocabulary
     from cataloop.ports import (
         Embedder,
         Guardrail,
         LearningIndex,
         ModelClient,
         ProductIndex,
+        QueryClassifier,
         SearchLog,
     )
     from cataloop.services.knowledge_search import KnowledgeSearch
@@ -62,7 +64,9 @@ def _memory_manager_adapter(settings: Settings) -> str:
 
 
 def _commenter_adapter(settings: Settings) -> str:
-    if not settings.commenter_model_id:
+    # The offline provider (the local cloud) keeps the offline template even when the template's default
+    # commenter model id reaches it: nothing local can call Bedrock.
+    if settings.model_provider == "offline" or not settings.commenter_model_id:
         return NONE  # the offline comment template
     return (
         "OpenAICompatibleClient" if settings.model_provider == "openai-compatible" else "BedrockModelClient"
@@ -94,9 +98,11 @@ def _search_log_adapter(settings: Settings) -> str:
 
 
 def _classifier_adapter(settings: Settings) -> str:
-    # `build_search_service`: the rules plus a nearest-examples vote over the shipped query examples, in
-    # every deployment (no model classifies queries yet).
-    return "FewShotIndex"
+    # With Bedrock and a CLASSIFIER_MODEL_ID: the model, falling back to the rules (failure, invalid output,
+    # latency budget). Otherwise the rules plus a nearest-examples vote over the shipped query examples.
+    if settings.model_provider == "bedrock" and settings.classifier_model_id:
+        return "BedrockQueryClassifier"
+    return "RulesQueryClassifier"
 
 
 def comment_secret_source(settings: Settings) -> str:
@@ -369,8 +375,8 @@ def guardrail(settings: Settings) -> Guardrail:
 
 
 def search_log(settings: Settings) -> SearchLog | None:
-    """S3 when SEARCH_LOG_BUCKET is set; JSON Lines under DATA_DIR for the embedded backend (everything of
-    an embedded deployment lives there); otherwise None (no bucket configured: nothing is logged)."""
+    """S3 when SEARCH_LOG_BUCKET is set (in AWS and on the local cloud, whose stack bucket is on moto); else
+    JSON Lines under DATA_DIR for an embedded run without a stack; otherwise None (nothing is logged)."""
     adapter = _search_log_adapter(settings)
     if adapter == "SearchLogS3":
         from cataloop.adapters.search_log_s3 import SearchLogS3
@@ -468,6 +474,10 @@ def search_service(settings: Settings) -> SearchService:
         settings.commenter_model_id,
         settings.search_log_bucket,
         settings.comment_token_secret_arn,
+        settings.model_provider,
+        settings.classifier_model_id,
+        settings.classifier_examples_bucket,
+        settings.classifier_examples_key,
     )
     from cataloop.services.search_comment import documents_from_product_store
 
@@ -482,8 +492,43 @@ def search_service(settings: Settings) -> SearchService:
                 documents=documents_from_product_store(product_store(settings)),
                 commenter=commenter_model(settings),
                 typo_corrections=dictionaries(settings).typo_corrections(),
+                classifier_model=classifier_model(settings),
+                classifier_examples=classifier_examples(settings),
+                classifier_latency_budget_ms=settings.classifier_latency_budget_ms,
             )
         return _search_services[key]
+
+
+def classifier_model(settings: Settings) -> ModelClient | None:
+    """The query classifier's model (a Bedrock client whose retries and read timeout fit the latency
+    budget), or None: the rules classify queries."""
+    if _classifier_adapter(settings) == "RulesQueryClassifier":
+        return None
+    from cataloop.adapters.bedrock_models import BedrockModelClient, make_bedrock_runtime_client
+
+    budget = settings.classifier_latency_budget_ms / 1000
+    runtime = make_bedrock_runtime_client(
+        settings.region, max_attempts=1, read_timeout=budget + 1.0, connect_timeout=min(budget, 2.0)
+    )
+    return BedrockModelClient(runtime, model_ids={"classifier": settings.classifier_model_id})
+
+
+def classifier_examples(settings: Settings) -> Callable[[], QueryVocabulary] | None:
+    """The classifier's few-shot examples: the S3 object CLASSIFIER_EXAMPLES_BUCKET/KEY (TTL-cached, the last
+    good version kept), or None for the shipped ones."""
+    if not settings.classifier_examples_bucket:
+        return None
+    from cataloop.adapters.classifier_examples_s3 import ClassifierExamplesS3
+    from cataloop.domain.search.classification import load_query_vocabulary
+
+    source = ClassifierExamplesS3(
+        settings.classifier_examples_bucket,
+        settings.classifier_examples_key,
+        client=aws_client("s3", settings.region),
+        fallback=load_query_vocabulary(),
+        max_age_seconds=settings.classifier_examples_max_age_seconds,
+    )
+    return source.vocabulary
 
 
 def build_search_service(
@@ -497,13 +542,33 @@ def build_search_service(
     commenter: ModelClient | None = None,
     typo_corrections: Mapping[str, str] | None = None,
     settings: SearchSettings | None = None,
+    classifier_model: ModelClient | None = None,
+    classifier_examples: Callable[[], QueryVocabulary] | None = None,
+    classifier_latency_budget_ms: int = 800,
 ) -> SearchService:
     """The one assembly of `SearchService` (the API handler, the search evaluation and the benchmarks all
-    build it here): the few-shot classifier over the shipped query examples, embedded with `embedder`."""
-    from cataloop.domain.search.classification import FewShotIndex, load_query_vocabulary
+    build it here): the rules classifier with the few-shot examples shipped in the package, embedded with
+    `embedder`; with a `classifier_model`, the Bedrock classifier (few-shot examples from
+    `classifier_examples`, else the shipped ones) with the rules as its fallback."""
+    from cataloop.domain.search.classification import (
+        FewShotIndex,
+        RulesQueryClassifier,
+        load_query_vocabulary,
+    )
     from cataloop.services.search import SearchService
 
-    few_shot = FewShotIndex(load_query_vocabulary().examples, lambda texts: embedder.embed(texts, "query"))
+    vocabulary = load_query_vocabulary()
+    few_shot = FewShotIndex(vocabulary.examples, lambda texts: embedder.embed(texts, "query"))
+    classifier: QueryClassifier = RulesQueryClassifier(few_shot)
+    if classifier_model is not None:
+        from cataloop.adapters.bedrock_classifier import BedrockQueryClassifier
+
+        classifier = BedrockQueryClassifier(
+            classifier_model,
+            classifier,
+            examples=classifier_examples or (lambda: vocabulary),
+            latency_budget_ms=classifier_latency_budget_ms,
+        )
     return SearchService(
         index,
         guardrail,
@@ -515,4 +580,13 @@ def build_search_service(
         commenter=commenter,
         typo_corrections=typo_corrections,
         settings=settings,
+        classifier=classifier,
     )
+
+
+def opensearch_indexes(settings: Settings) -> tuple[Any, Any]:
+    """The OpenSearch product and learnings index adapters for these settings, built as the functions build
+    them (same mappings, analysis settings and client) but not opened: nothing is created on the domain.
+    For `cataloop deploy bootstrap`, which decides itself what to create."""
+    config = settings.model_copy(update={"search_backend": "opensearch"})
+    return _build_search_index(config), _build_learning_index(config)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from cataloop.adapters.opensearch_mapping import VECTOR_FIELD
 from cataloop.adapters.opensearch_queries import pipeline_name, search_body, search_pipeline_body
+from cataloop.adapters.opensearch_vocabulary import VOCABULARY_TTL_SECONDS, OpenSearchVocabulary
 from cataloop.domain.search.documents import (
     BulkFailure,
     BulkOutcome,
@@ -57,6 +58,7 @@ class OpenSearchIndex:
         mapping: Mapping[str, Any],
         embedder: Embedder | None = None,
         refresh: bool = False,
+        vocabulary_ttl_seconds: float = VOCABULARY_TTL_SECONDS,
     ) -> None:
         self._client = client
         self.alias = alias
@@ -64,6 +66,18 @@ class OpenSearchIndex:
         self._embedder = embedder
         self._refresh = refresh
         self._pipelines: set[str] = set()
+        self.vocabulary_store = OpenSearchVocabulary(client, alias, ttl_seconds=vocabulary_ttl_seconds)
+        self._in_catalog_cache: dict[str, bool] = {}
+        self._in_catalog_vocabulary: object = None
+
+    @property
+    def client(self) -> OpenSearch:
+        return self._client
+
+    @property
+    def mapping(self) -> Mapping[str, Any]:
+        """The body each new generation is created with."""
+        return self._mapping
 
     # index lifecycle
 
@@ -174,19 +188,50 @@ class OpenSearchIndex:
         response = self._client.bulk(body=lines, params=params)
         return bulk_outcome(response)
 
-    # catalog vocabulary
+    # catalog vocabulary (see `opensearch_vocabulary.py`)
 
     def vocabulary(self) -> set[str]:
-        """Always empty: OpenSearch cannot list an index's analysed terms cheaply (no term enumeration
-        short of a terms aggregation over every text field). So on OpenSearch the search service skips
-        variant resolution (chosung, wrong keyboard, typos) until a vocabulary source exists; a later
-        change builds one (from the catalog at index time) and this method will read it."""
-        return set()
+        """The catalog terms stored by the last reindex and the indexer since (read through a TTL cache);
+        empty before the first reindex, and search then skips variant resolution."""
+        return set(self.vocabulary_store.load())
 
     def in_catalog(self, text: str) -> bool:
-        """Always False, for the reason given in `vocabulary`: without a vocabulary no keyboard-layout
-        variant can be confirmed, so plans keep the typed text only."""
-        return False
+        """True when every term of `text`, analysed as the index analyses names (or else as English), is
+        in the catalog vocabulary: the check a keyboard-layout variant must pass before the planner uses it.
+        A text whose words are vocabulary terms as typed needs no `_analyze` call; answers are cached."""
+        vocabulary = self.vocabulary_store.load()
+        if not vocabulary or not text.strip():
+            return False
+        words = text.lower().split()
+        if all(word in vocabulary for word in words):
+            return True
+        if vocabulary is not self._in_catalog_vocabulary:  # a newer vocabulary was loaded
+            self._in_catalog_cache.clear()
+            self._in_catalog_vocabulary = vocabulary
+        if text not in self._in_catalog_cache:
+            if len(self._in_catalog_cache) >= 4096:
+                self._in_catalog_cache.clear()
+            korean, english = self.vocabulary_store.analyse_text(self.alias, text)
+            self._in_catalog_cache[text] = any(
+                terms and all(term in vocabulary for term in terms) for terms in (korean, english)
+            )
+        return self._in_catalog_cache[text]
+
+    def catalog_terms(
+        self, documents: Sequence[ProductDocument], *, index: str | None = None
+    ) -> dict[str, int]:
+        """Vocabulary term counts of `documents`, analysed by `index` (default the alias)."""
+        return self.vocabulary_store.terms(documents, index or self.alias)
+
+    def replace_vocabulary(self, terms: Mapping[str, int], *, generation: str) -> None:
+        """Store `terms` as the whole catalog vocabulary (after a reindex into `generation`)."""
+        self.vocabulary_store.replace(terms, generation=generation)
+        self._in_catalog_cache.clear()
+
+    def extend_vocabulary(self, terms: Mapping[str, int]) -> None:
+        """Add new terms to the stored vocabulary (the stream indexer)."""
+        if self.vocabulary_store.extend(terms) is not None:
+            self._in_catalog_cache.clear()
 
     # search pipeline and search
 

@@ -56,6 +56,11 @@ class OpenSearchLearningIndex:
         self._embedder = embedder
         self._refresh = refresh
 
+    @property
+    def mapping(self) -> Mapping[str, Any]:
+        """The body each new generation is created with."""
+        return self._indices.mapping
+
     def existing_indices(self) -> list[str]:
         return self._indices.existing_indices()
 

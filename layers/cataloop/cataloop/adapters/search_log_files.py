@@ -1,4 +1,5 @@
-"""The search log on local disk: one JSON Lines file per UTC day under a directory (for the local cloud)."""
+"""The search log on local disk: one JSON Lines file per UTC day under a directory, for an embedded run that
+has no bucket (SEARCH_LOG_BUCKET unset). The local cloud writes to its stack's bucket on moto (SearchLogS3)."""
 
 from __future__ import annotations
 

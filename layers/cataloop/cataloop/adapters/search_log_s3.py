@@ -87,12 +87,25 @@ class SearchLogS3:
         stamp = max(record.logged_at for record in batch).astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         return f"{self.prefix}/dt={day}/{stamp}-{uuid.uuid4().hex[:12]}.jsonl"
 
-    def read(self, day: str) -> Iterator[SearchLogRecord]:
-        """Every record stored for one UTC day (YYYY-MM-DD), in object-key (time) order."""
+    def days(self) -> list[str]:
+        """The UTC days (YYYY-MM-DD) that have log objects, oldest first."""
         paginator = self._client.get_paginator("list_objects_v2")
-        keys: list[str] = []
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/dt={day}/"):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-        for key in sorted(keys):
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
-            yield from parse_jsonl(body, source=f"s3://{self.bucket}/{key}")
+        found: set[str] = set()
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/dt=", Delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                found.add(common["Prefix"].removeprefix(f"{self.prefix}/dt=").rstrip("/"))
+        return sorted(found)
+
+    def read(self, days: str | Iterable[str] | None = None) -> Iterator[SearchLogRecord]:
+        """Every record stored for one UTC day (YYYY-MM-DD), several days, or every day (None), oldest day
+        first and within a day in object-key (time) order."""
+        one_or_more = {days} if isinstance(days, str) else set(days or ())
+        wanted = self.days() if days is None else sorted(one_or_more)
+        paginator = self._client.get_paginator("list_objects_v2")
+        for day in wanted:
+            keys: list[str] = []
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}/dt={day}/"):
+                keys.extend(item["Key"] for item in page.get("Contents", []))
+            for key in sorted(keys):
+                body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8")
+                yield from parse_jsonl(body, source=f"s3://{self.bucket}/{key}")

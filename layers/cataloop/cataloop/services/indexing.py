@@ -13,6 +13,7 @@ versions make the replays harmless).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -26,9 +27,11 @@ from cataloop.domain.knowledge.learning_search import learning_document
 from cataloop.domain.search.changes import LearningChanged, ProductChanged
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
 from cataloop.errors import InvalidInput
-from cataloop.ports import LearningIndex, ProductIndex, ProductStore
+from cataloop.ports import LearningIndex, ProductIndex, ProductStore, StoredVocabulary
 
 MAX_PROBLEM_CHARS = 500
+
+logger = logging.getLogger(__name__)
 
 DocumentT = TypeVar("DocumentT", ProductDocument, LearningDocument)
 
@@ -157,7 +160,22 @@ def index_product_changes(
     written = [change.product for change in changes if change.product is not None]
     children, blocked = _bundle_children(written, store)
     writes = [_product_write(change, children, blocked) for change in changes]
-    return _apply(writes, index.bulk_upsert, index.bulk_delete)
+    result = _apply(writes, index.bulk_upsert, index.bulk_delete)
+    if isinstance(index, StoredVocabulary):
+        retried = set(result.failed_sequence_numbers)
+        _extend_vocabulary(index, [w.document for w in writes if w.document and w.sequence not in retried])
+    return result
+
+
+def _extend_vocabulary(index: StoredVocabulary, documents: list[ProductDocument]) -> None:
+    """Add the terms of the written documents to an index that keeps its vocabulary as data. A failure here
+    is logged, not retried: the documents are indexed, and the next reindex rebuilds the vocabulary."""
+    if not documents:
+        return
+    try:
+        index.extend_vocabulary(index.catalog_terms(documents))
+    except Exception as error:  # the vocabulary must never fail an indexed batch
+        logger.warning("catalog vocabulary not extended (%d documents): %s", len(documents), _problem(error))
 
 
 # --- learnings -----------------------------------------------------------------------------------------

@@ -122,7 +122,6 @@ def record_outcomes(
     )
 
 
-
 def supervision_outcomes(
     product_id: str,
     decision: str,

@@ -8,11 +8,16 @@
 3. Catch up: scan again and re-apply what changed while step 1 ran (the stream wrote those changes to the
    old generation). External versions make this safe against the stream writing the same changes again.
 The old generation is kept (for a rollback by swapping back); delete it when the new one has proved itself.
+
+A product index that keeps its catalog vocabulary as data (`StoredVocabulary`: OpenSearch) gets it
+rebuilt from the catch-up scan, which reads the whole catalog after the swap and is analysed by the new
+generation. `plan_reindex` says what a rebuild would do without writing anything (a dry run).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -22,7 +27,14 @@ from cataloop.domain.catalog.stored import StoredProduct
 from cataloop.domain.knowledge.learning_search import learning_document
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
 from cataloop.errors import CataloopError, InvalidInput
-from cataloop.ports import KnowledgeStore, LearningIndex, ProductIndex, ProductStore, VersionedIndex
+from cataloop.ports import (
+    KnowledgeStore,
+    LearningIndex,
+    ProductIndex,
+    ProductStore,
+    StoredVocabulary,
+    VersionedIndex,
+)
 
 Progress = Callable[[int], None]
 
@@ -49,6 +61,28 @@ class ReindexReport(BaseModel):
     build_seconds: float
     catch_up_seconds: float
     documents_per_second: float
+    vocabulary_terms: int | None = None  # terms stored, for an index that keeps its vocabulary as data
+
+
+class ReindexPlan(BaseModel):
+    """What a rebuild would do (a dry run): which alias, what it points at now, about how many items."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alias: str
+    current_indices: list[str]
+    approximate_items: int
+    rebuilds_vocabulary: bool
+
+
+def plan_reindex(index: VersionedIndex[Any], approximate_count: Callable[[], int]) -> ReindexPlan:
+    """Read-only: the alias's current targets and the store's approximate item count."""
+    return ReindexPlan(
+        alias=index.alias,
+        current_indices=index.alias_targets(),
+        approximate_items=approximate_count(),
+        rebuilds_vocabulary=isinstance(index, StoredVocabulary),
+    )
 
 
 def _upsert_all(
@@ -168,11 +202,25 @@ def product_documents(products: list[StoredProduct], store: ProductStore) -> lis
 def reindex_products(index: ProductIndex, store: ProductStore, **options: Any) -> ReindexReport:
     """Rebuild the product index from the product store (options as `rebuild`)."""
 
-    def pages() -> Iterator[list[ProductDocument]]:
-        for products in store.scan():
-            yield product_documents(products, store)
+    vocabulary: StoredVocabulary | None = index if isinstance(index, StoredVocabulary) else None
+    terms: Counter[str] = Counter()
+    passes = 0
 
-    return rebuild(index, pages, store.approximate_count, **options)
+    def pages() -> Iterator[list[ProductDocument]]:
+        nonlocal passes
+        passes += 1
+        terms.clear()  # the last pass (the catch-up, after the swap) is the catalog as it is now
+        for products in store.scan():
+            documents = product_documents(products, store)
+            if vocabulary is not None and passes > 1 and documents:
+                terms.update(vocabulary.catalog_terms(documents))
+            yield documents
+
+    report = rebuild(index, pages, store.approximate_count, **options)
+    if vocabulary is None:
+        return report
+    vocabulary.replace_vocabulary(dict(terms), generation=report.new_index)
+    return report.model_copy(update={"vocabulary_terms": len(terms)})
 
 
 # --- learnings -----------------------------------------------------------------------------------------

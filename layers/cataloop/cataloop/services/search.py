@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.search.classification import FewShotIndex, classify, sort_order_for
+from cataloop.domain.search.classification import FewShotIndex, RulesQueryClassifier, sort_order_for
 from cataloop.domain.search.comment import COMMENT_TOP_N, DEFAULT_TOKEN_TTL_SECONDS, SearchComment
 from cataloop.domain.search.log import SearchLogRecord
 from cataloop.domain.search.plan import (
@@ -39,7 +39,7 @@ from cataloop.domain.search.variants import (
     keyboard_variant,
 )
 from cataloop.errors import CataloopError, InvalidInput
-from cataloop.ports import Embedder, Guardrail, ModelClient, ProductIndex, SearchLog
+from cataloop.ports import Embedder, Guardrail, ModelClient, ProductIndex, QueryClassifier, SearchLog
 from cataloop.services.search_comment import ProductDocumentLookup, SearchComments
 from cataloop.services.search_models import (
     ClassificationSummary,
@@ -59,7 +59,8 @@ MAX_PLAN_CLAUSES = 8
 VOCABULARY_MAX_AGE_SECONDS = 60.0
 
 
-# --- ports --------------------------------------------------------------------------------------------
+class GuardrailRefused(InvalidInput):
+    """The content guardrail blocked the query (answered 400 like any InvalidInput)."""
 
 
 # --- the service --------------------------------------------------------------------------------------
@@ -78,7 +79,7 @@ class SearchSettings(BaseModel):
 
 class SearchService:
     """Runs searches and comments over the given ports; build one per process (it caches the catalog
-    vocabulary and holds the few-shot index)."""
+    vocabulary and holds the few-shot index). `classifier` defaults to the rules over `few_shot`."""
 
     def __init__(
         self,
@@ -96,11 +97,13 @@ class SearchService:
         settings: SearchSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         typo_corrections: Mapping[str, str] | None = None,
+        classifier: QueryClassifier | None = None,
     ) -> None:
         self.typo_corrections = dict(typo_corrections or {})
         self.index = index
         self.guardrail = guardrail
         self.few_shot = few_shot
+        self.classifier: QueryClassifier = classifier or RulesQueryClassifier(few_shot)
         self.embedder = embedder
         self.search_log = search_log
         self.settings = settings or SearchSettings()
@@ -180,14 +183,14 @@ class SearchService:
         text = verdict.text_to_use(request.q)
         if text is None:
             record["guardrail_action"] = "blocked"
-            raise InvalidInput(
+            raise GuardrailRefused(
                 "the query was refused by the content guardrail ("
                 + "; ".join(verdict.reasons)
                 + "); rephrase it without abusive words or personal data"
             )
         record.update(query=text, guardrail_action=verdict.action)
         variant = self._variant(text)
-        classification = classify(variant.text if variant else text, self.few_shot)
+        classification = self.classifier.classify(variant.text if variant else text)
         sort = sort_order_for(request.sort, classification)
         mode: SearchMode = (
             "hybrid" if classification.kind == "natural_language" and self.embedder is not None else "keyword"

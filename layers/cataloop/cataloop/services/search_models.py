@@ -70,6 +70,15 @@ class ClassificationSummary(BaseModel):
     food_intent: bool | None = None
     cleaned_query: str
     reasons: list[str] = Field(default_factory=list)
+    classifier: str = Field(
+        default="rules",
+        description='Who classified the query: "bedrock", "rules", or "rules (fallback: REASON)" when the '
+        "classifier model failed, answered invalid output or missed its latency budget.",
+    )
+
+    @property
+    def fell_back(self) -> bool:
+        return self.classifier.startswith("rules (fallback")
 
     @classmethod
     def from_classification(cls, classification: QueryClassification) -> ClassificationSummary:
@@ -79,6 +88,7 @@ class ClassificationSummary(BaseModel):
             food_intent=classification.food_intent,
             cleaned_query=classification.cleaned_query,
             reasons=classification.reasons,
+            classifier=classification.classifier,
         )
 
 

@@ -98,6 +98,16 @@ class QueryClassification(BaseModel):
     cleaned_query: str
     reasons: list[str] = Field(default_factory=list)
     nearest_examples: list[NearestExample] = Field(default_factory=list)
+    classifier: str = Field(
+        default="rules",
+        description='Who classified the query: "rules", "bedrock", or "rules (fallback: REASON)" when the '
+        "model-backed classifier fell back to the rules.",
+    )
+
+    @property
+    def fell_back(self) -> bool:
+        """True when a model-backed classifier failed and the rules answered instead."""
+        return self.classifier.startswith("rules (fallback")
 
 
 # Endings and function words that mark a description rather than a product name. Korean shoppers write
@@ -376,6 +386,18 @@ def classify(
         reasons=reasons,
         nearest_examples=nearest,
     )
+
+
+class RulesQueryClassifier:
+    """The `QueryClassifier` of the rules plus the nearest few-shot examples (`classify`): the offline
+    classifier, and the fallback of the model-backed one."""
+
+    def __init__(self, few_shot: FewShotIndex, vocabulary: QueryVocabulary | None = None) -> None:
+        self.few_shot = few_shot
+        self.vocabulary = vocabulary
+
+    def classify(self, query: str) -> QueryClassification:
+        return classify(query, self.few_shot, vocabulary=self.vocabulary)
 
 
 def _restore_case(original: Sequence[str], kept_folded: Sequence[str]) -> list[str]:
