@@ -76,6 +76,9 @@ def stack_settings(stack: str, description: Mapping[str, Any]) -> Any:
     for field, output in TABLE_OUTPUTS.items():
         if outputs.get(output):
             update[field] = outputs[output]
+    if outputs.get("SearchLogBucketName"):
+        # Approved dictionary versions live in the search-log bucket (cataloop dictionary approve --stack).
+        update["dictionary_bucket"] = outputs["SearchLogBucketName"]
     for parameter, field in PARAMETER_SETTINGS.items():
         if parameters.get(parameter):
             value = parameters[parameter]

@@ -4,8 +4,10 @@ suggest: zero- and low-result searches from the search log -> typo and synonym p
 the catalog vocabulary of the local index. The log is read from the stack's search-log bucket through
 SearchLogS3: the local cloud's (on moto, kept under `.cataloop/s3/`) by default, or a deployed stack's with
 `--stack NAME [--region R]` (the bucket named by its `SearchLogBucketName` output). approve: a reviewer
-passes the proposals they accept (the suggest JSON, edited); they become a new versioned dictionary that both
-engines load.
+passes the proposals they accept (the suggest JSON, edited); they become a new dictionary version, objects in
+that same bucket (`dictionaries/vNNNN/` and the `dictionaries/current.json` pointer, through DictionaryS3) -
+never files in the source tree - which the search and indexer functions (DICTIONARY_BUCKET) and the next
+reindex load. The local cloud keeps them under `.cataloop/s3/`, so `cataloop reset` forgets them.
 """
 
 from __future__ import annotations
@@ -95,34 +97,80 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace) -> int:
-    from cataloop import wiring
-    from cataloop.errors import CataloopError
-    from cataloop.settings import Settings
-    from cataloop_local.cli.dictionary_upkeep import SynonymSuggestion, TypoSuggestion, approve_suggestions
+def _proposals(path: str) -> list[Any]:
+    from cataloop_local.cli.dictionary_upkeep import SynonymSuggestion, TypoSuggestion
 
-    proposals = json.loads(Path(args.file).read_text(encoding="utf-8"))
-    approved: list[TypoSuggestion | SynonymSuggestion] = [
+    proposals = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [
         TypoSuggestion(*item) if isinstance(item, list) else TypoSuggestion(**item)
         for item in proposals.get("typos", [])
     ] + [
         SynonymSuggestion(*item) if isinstance(item, list) else SynonymSuggestion(**item)
         for item in proposals.get("synonyms", [])
     ]
+
+
+def _approve(approved: list[Any], store: Any, by: str) -> str | None:
+    """Write the approved entries as a new version in `store`; None (the error printed) when refused."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cataloop.errors import CataloopError
+    from cataloop_local.cli.dictionary_upkeep import approve_suggestions
+
     try:
-        version = approve_suggestions(
-            approved,
-            wiring.dictionaries(Settings(data_dir=str(args.state_dir))).directory,
-            approved_by=args.by or getpass.getuser(),
-            now=datetime.now(UTC),
-        )
+        return approve_suggestions(approved, store, approved_by=by, now=datetime.now(UTC))
     except CataloopError as error:
         print(f"error: {error}")
-        return 2
-    print(
-        f"approved {len(approved)} entries as {version}; run `cataloop reindex` so the index analyzers load it"
-    )
-    write_json(args.json, {"version": str(version), "entries": len(approved)})
+    except (ClientError, BotoCoreError) as error:
+        print(f"error: cannot write the dictionaries to {store.where()}: {error}")
+    return None
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from cataloop.adapters.dictionary_files import DictionaryFiles
+    from cataloop.adapters.dictionary_s3 import DictionaryS3
+
+    approved = _proposals(args.file)
+    by = args.by or getpass.getuser()
+    if args.stack:
+        # The deployed stack's bucket, with the caller's AWS credentials (no local cloud: moto would
+        # intercept the calls).
+        import boto3
+
+        session = boto3.session.Session(region_name=args.region)
+        bucket = stack_search_log_bucket(session.client("cloudformation"), args.stack)
+        store = DictionaryS3(bucket, client=session.client("s3"), fallback=DictionaryFiles())
+        version = _approve(approved, store, by)
+        if version is None:
+            return 2
+        print(
+            f"approved {len(approved)} entries as {version} in {store.where()} ({args.stack}); new function "
+            f"instances load it; run `cataloop reindex --stack {args.stack}` so the "
+            "index analyzers do"
+        )
+    else:
+        from cataloop import wiring
+        from cataloop.settings import settings
+
+        with local_cloud(args.state_dir) as cloud:
+            bucket = cloud.output(SEARCH_LOG_OUTPUT)
+            if not bucket:
+                raise SystemExit("error: the local cloud has no search-log bucket to keep dictionaries in")
+            config = settings()
+            store = DictionaryS3(
+                bucket,
+                client=wiring.aws_client("s3", config.region),
+                fallback=DictionaryFiles(config.dictionary_dir or None),
+            )
+            version = _approve(approved, store, by)
+            wiring.forget_dictionaries()
+        if version is None:
+            return 2
+        print(
+            f"approved {len(approved)} entries as {version} in {store.where()} (local cloud); "
+            "run `cataloop reindex` so the index analyzers load it"
+        )
+    write_json(args.json, {"version": version, "entries": len(approved)})
     return 0
 
 
@@ -139,9 +187,16 @@ def add_dictionary_parser(commands: Any) -> None:
     suggest.add_argument("--region", help="the deployed stack's region (default: the AWS configuration's)")
     suggest.set_defaults(handler=cmd_suggest)
     approve = sub.add_parser(
-        "approve", help="write the accepted proposals (suggest's JSON) as a new dictionary version"
+        "approve",
+        help="write the accepted proposals (suggest's JSON) as a new dictionary version in the stack's bucket",
     )
     approve.add_argument("file")
     approve.add_argument("--by", help="who approved (default: the OS user)")
+    approve.add_argument(
+        "--stack",
+        metavar="NAME",
+        help="write the version to this deployed stack's bucket (default: the local cloud's)",
+    )
+    approve.add_argument("--region", help="the deployed stack's region (default: the AWS configuration's)")
     approve.add_argument("--json", metavar="PATH")
     approve.set_defaults(handler=cmd_approve)

@@ -2,12 +2,10 @@
 write approved ones as a new version of the analyzer dictionaries.
 
 Proposals are evidence, not edits: nothing changes until a reviewer passes the accepted entries to
-`approve_suggestions`, which writes a complete new version directory (the previous one stays, so a bad
-entry is undone by pointing the index back at the previous version).
-
-Layout of a dictionary directory:
-  typos.txt, synonyms.txt, user_dictionary.txt   the base files (shipped with the catalog)
-  versions/v0001/…, versions/v0002/…             approved versions, each a full copy of every file
+`approve_suggestions`, which writes a complete new version to the stack's bucket (`DictionaryS3`:
+`dictionaries/vNNNN/` plus the `dictionaries/current.json` pointer; the previous versions stay, so a bad entry
+is undone by pointing `current.json` back at the previous version). The files shipped in the package are
+version 0 and are never written.
 """
 
 from __future__ import annotations
@@ -16,12 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import pairwise
-from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.adapters.dictionary_files import DictionaryFiles, typo_mappings
+from cataloop.adapters.dictionary_files import typo_mappings
 from cataloop.domain.search.hangul import (
     is_chosung_query,
     is_syllable,
@@ -32,6 +29,9 @@ from cataloop.domain.search.log import LOW_RESULT_THRESHOLD, SearchLogRecord
 from cataloop.domain.search.query import normalise_query
 from cataloop.domain.search.variants import CatalogVocabulary, as_catalog_vocabulary
 from cataloop.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cataloop.adapters.dictionary_s3 import DictionaryS3
 
 TYPOS = "typos"
 SYNONYMS = "synonyms"
@@ -162,17 +162,6 @@ def suggest_dictionary(
 # --- approval -----------------------------------------------------------------------------------------
 
 
-def dictionary_versions(dictionary_dir: Path) -> list[Path]:
-    """Approved version directories, oldest first."""
-    return DictionaryFiles(dictionary_dir).versions()
-
-
-def current_dictionary(dictionary_dir: Path) -> Path:
-    """The directory holding the dictionaries in force: the latest approved version, else the base."""
-    versions = dictionary_versions(dictionary_dir)
-    return versions[-1] if versions else Path(dictionary_dir)
-
-
 def _check_term(term: str) -> str:
     cleaned = normalise_query(term)
     if not cleaned or any(bad in cleaned for bad in _FORBIDDEN_IN_TERMS):
@@ -182,25 +171,23 @@ def _check_term(term: str) -> str:
 
 def approve_suggestions(
     approved: Sequence[TypoSuggestion | SynonymSuggestion],
-    dictionary_dir: Path,
+    store: DictionaryS3,
     *,
     approved_by: str,
     now: datetime,
-) -> Path:
-    """Write the reviewer-approved entries as a new version directory (a full copy of the current files plus
-    the new lines) and return its path. InvalidInput if nothing new is approved; Conflict if another
-    approval wrote the same version number first."""
+) -> str:
+    """Write the reviewer-approved entries as a new version in `store` (a full copy of the version in force
+    plus the new lines, then the pointer) and return its name. InvalidInput if nothing new is approved or the
+    version in force cannot be read; Conflict if another approval won meanwhile."""
     if not approved:
         raise InvalidInput("nothing approved: pass the suggestions a reviewer accepted")
     if not approved_by.strip():
         raise InvalidInput("approved_by is empty: name who approved the entries")
-    # One listing decides both the base and the new number, so a concurrent approval shows up as a
-    # failed rename (Conflict) rather than as a silently skipped version.
-    versions = dictionary_versions(dictionary_dir)
-    base = versions[-1] if versions else Path(dictionary_dir)
-    files = DictionaryFiles(dictionary_dir)
-    typo_lines = files.raw_lines(TYPOS, base)
-    synonym_lines = files.raw_lines(SYNONYMS, base)
+    # Read now, not from a cache: the pointer's ETag is the condition of the final write, so a concurrent
+    # approval shows up as a Conflict rather than as silently lost entries.
+    base = store.read_current()
+    typo_lines = list(base.files.get(TYPOS, ()))
+    synonym_lines = list(base.files.get(SYNONYMS, ()))
     existing_typos = {source.casefold() for source in typo_mappings(typo_lines)}
     existing_synonyms = {line.strip().casefold() for line in synonym_lines}
 
@@ -226,4 +213,4 @@ def approve_suggestions(
         changed[TYPOS] = [*typo_lines, stamp, *new_typos]
     if new_synonyms:
         changed[SYNONYMS] = [*synonym_lines, stamp, *new_synonyms]
-    return files.write_version(files.next_number(versions), base, changed)
+    return store.write_version(base, changed, approved_by=approved_by.strip(), approved_at=now)

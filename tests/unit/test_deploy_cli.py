@@ -35,6 +35,7 @@ STACK = {
         },
         {"OutputKey": "ProductsTableName", "OutputValue": "cataloop-dev-products"},
         {"OutputKey": "KnowledgeTableName", "OutputValue": "cataloop-dev-knowledge"},
+        {"OutputKey": "SearchLogBucketName", "OutputValue": "cataloop-dev-search-log-123"},
     ],
     "Parameters": [
         {"ParameterKey": "EmbeddingDimension", "ParameterValue": "256"},
@@ -62,6 +63,8 @@ def test_stack_outputs_and_parameters_become_the_functions_settings() -> None:
         "cataloop-dev-knowledge",
     )
     assert (config.region, config.embedding_dimension) == ("eu-west-1", 256)
+    # Approved dictionary versions are read from the stack's bucket, so a reindex uses the one in force.
+    assert config.dictionary_bucket == "cataloop-dev-search-log-123"
 
 
 def test_a_stack_without_an_endpoint_is_refused() -> None:

@@ -117,3 +117,91 @@ def test_suggest_reads_the_local_clouds_bucket_after_a_restart(
     payload = json.loads(out.read_text(encoding="utf-8"))
     assert payload["searches_examined"] == 2 and payload["zero_result_searches"] == 1
     assert ["야쿠르투", "야쿠르트", 1] in payload["typos"]
+
+
+# --- approve: a new version in the stack's bucket, never in the source tree -------------------------------
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes() for path in directory.rglob("*") if path.is_file()
+    }
+
+
+def test_approve_writes_to_the_local_clouds_bucket_and_nothing_under_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cataloop import wiring
+    from cataloop.adapters.dictionary_files import SHIPPED
+
+    shipped = _tree(SHIPPED)
+    state = tmp_path / "state"
+    proposals = tmp_path / "proposals.json"
+    proposals.write_text(
+        json.dumps({"typos": [["야쿠르투", "야쿠르트", 3]], "synonyms": [["도시락", "ㄷㅅㄹ", "initials"]]}),
+        encoding="utf-8",
+    )
+    out = tmp_path / "approved.json"
+    try:
+        argv = ["--state-dir", str(state), "dictionary", "approve", str(proposals), "--by", "reviewer"]
+        assert main([*argv, "--json", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "approved 2 entries as v0001 in s3://" in printed and "(local cloud)" in printed
+        assert "cataloop reindex" in printed
+        assert json.loads(out.read_text(encoding="utf-8")) == {"version": "v0001", "entries": 2}
+        # The local cloud keeps the objects with its state (so `cataloop reset` forgets them).
+        kept = state / "s3" / "SearchLogStore" / "dictionaries"
+        assert (kept / "current.json").is_file() and (kept / "v0001" / "typos.txt").is_file()
+        assert _tree(SHIPPED) == shipped and not (SHIPPED / "versions").exists()
+
+        assert main([*argv]) == 2  # the same entries again: nothing new
+        assert "already in the current dictionary" in capsys.readouterr().out
+
+        # The stack's functions and the next reindex (the shared settings) read the approved version.
+        cloud = LocalCloud(TEMPLATE, state_dir=state).start()
+        try:
+            config = cloud.settings()
+            assert config.dictionary_bucket == cloud.output("SearchLogBucketName")
+            dictionaries = wiring.dictionaries(config)
+            assert dictionaries.version() == "v0001"
+            assert dictionaries.typo_corrections()["야쿠르투"] == "야쿠르트"
+            assert "도시락, ㄷㅅㄹ" in dictionaries.search_time_rules()
+        finally:
+            cloud.stop(save=False)
+    finally:
+        wiring.forget_dictionaries()
+
+
+def test_approve_with_stack_writes_to_the_deployed_stacks_bucket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from moto import mock_aws
+
+    from cataloop_local.cli import dictionary
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    proposals = tmp_path / "proposals.json"
+    proposals.write_text(json.dumps({"typos": [["야쿠르투", "야쿠르트", 3]]}), encoding="utf-8")
+    seen: list[str] = []
+
+    def bucket_of(cloudformation: object, stack_name: str) -> str:
+        seen.append(stack_name)
+        return "cataloop-prod-search-log"
+
+    monkeypatch.setattr(dictionary, "stack_search_log_bucket", bucket_of)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="ap-northeast-2")
+        s3.create_bucket(
+            Bucket="cataloop-prod-search-log",
+            CreateBucketConfiguration={"LocationConstraint": "ap-northeast-2"},
+        )
+        argv = ["--state-dir", str(tmp_path / "state"), "dictionary", "approve", str(proposals)]
+        assert main([*argv, "--by", "r", "--stack", "cataloop-prod", "--region", "ap-northeast-2"]) == 0
+        pointer = s3.get_object(Bucket="cataloop-prod-search-log", Key="dictionaries/current.json")
+        assert json.loads(pointer["Body"].read())["version"] == "v0001"
+    assert seen == ["cataloop-prod"]
+    printed = capsys.readouterr().out
+    assert "as v0001 in s3://cataloop-prod-search-log/dictionaries/ (cataloop-prod)" in printed
+    assert "cataloop reindex --stack cataloop-prod" in printed
+    assert not (tmp_path / "state").exists()  # no local cloud was started

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
+from cataloop.adapters.dictionary_files import SHIPPED, DictionaryFiles
+from cataloop.adapters.dictionary_s3 import DictionaryS3
 from cataloop.adapters.search_log_files import SearchLogFiles
 from cataloop.domain.search.log import SearchLogRecord, parse_jsonl, to_jsonl
-from cataloop.errors import Conflict, InvalidInput
+from cataloop.errors import InvalidInput
 from cataloop_local.cli.dictionary_upkeep import (
     SynonymSuggestion,
     TypoSuggestion,
     approve_suggestions,
-    current_dictionary,
-    dictionary_versions,
     suggest_dictionary,
 )
 
@@ -130,7 +132,7 @@ def test_min_count_filters_one_off_searches() -> None:
     assert [t.wrong for t in suggest_dictionary(records, VOCABULARY, min_count=2).typos] == ["도시략"]
 
 
-# --- approval -----------------------------------------------------------------------------------------
+# --- approval (versions, the pointer and concurrent approvals: tests/unit/test_dictionary_s3.py) ----------
 
 
 def _base(tmp_path: Path) -> Path:
@@ -142,62 +144,31 @@ def _base(tmp_path: Path) -> Path:
     return directory
 
 
-def test_approval_writes_a_new_full_version(tmp_path: Path) -> None:
-    directory = _base(tmp_path)
-    approved = [
-        TypoSuggestion("야쿠루트", "야쿠르트", 2),
-        TypoSuggestion("야구르트", "야쿠르트", 1),  # already a rule: not repeated
-        SynonymSuggestion("도시락", "ㄷㅅㄹ", "initials"),
+def test_approval_refuses_nothing_new_or_bad_terms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="search-log")
+        store = DictionaryS3("search-log", client=client, fallback=DictionaryFiles(_base(tmp_path)))
+        with pytest.raises(InvalidInput, match="nothing approved"):
+            approve_suggestions([], store, approved_by="r", now=NOW)
+        with pytest.raises(InvalidInput, match="already in the current dictionary"):
+            approve_suggestions([TypoSuggestion("야구르트", "야쿠르트", 1)], store, approved_by="r", now=NOW)
+        with pytest.raises(InvalidInput, match="contains ','"):
+            approve_suggestions([SynonymSuggestion("a, b", "c", "")], store, approved_by="r", now=NOW)
+        with pytest.raises(InvalidInput, match="approved_by"):
+            approve_suggestions([TypoSuggestion("x", "y", 1)], store, approved_by=" ", now=NOW)
+        assert client.list_objects_v2(Bucket="search-log").get("KeyCount") == 0
+    assert sorted(p.name for p in (tmp_path / "dictionaries").iterdir()) == [
+        "synonyms.txt",
+        "typos.txt",
+        "user_dictionary.txt",
     ]
-    first = approve_suggestions(approved, directory, approved_by="reviewer@shop", now=NOW)
-    assert first == directory / "versions" / "v0001"
-    typos = (first / "typos.txt").read_text(encoding="utf-8").splitlines()
-    assert typos[0] == "야구르트 => 야쿠르트"
-    assert typos[1].startswith("# approved by reviewer@shop at 2026-11-22T09:30:00+00:00")
-    assert typos[2:] == ["야쿠루트 => 야쿠르트"]
-    assert (first / "synonyms.txt").read_text(encoding="utf-8").splitlines()[-1] == "도시락, ㄷㅅㄹ"
-    assert (first / "user_dictionary.txt").read_text(encoding="utf-8") == "야쿠르트\n"
-    assert (directory / "typos.txt").read_text(encoding="utf-8") == "야구르트 => 야쿠르트\n"  # base untouched
-
-    second = approve_suggestions([TypoSuggestion("도시략", "도시락", 1)], directory, approved_by="r", now=NOW)
-    assert second.name == "v0002"
-    assert "야쿠루트 => 야쿠르트" in (second / "typos.txt").read_text(encoding="utf-8")  # builds on v0001
-    assert dictionary_versions(directory) == [first, second]
-    assert current_dictionary(directory) == second
 
 
-def test_approval_refuses_nothing_new_or_bad_terms(tmp_path: Path) -> None:
-    directory = _base(tmp_path)
-    with pytest.raises(InvalidInput, match="nothing approved"):
-        approve_suggestions([], directory, approved_by="r", now=NOW)
-    with pytest.raises(InvalidInput, match="already in the current dictionary"):
-        approve_suggestions([TypoSuggestion("야구르트", "야쿠르트", 1)], directory, approved_by="r", now=NOW)
-    with pytest.raises(InvalidInput, match="contains ','"):
-        approve_suggestions([SynonymSuggestion("a, b", "c", "")], directory, approved_by="r", now=NOW)
-    with pytest.raises(InvalidInput, match="approved_by"):
-        approve_suggestions([TypoSuggestion("x", "y", 1)], directory, approved_by=" ", now=NOW)
-    assert dictionary_versions(directory) == []
-
-
-def test_concurrent_approval_of_the_same_version_conflicts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    directory = _base(tmp_path)
-    from cataloop_local.cli import dictionary_upkeep
-
-    real = dictionary_upkeep.dictionary_versions
-
-    # Another reviewer writes v0001 between our read of the versions and our rename.
-    def racing(path: Path) -> list[Path]:
-        found = real(path)
-        target = path / "versions" / "v0001"
-        if not target.exists():
-            target.mkdir(parents=True)
-            (target / "typos.txt").write_text("other\n", encoding="utf-8")
-        return found
-
-    monkeypatch.setattr(dictionary_upkeep, "dictionary_versions", racing)
-    with pytest.raises(Conflict, match="v0001 was written meanwhile"):
-        approve_suggestions([TypoSuggestion("야쿠루트", "야쿠르트", 1)], directory, approved_by="r", now=NOW)
-    assert (directory / "versions" / "v0001" / "typos.txt").read_text(encoding="utf-8") == "other\n"
-    assert [p.name for p in (directory / "versions").iterdir()] == ["v0001"]  # no staging left behind
+def test_the_shipped_dictionaries_are_read_only_files() -> None:
+    # Approved versions are objects in the stack's bucket, never files in the source tree.
+    assert not hasattr(DictionaryFiles, "write_version") and not hasattr(DictionaryFiles, "versions")
+    assert not (SHIPPED / "versions").exists()
+    assert DictionaryFiles().version() == "base"

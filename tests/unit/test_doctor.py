@@ -313,6 +313,7 @@ def _describe_and_build(config: Settings) -> dict[str, tuple[str, str]]:
         "commenter": wiring.commenter_model(config),
         "product_index": wiring._build_search_index(config),
         "learnings_index": wiring._build_learning_index(config),
+        "dictionaries": wiring.dictionaries(config),
     }
     pairs = {port: (described[port], _name(adapter)) for port, adapter in built.items()}
     for adapter in built.values():
@@ -332,6 +333,7 @@ def test_the_description_is_what_the_builders_build_offline_and_embedded(tmp_pat
     pairs = _describe_and_build(config)
     _agree(pairs)
     assert pairs["product_index"][1] == "EmbeddedSearchIndex" and pairs["search_log"][1] == "SearchLogFiles"
+    assert pairs["dictionaries"][1] == "DictionaryFiles"
 
 
 def test_the_description_is_what_the_builders_build_on_aws() -> None:
@@ -346,6 +348,7 @@ def test_the_description_is_what_the_builders_build_on_aws() -> None:
             "COMMENTER_MODEL_ID": "c",
             "GUARDRAIL_ID": "gr-1",
             "SEARCH_LOG_BUCKET": "bucket",
+            "DICTIONARY_BUCKET": "bucket",
             "SEARCH_BACKEND": "opensearch",
             "OPENSEARCH_HOST": "search-x.us-east-1.es.amazonaws.com",
             "EMBEDDING_PROVIDER": "bedrock",
@@ -355,6 +358,7 @@ def test_the_description_is_what_the_builders_build_on_aws() -> None:
     pairs = _describe_and_build(config)
     _agree(pairs)
     assert pairs["product_index"][1] == "OpenSearchIndex" and pairs["guardrail"][1] == "BedrockGuardrail"
+    assert pairs["dictionaries"][1] == "DictionaryS3"  # built without reading the bucket
 
 
 def test_the_description_is_what_the_builders_build_with_an_openai_compatible_server() -> None:

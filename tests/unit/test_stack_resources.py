@@ -206,7 +206,9 @@ def test_the_search_log_bucket_is_private_versioned_encrypted_expiring_and_tls_o
 
 
 def test_only_the_search_function_writes_the_search_log_reads_the_secret_and_applies_the_guardrail() -> None:
-    assert _functions_calling("s3:") == {"ApiFunction"}
+    assert _functions_calling("s3:PutObject") == {"ApiFunction"}
+    # The others that touch S3 only read the approved dictionaries (see the dictionaries test below).
+    assert _functions_calling("s3:") == {"ApiFunction", "IndexerFunction", "PlaceLearningsFunction"}
     assert _functions_calling("secretsmanager:") == {"ApiFunction"}
     assert _functions_calling("bedrock:ApplyGuardrail") == {"ApiFunction"}
     policies = json.loads(_policies("ApiFunction"))
@@ -411,6 +413,25 @@ def test_the_search_function_may_invoke_its_classifier_model_and_read_its_exampl
     # The local cloud (ModelProvider=offline) classifies with the rules: no model permission.
     local = _policies("ApiFunction", **local_parameters(ROOT / ".cataloop"))
     assert "InvokeClassifierModel" not in local
+
+
+@pytest.mark.parametrize("function", ["ApiFunction", "IndexerFunction", "PlaceLearningsFunction"])
+def test_the_functions_that_analyse_text_read_the_approved_dictionaries(function: str) -> None:
+    bucket = FAKE_ATTRIBUTES[("SearchLogStore", None)]
+    assert _environment(function)["DICTIONARY_BUCKET"] == bucket
+    assert f"arn:aws:s3:::{bucket}/dictionaries/*" in _policies(function)
+    # An existing bucket given as SearchLogBucket holds them too.
+    assert _environment(function, SearchLogBucket="shop-logs")["DICTIONARY_BUCKET"] == "shop-logs"
+    assert "arn:aws:s3:::shop-logs/dictionaries/*" in _policies(function, SearchLogBucket="shop-logs")
+
+
+def test_only_the_functions_that_analyse_text_may_read_the_dictionaries() -> None:
+    readers = {
+        name
+        for name, resource in RESOURCES.items()
+        if resource.get("Type") == "AWS::Serverless::Function" and "/dictionaries/*" in _policies(name)
+    }
+    assert readers == {"ApiFunction", "IndexerFunction", "PlaceLearningsFunction"}
 
 
 def test_the_commenter_defaults_to_a_small_bedrock_model() -> None:

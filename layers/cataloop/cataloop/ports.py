@@ -292,12 +292,18 @@ class SearchLog(Protocol):
 class DictionaryStore(Protocol):
     """The analyzer dictionaries in force (user dictionary, synonyms, typo corrections), versioned.
 
-    Contract: `lines(name)` returns the lines of dictionary `name` in its newest approved version (comments
-    and blank lines dropped; an unknown name is empty); `version()` names that version ("base" for the
-    shipped files).
+    Contract: `lines(name)` returns the lines of dictionary `name` in the version in force (comments and blank
+    lines dropped; an unknown name is empty); `typo_corrections()` its `wrong => right` rules as a mapping;
+    `search_time_rules()` the synonyms plus the typo rules; `version()` names that version ("base", version 0,
+    for the files shipped in the package; vNNNN for an approved one). Approved versions live in the stack's
+    bucket (`DictionaryS3`), never in the source tree; a store that cannot read them keeps the last good version.
     """
 
     def lines(self, name: str) -> list[str]: ...
+
+    def typo_corrections(self) -> dict[str, str]: ...
+
+    def search_time_rules(self) -> list[str]: ...
 
     def version(self) -> str: ...
 

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     dictionary_dir: str = Field(
         default="", description="Analyzer dictionaries; empty: the ones shipped in the package."
     )
+    dictionary_bucket: str = Field(
+        default="",
+        description="S3 bucket of the approved analyzer dictionary versions (dictionaries/vNNNN/ and the "
+        "dictionaries/current.json pointer, written by `cataloop dictionary approve`), read with a 5-minute "
+        "cache; empty, or no pointer yet: the dictionaries of DICTIONARY_DIR (the shipped ones).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

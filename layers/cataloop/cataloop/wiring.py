@@ -20,12 +20,12 @@ from cataloop.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from cataloop.adapters.dictionary_files import DictionaryFiles
     from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
     from cataloop.adapters.dynamodb_products import DynamoProductStore
     from cataloop.adapters.korean_analyzer import KoreanAnalyzer
     from cataloop.domain.search.classification import QueryVocabulary
     from cataloop.ports import (
+        DictionaryStore,
         Embedder,
         Guardrail,
         LearningIndex,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _lock = threading.RLock()
 _search_indexes: dict[tuple[str, ...], Any] = {}
 _search_services: dict[tuple[str, ...], Any] = {}
+_dictionary_stores: dict[tuple[str, ...], Any] = {}
 
 # --- which adapter each builder builds --------------------------------------------------------------------
 # One small decision per port, used by the builder below and by `describe_adapters` (`cataloop doctor`), so
@@ -105,6 +106,11 @@ def _classifier_adapter(settings: Settings) -> str:
     return "RulesQueryClassifier"
 
 
+def _dictionaries_adapter(settings: Settings) -> str:
+    # DICTIONARY_BUCKET: the approved versions in the stack's bucket (the shipped files until one is approved).
+    return "DictionaryS3" if settings.dictionary_bucket else "DictionaryFiles"
+
+
 def comment_secret_source(settings: Settings) -> str:
     """Where comment tokens' HMAC key comes from: "secrets_manager" (COMMENT_TOKEN_SECRET_ARN), "configured"
     (COMMENT_TOKEN_SECRET), "data_dir" (a key file under DATA_DIR) or "process" (a per-instance key: tokens
@@ -131,6 +137,7 @@ def describe_adapters(settings: Settings) -> dict[str, str]:
         "classifier": _classifier_adapter(settings),
         "search_log": _search_log_adapter(settings),
         "commenter": _commenter_adapter(settings),
+        "dictionaries": _dictionaries_adapter(settings),
     }
 
 
@@ -218,11 +225,32 @@ def model_client(settings: Settings) -> ModelClient:
     return _model_client(adapter, settings.offline_reference_set, ids, settings.region)
 
 
-def dictionaries(settings: Settings) -> DictionaryFiles:
-    """The analyzer dictionaries in force: DICTIONARY_DIR, else the ones shipped in the package."""
+def dictionaries(settings: Settings) -> DictionaryStore:
+    """The analyzer dictionaries in force: with DICTIONARY_BUCKET, the approved version in that bucket (one
+    store per process and bucket, its pointer re-read at most every 5 minutes; the files below until a
+    version is approved or when it cannot be read); else DICTIONARY_DIR, else the ones shipped in the
+    package."""
     from cataloop.adapters.dictionary_files import DictionaryFiles
 
-    return DictionaryFiles(settings.dictionary_dir or None)
+    files = DictionaryFiles(settings.dictionary_dir or None)
+    if _dictionaries_adapter(settings) == "DictionaryFiles":
+        return files
+    from cataloop.adapters.dictionary_s3 import DictionaryS3
+
+    key = (settings.dictionary_bucket, settings.region, settings.dictionary_dir)
+    with _lock:
+        if key not in _dictionary_stores:
+            _dictionary_stores[key] = DictionaryS3(
+                settings.dictionary_bucket, client=aws_client("s3", settings.region), fallback=files
+            )
+        return _dictionary_stores[key]
+
+
+def forget_dictionaries() -> None:
+    """Drop the cached dictionary stores: the next build reads the bucket's pointer again (after an approval,
+    or between local clouds that reuse a bucket name)."""
+    with _lock:
+        _dictionary_stores.clear()
 
 
 def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
