@@ -110,23 +110,44 @@ def _escape(char: str) -> str:
 
 
 def events_from_file(path: Path) -> list[dict[str, Any]]:
-    """PutEvents entries from a file holding one EventBridge event, a JSON list of them, or JSON lines."""
+    """PutEvents entries from a file holding one EventBridge event, a JSON list of them, or JSON lines (the
+    bus-event shape: `source`, `detail-type`, `detail`), or the AWS CLI's `put-events --entries` shape (a JSON
+    list of `{Source, DetailType, Detail, EventBusName?}`, `Detail` a JSON string or an object; also
+    `{"Entries": [...]}` as `--cli-input-json` takes it). `EventBusName` is dropped: the local cloud has
+    the template's one bus. `Detail` comes back as an object; SystemExit naming what is wrong."""
     text = path.read_text(encoding="utf-8").strip()
     if not text:
         raise SystemExit(f"{path}: the file is empty; expected an EventBridge event as JSON")
     try:
         loaded = json.loads(text)
+        if isinstance(loaded, dict) and isinstance(loaded.get("Entries"), list):
+            loaded = loaded["Entries"]
         events = loaded if isinstance(loaded, list) else [loaded]
     except json.JSONDecodeError:
         try:
             events = [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as error:
             raise SystemExit(f"{path}: not JSON or JSON lines ({error})") from error
-    entries = []
-    for index, event in enumerate(events):
-        if not isinstance(event, dict) or "detail-type" not in event or "source" not in event:
-            raise SystemExit(f"{path}: event {index} needs 'source', 'detail-type' and 'detail'")
-        entries.append(
-            {"Source": event["source"], "DetailType": event["detail-type"], "Detail": event.get("detail", {})}
+    return [_entry(path, index, event) for index, event in enumerate(events)]
+
+
+def _entry(path: Path, index: int, event: Any) -> dict[str, Any]:
+    if isinstance(event, dict) and "source" in event and "detail-type" in event:
+        source, detail_type, detail = event["source"], event["detail-type"], event.get("detail", {})
+    elif isinstance(event, dict) and "Source" in event and "DetailType" in event:
+        source, detail_type, detail = event["Source"], event["DetailType"], event.get("Detail", "{}")
+        if isinstance(detail, str):
+            try:
+                detail = json.loads(detail) if detail.strip() else {}
+            except json.JSONDecodeError as error:
+                raise SystemExit(f"{path}: entry {index}: Detail is not JSON ({error})") from error
+    else:
+        raise SystemExit(
+            f"{path}: event {index} needs 'source', 'detail-type' and 'detail' (an EventBridge event) "
+            "or 'Source', 'DetailType' and 'Detail' (a put-events entry)"
         )
-    return entries
+    if not isinstance(source, str) or not isinstance(detail_type, str):
+        raise SystemExit(f"{path}: event {index}: source and detail-type must be strings")
+    if not isinstance(detail, dict):
+        raise SystemExit(f"{path}: event {index}: the detail must be a JSON object")
+    return {"Source": source, "DetailType": detail_type, "Detail": detail}

@@ -29,27 +29,251 @@ from cataloop_local.cli.common import (
 
 # ---------------------------------------------------------------------------- commands
 def cmd_events_put(args: argparse.Namespace) -> int:
+    """Put the file's events on the bus; the local cloud runs the executions they start to their end before
+    PutEvents returns, so each new execution is reported with what it did. An event that no rule on the bus
+    matches is put (the bus accepts it, as AWS does) and reported with the closest detail-types; exit 1."""
     entries = events_from_file(Path(args.file))
     with local_cloud(args.state_dir) as cloud:
+        rules = bus_rules(cloud)
+        before = {
+            execution["executionArn"]
+            for logical in cloud.state_machine_arns
+            for execution in cloud.executions(logical)
+        }
         response = cloud.put_events(entries)
         delivered = cloud.pump_streams()
         executions = []
         for logical in cloud.state_machine_arns:
             for execution in cloud.executions(logical):
+                if execution["executionArn"] in before:
+                    continue
                 detail = cloud.describe_execution(execution["executionArn"])
-                executions.append({key: detail.get(key) for key in ("name", "status", "error", "cause")})
-    result = {"put": response, "executions": executions, "stream_records_delivered": delivered}
+                executions.append(execution_outcome(cloud, logical, detail))
+    misses = [entry for entry in entries if not matching_rules(rules, entry)]
+    result = {
+        "put": response,
+        "executions": executions,
+        "stream_records_delivered": delivered,
+        "unmatched": [{"source": e["Source"], "detail_type": e["DetailType"]} for e in misses],
+    }
     for entry in response["Entries"]:
         if entry.get("ErrorCode"):
             print(f"FAILED     {printable(entry['ErrorCode'])}: {printable(entry.get('ErrorMessage', ''))}")
+    for entry in misses:
+        print(
+            f"warning: no rule matches source {printable(entry['Source'])!r} detail-type "
+            f"{printable(entry['DetailType'])!r}; nothing ran for it",
+            file=sys.stderr,
+        )
+        suggestions = closest_patterns(rules, entry)
+        if suggestions:
+            print(f"  did you mean: {printable(', '.join(suggestions))}", file=sys.stderr)
     for execution in executions:
-        line = f"{execution['status']:<10} {printable(execution['name'])}"
-        if execution.get("error"):
-            line += f"  {printable(execution['error'])}: {printable(execution['cause'])}"
-        print(line)
+        for line in execution_lines(execution):
+            print(line)
+    if not executions and not misses:
+        print("no execution started")
     print(f"stream records delivered: {delivered}")
     write_json(args.json, result)
-    return 0 if all(e["status"] == "SUCCEEDED" for e in executions) else 1
+    failed = any(e.get("ErrorCode") for e in response["Entries"])
+    return 0 if not failed and not misses and all(e["status"] == "SUCCEEDED" for e in executions) else 1
+
+
+def bus_rules(cloud: Any) -> list[dict[str, Any]]:
+    """The enabled rules of the template's bus, each with its parsed event pattern."""
+    import boto3
+
+    from cataloop_local.emulator.resources import REGION
+
+    client = boto3.client("events", region_name=REGION)
+    rules = []
+    for logical, spec in cloud.resources.items():
+        if spec["Type"] != "AWS::Events::EventBus":
+            continue
+        bus = cloud.physical_name(logical)
+        for page in client.get_paginator("list_rules").paginate(EventBusName=bus):
+            for rule in page["Rules"]:
+                if rule.get("State", "ENABLED") == "ENABLED" and rule.get("EventPattern"):
+                    rules.append({"name": rule["Name"], "pattern": json.loads(rule["EventPattern"])})
+    return rules
+
+
+def _pattern_allows(values: Any, actual: str) -> bool:
+    """One top-level field of a pattern: absent allows anything; a list allows its strings (a content
+    filter such as {"prefix": ...} is taken to allow, as this check only looks for a likely miss)."""
+    if values is None:
+        return True
+    values = values if isinstance(values, list) else [values]
+    return any(not isinstance(value, str) or value == actual for value in values)
+
+
+def matching_rules(rules: list[dict[str, Any]], entry: dict[str, Any]) -> list[str]:
+    """Names of the rules whose source and detail-type match the entry (detail filters not checked)."""
+    return [
+        rule["name"]
+        for rule in rules
+        if _pattern_allows(rule["pattern"].get("source"), entry["Source"])
+        and _pattern_allows(rule["pattern"].get("detail-type"), entry["DetailType"])
+    ]
+
+
+def closest_patterns(rules: list[dict[str, Any]], entry: dict[str, Any], count: int = 3) -> list[str]:
+    """The (source, detail-type) pairs the rules accept closest to the entry's detail-type, as
+    'source/DetailType'."""
+    import difflib
+
+    pairs: dict[str, str] = {}
+    for rule in rules:
+        sources = [s for s in rule["pattern"].get("source") or ["*"] if isinstance(s, str)]
+        for detail_type in rule["pattern"].get("detail-type") or []:
+            if isinstance(detail_type, str):
+                for source in sources:
+                    pairs.setdefault(f"{source}/{detail_type}", detail_type)
+    names = difflib.get_close_matches(entry["DetailType"], sorted(set(pairs.values())), n=count, cutoff=0.3)
+    if not names:  # nothing close by detail-type: the ones with the right source
+        names = sorted({d for pair, d in pairs.items() if pair.startswith(entry["Source"] + "/")})[:count]
+    return [pair for name in names for pair in sorted(pairs) if pairs[pair] == name][:count]
+
+
+def _state_output(cloud: Any, execution_arn: str, state: str) -> dict[str, Any] | None:
+    """The output of `state` in the execution's history (None when it did not run or is not recorded)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from cataloop_local.emulator.resources import REGION
+
+    client = boto3.client("stepfunctions", region_name=REGION)
+    try:
+        events = client.get_execution_history(executionArn=execution_arn, reverseOrder=True)["events"]
+    except ClientError:  # the history is a nice-to-have for the summary
+        return None
+    for event in events:
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == state and details.get("output"):
+            loaded = json.loads(details["output"])
+            return loaded if isinstance(loaded, dict) else None
+    return None
+
+
+def execution_outcome(cloud: Any, logical: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """What one finished execution did, as data for `execution_lines`: its status (and error) and, by
+    state machine, the product's decision, attributes and learnings used (read back from the tables) or
+    the feedback's verdicts, corrections and learnings."""
+    from cataloop import wiring
+
+    outcome: dict[str, Any] = {
+        "state_machine": logical,
+        "name": detail.get("name"),
+        "status": detail["status"],
+        "error": detail.get("error"),
+        "cause": detail.get("cause"),
+    }
+    output = json.loads(detail["output"]) if detail.get("output") else {}
+    outcome["output"] = output
+    if logical.startswith("EnrichProduct"):
+        event = json.loads(detail.get("input") or "{}")
+        product_id = output.get("product_id") or (event.get("detail", {}).get("product") or {}).get(
+            "product_id"
+        )
+        stored = wiring.product_store(cloud.settings()).get(product_id) if product_id else None
+        if stored is not None:
+            provenance = stored.provenance or {}
+            outcome["product"] = {
+                "product_id": stored.product_id,
+                "version": stored.version,
+                "status": stored.status.value,
+                "decision": provenance.get("decision") or output.get("decision"),
+                "attributes": {
+                    name: (value or {}).get("value")
+                    for name, value in ((stored.enrichment or {}).get("attributes") or {}).items()
+                },
+                "learnings_used": list(provenance.get("learnings_used") or []),
+            }
+    elif logical.startswith("LearnFromFeedback") and output.get("relevant"):
+        resolved = _state_output(cloud, detail["executionArn"], "Resolve") or {}
+        judgements = ((resolved.get("resolution_result") or {}).get("result") or {}).get("judgements")
+        outcome["judgements"] = [
+            {key: j.get(key) for key in ("attribute", "verdict", "reason", "wrong_value", "confidence")}
+            | {"value": (j.get("value") or {}).get("value")}
+            for j in judgements or []
+        ]
+        product_id = output.get("product_id")
+        stored = wiring.product_store(cloud.settings()).get(product_id) if product_id else None
+        history = ((stored.provenance or {}).get("feedback") or []) if stored is not None else []
+        placed_ids = [
+            i
+            for placed in (output.get("outcome") or {}).get("placed") or []
+            for i in placed.get("learning_ids") or []
+            if i
+        ]
+        knowledge = wiring.knowledge_store(cloud.settings())
+        outcome["learning_texts"] = {
+            i: learning.text for i in placed_ids if (learning := knowledge.get_learning(i)) is not None
+        }
+        outcome["corrected"] = next(
+            (
+                entry.get("corrected") or {}
+                for entry in history
+                if entry.get("execution_id") == detail["executionArn"]
+            ),
+            {},
+        )
+    return outcome
+
+
+def execution_lines(execution: dict[str, Any]) -> list[str]:
+    """A few lines per execution: status and name, then what it decided."""
+    line = f"{execution['status']:<10} {printable(execution['state_machine'])} {printable(execution['name'])}"
+    if execution.get("error"):
+        line += f"  {printable(execution['error'])}: {printable(execution['cause'])}"
+    lines = [line]
+    output = execution.get("output") or {}
+    product = execution.get("product")
+    if product is not None:
+        attributes = ", ".join(f"{name}={value}" for name, value in sorted(product["attributes"].items()))
+        lines.append(
+            f"  {printable(product['product_id'])} v{product['version']} {product['status']}  "
+            f"decision {printable(product['decision'])}"
+        )
+        lines.append(f"  attributes: {printable(attributes or '(none)')}")
+        lines.append(f"  learnings used: {printable(', '.join(product['learnings_used']) or 'none')}")
+    if execution["state_machine"].startswith("LearnFromFeedback") and output:
+        lines.append(
+            f"  {printable(output.get('kind'))} on {printable(output.get('product_id'))}: "
+            + ("relevant" if output.get("relevant") else "ignored")
+            + f" ({printable(output.get('reason'))})"
+        )
+        for judgement in execution.get("judgements") or []:
+            value = judgement.get("value")
+            lines.append(
+                f"  claim {printable(judgement['attribute'])}: {printable(judgement['verdict'])}"
+                + (
+                    f" -> {printable(value)}"
+                    if value is not None and judgement["verdict"] == "correct"
+                    else ""
+                )
+                + f" ({printable(judgement.get('reason'))})"
+            )
+        for name, change in (execution.get("corrected") or {}).items():
+            lines.append(
+                f"  corrected {printable(name)}: {printable(change.get('old'))} -> {printable(change.get('new'))}"
+            )
+        result = output.get("outcome") or {}
+        for placed in result.get("placed") or []:
+            ids = ", ".join(i for i in placed.get("learning_ids") or [] if i)
+            lines.append(
+                f"  learning {printable(placed.get('action'))} {printable(ids or '-')} in "
+                f"{printable(' > '.join(placed.get('node_path') or []) or '(root)')}"
+            )
+            for i in placed.get("learning_ids") or []:
+                if i in (execution.get("learning_texts") or {}):
+                    lines.append(f"    {printable(i)}: {printable(execution['learning_texts'][i])}")
+        for learning_id in result.get("downvoted") or []:
+            retired = " (retired)" if learning_id in (result.get("retired") or []) else ""
+            lines.append(f"  downvoted {printable(learning_id)}{retired}")
+        if result.get("needs_review"):
+            lines.append(f"  sent to human review: {printable(result.get('review_reason'))}")
+    return lines
 
 
 def cmd_enrich(args: argparse.Namespace) -> int:
@@ -343,9 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     from cataloop_local.cli.doctor import add_doctor_parser
     from cataloop_local.cli.evaluation import add_eval_parser
     from cataloop_local.cli.kb import add_kb_parser
+    from cataloop_local.cli.product import add_product_parser
     from cataloop_local.cli.review import add_review_parser
 
     add_kb_parser(commands)
+    add_product_parser(commands)
     add_review_parser(commands)
     add_eval_parser(commands)
     add_dictionary_parser(commands)
