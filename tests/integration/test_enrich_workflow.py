@@ -55,7 +55,8 @@ def _review_messages(cloud: LocalCloud) -> list[dict[str, Any]]:
 
 
 def test_agreement_is_persisted_directly_with_provenance(cloud: LocalCloud) -> None:
-    listing = _submit(cloud, "p-agree", "Stumptown Coffee - House Blend", ["Coffee"])
+    # The seller's brand field: workers read a brand from it or from a learned lexicon, never from word shape.
+    listing = _submit(cloud, "p-agree", "Stumptown Coffee - House Blend", ["Coffee"], brand="Stumptown")
 
     execution = _execution(cloud, listing["product_id"])
     assert execution["status"] == "SUCCEEDED"
@@ -86,7 +87,8 @@ def test_disagreement_goes_to_the_supervisor_who_resolves_it(cloud: LocalCloud) 
 
 
 def test_an_unresolvable_product_goes_to_human_review(cloud: LocalCloud) -> None:
-    listing = _submit(cloud, "p-nebula", "Nebula Roasters Espresso Beans 12 oz", ["Coffee"])
+    # Two item forms the supervisor's visible reference does not know: a low-confidence reading.
+    listing = _submit(cloud, "p-nebula", "Nebula Roasters Espresso Beans, Zorbic Pods, 12 oz", ["Coffee"])
 
     assert _execution(cloud, listing["product_id"])["status"] == "SUCCEEDED"
     product = _product(listing["product_id"])
