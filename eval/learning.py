@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.enrichment.consensus import ConsensusSettings
@@ -36,6 +36,8 @@ from cataloop.domain.knowledge.tree import LearningStatus
 from cataloop.ports import KnowledgeStore, ModelClient
 from cataloop.services.pipeline import EnrichmentPipeline, PipelineRun, Retriever, tree_retriever
 from cataloop_eval.scoring import ScoreBoard, Scores
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -226,19 +228,24 @@ def by_slice(scores: Sequence[ProductScore], slices: int = 10) -> list[dict[str,
     return [summarise(part) for part in parts]
 
 
-def interleave(items: Sequence[Labelled]) -> list[Labelled]:
-    """Round-robin over categories, each category in file order: a marketplace receives every category
-    over time, so what changes from slice to slice is the learning, not the slice's category mix."""
-    by_category: dict[str, list[Labelled]] = {}
+def round_robin(items: Sequence[T], key: Callable[[T], str]) -> list[T]:
+    """Round-robin over the groups `key` names, each group in its given order."""
+    groups: dict[str, list[T]] = {}
     for item in items:
-        by_category.setdefault(item.category, []).append(item)
-    queues = list(by_category.values())
-    ordered: list[Labelled] = []
+        groups.setdefault(key(item), []).append(item)
+    queues = list(groups.values())
+    ordered: list[T] = []
     position = 0
     while any(position < len(queue) for queue in queues):
         ordered.extend(queue[position] for queue in queues if position < len(queue))
         position += 1
     return ordered
+
+
+def interleave(items: Sequence[Labelled]) -> list[Labelled]:
+    """Round-robin over categories, each category in file order: a marketplace receives every category
+    over time, so what changes from slice to slice is the learning, not the slice's category mix."""
+    return round_robin(items, lambda item: item.category)
 
 
 # ------------------------------------------------------------------------------------ flat-list retrieval

@@ -13,6 +13,7 @@ from typing import Any
 from cataloop.adapters.dynamodb_codec import from_item
 from cataloop.wiring import aws_client
 from cataloop_eval.extraction import OaMineRecord
+from cataloop_eval.learning import round_robin
 from cataloop_eval.scoring import ScoreBoard
 from cataloop_local.emulator.cloud import LocalCloud
 
@@ -21,16 +22,7 @@ def interleave_by_category(records: Sequence[OaMineRecord]) -> list[OaMineRecord
     """Round-robin over categories, each category in file order. The OA-Mine files are grouped by category;
     a marketplace receives all categories over time, and the learning effect is what should show, not the
     difficulty of whichever category a slice happens to hold."""
-    by_category: dict[str, list[OaMineRecord]] = {}
-    for record in records:
-        by_category.setdefault(record.category, []).append(record)
-    queues = list(by_category.values())
-    ordered: list[OaMineRecord] = []
-    position = 0
-    while any(position < len(queue) for queue in queues):
-        ordered.extend(queue[position] for queue in queues if position < len(queue))
-        position += 1
-    return ordered
+    return round_robin(records, lambda record: record.category)
 
 
 @dataclass
