@@ -42,9 +42,10 @@ BUILDER_PORTS: dict[str, tuple[str, ...]] = {
     "product_store": ("product_store",),
     "knowledge_store": ("knowledge_store",),
     "embedder": ("embedder",),
-    "search_index": ("product_index", "embedder"),
-    "learning_index": ("learnings_index", "embedder"),
-    "knowledge_search": ("learnings_index", "embedder"),
+    "search_index": ("product_index", "embedder", "dictionaries"),
+    "learning_index": ("learnings_index", "embedder", "dictionaries"),
+    "knowledge_search": ("learnings_index", "embedder", "dictionaries"),
+    "dictionaries": ("dictionaries",),
     "guardrail": ("guardrail",),
     "search_log": ("search_log",),
     "commenter_model": ("commenter",),
@@ -56,12 +57,12 @@ BUILDER_PORTS: dict[str, tuple[str, ...]] = {
         "commenter",
         "search_log",
         "product_store",
+        "dictionaries",
     ),
 }
-# Builders that make no adapter of a port (boto3 clients, dictionary files, keys, helpers).
+# Builders that make no adapter of a port (boto3 clients, keys, helpers).
 NO_PORT = {
     "aws_client",
-    "dictionaries",
     "korean_analyzer",
     "comment_token_secret",
     "close_search_indexes",

@@ -33,6 +33,7 @@ SEARCH_PORTS = {
     "commenter",
     "search_log",
     "product_store",
+    "dictionaries",
 }
 
 
