@@ -64,6 +64,10 @@ def _print_slices(slices: list[Any]) -> None:
     )
 
 
+def _precision(value: float | None) -> str:
+    return "n/a (no agreed product)" if value is None else f"{value:.3f}"
+
+
 def _test_with_and_without(cloud: Any) -> dict[str, Any]:
     """Score OA-Mine test.jsonl with the knowledge base the demo built (frozen) and with none."""
     from cataloop import wiring
@@ -242,7 +246,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print_round(feedback)
 
         print("\n4/4 Search")
-        searches = _searches(cloud)
+        with cloud.as_function("ApiFunction"):  # its settings: the search log goes to the stack's bucket
+            searches = _searches(cloud)
         test_scores = _test_with_and_without(cloud) if OA_MINE_TEST.exists() else None
         if test_scores is not None:
             _print_test(test_scores)
@@ -265,7 +270,8 @@ def run_demo(args: argparse.Namespace) -> int:
     first, last = slices[0], slices[-1]
     print(
         f"\nDisagreement rate {first.disagreement_rate:.2f} in the first tenth -> {last.disagreement_rate:.2f} in "
-        f"the last; agreed-path precision {first.agreed_precision or 0:.3f} -> {last.agreed_precision or 0:.3f}."
+        f"the last; agreed-path precision {_precision(first.agreed_precision)} -> "
+        f"{_precision(last.agreed_precision)}."
     )
     print(
         f"Took {summary['seconds']} s. State kept in {state_dir}: try `cataloop search 유산균`, "

@@ -385,9 +385,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"q": args.query, "size": args.size, "page": args.page}
     if args.sort:
         params["sort"] = args.sort
-    with local_cloud(args.state_dir) as cloud:
+    with local_cloud(args.state_dir) as cloud, cloud.as_function("ApiFunction"):
         cloud.pump_streams()  # index whatever the last command left on the stream
-        service = wiring.search_service(settings())
+        service = wiring.search_service(settings())  # the API function's settings, search-log bucket included
         try:
             response = service.search(params)
         except InvalidInput as error:

@@ -220,6 +220,13 @@ class LocalCloud:
             shared = {k: v for k, v in shared.items() if function.environment.get(k) == v}
         return shared
 
+    @contextmanager
+    def as_function(self, function: str) -> Iterator[None]:
+        """Run the enclosed code with one function's environment (by logical id, name or ARN), as its
+        handler would see it: e.g. the search service with the ApiFunction's search-log bucket."""
+        with lambdas.applied_environment(self.functions.get(function).environment):
+            yield
+
     def settings(self) -> Any:
         """The stack's `cataloop.settings.Settings`, as every function reads them."""
         from cataloop.settings import Settings

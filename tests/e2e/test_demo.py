@@ -55,6 +55,9 @@ def test_the_demo_runs_every_stage_and_reports_from_the_cloud(tmp_path: Path) ->
     # The state stays for later commands: the knowledge base and the index are on disk.
     assert (tmp_path / "state" / "tables" / "KnowledgeTable.json").is_file()
     assert (tmp_path / "state" / "search").is_dir()
+    # The demo's searches are logged as the API function logs them: into the stack's (moto) bucket.
+    bucket = json.loads((tmp_path / "state" / "s3" / "SearchLogStore" / "index.json").read_text("utf-8"))
+    assert any(key.startswith("search-log/") for key in bucket)
 
 
 def _cataloop(*words: str) -> subprocess.CompletedProcess[str]:
