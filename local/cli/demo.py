@@ -26,8 +26,8 @@ from cataloop_local.cli.common import PROJECT_ROOT, local_cloud, printable, writ
 from cataloop_local.emulator.state import LocalState, StateLocked
 
 OA_MINE_TRAIN = PROJECT_ROOT / "data" / "oa-mine" / "train.jsonl"
-# The public benchmark, scored (never replayed) at the end; the shared copy when the repo has none.
-OA_MINE_TEST = PROJECT_ROOT.parent / "shared" / "data" / "oa-mine" / "test.jsonl"
+# The public benchmark, scored (never replayed) at the end.
+OA_MINE_TEST = PROJECT_ROOT / "data" / "oa-mine" / "test.jsonl"
 KOREAN_CATALOG = PROJECT_ROOT / "data" / "korean-mall" / "products.jsonl"
 DEFAULT_PRODUCTS = 200
 DEFAULT_KOREAN = 120
