@@ -61,3 +61,25 @@ def test_one_persistence_layer_per_key_on_the_shared_client(table: str) -> None:
     assert other.persistence.client is first.persistence.client
     assert first.persistence.table_name == table
     assert first.config.raise_on_no_idempotency_key and first.config.event_key_jmespath == "signal.signal_id"
+
+
+def test_nothing_is_built_at_import_only_on_first_use(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[tuple[str, ...]] = []
+    real = idempotency.persistence_layer
+
+    def counting(*key: str) -> Any:
+        built.append(key)
+        return real(*key)
+
+    monkeypatch.setattr(idempotency, "persistence_layer", counting)
+    once = idempotent_state("signal.signal_id")
+
+    @once
+    def step(state: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    assert built == []  # a handler module decorating its step builds no client and no persistence layer
+    once.register_lambda_context(SimpleNamespace(get_remaining_time_in_millis=lambda: 30_000))  # type: ignore[arg-type]
+    assert step(state={"signal": {"signal_id": "s1"}}) == {"ok": True}
+    assert step(state={"signal": {"signal_id": "s1"}}) == {"ok": True}
+    assert built == [(table, REGION, "signal.signal_id")]  # once, then the decorated step is kept

@@ -14,9 +14,15 @@ from tests.conftest import ROOT
 
 PROBE = """
 import json
+import sys
 import aws_xray_sdk.core.patcher as patcher
 from cataloop import observability
+at_import = sorted(patcher._PATCHED_MODULES)
+requests_imported = "requests" in sys.modules
+import requests
 print(json.dumps({
+    "patched_at_import": at_import,
+    "requests_imported_at_import": requests_imported,
     "patched": sorted(patcher._PATCHED_MODULES),
     "disabled": bool(observability.tracer.disabled),
     "service": observability.logger.service,
@@ -26,11 +32,15 @@ print(json.dumps({
 
 
 def _probe(**environment: str) -> dict[str, object]:
+    return _probe_code(PROBE, **environment)
+
+
+def _probe_code(code: str, **environment: str) -> dict[str, object]:
     keep = {
         k: v for k, v in os.environ.items() if not k.startswith(("POWERTOOLS_", "LAMBDA_", "AWS_LAMBDA_"))
     }
     result = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         env={**keep, "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR", **environment},
         capture_output=True,
         text=True,
@@ -43,7 +53,15 @@ def _probe(**environment: str) -> dict[str, object]:
 def test_in_lambda_the_tracer_patches_only_botocore_and_requests() -> None:
     probe = _probe(LAMBDA_TASK_ROOT="/var/task", POWERTOOLS_SERVICE_NAME="cataloop")
     assert probe["disabled"] is False
+    # botocore at import; requests only once something imports it (opensearch-py, in the searching functions).
+    assert probe["patched_at_import"] == ["botocore"]
+    assert probe["requests_imported_at_import"] is False
     assert probe["patched"] == ["botocore", "requests"]
+
+
+def test_requests_imported_before_the_tracer_is_patched_too() -> None:
+    early = _probe_code("import requests\n" + PROBE, LAMBDA_TASK_ROOT="/var/task")
+    assert early["patched_at_import"] == ["botocore", "requests"]
 
 
 def test_tracing_stays_off_locally_and_the_names_match_the_template() -> None:
