@@ -6,9 +6,10 @@ and unreadable items."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,10 +41,48 @@ from cataloop.errors import CataloopError, Conflict, InvalidInput
 from cataloop.services import knowledge_admin as kb_admin
 from cataloop.services import knowledge_base as kb
 from cataloop.services.learning_outcomes import record_outcomes
-from tests.contract.conftest import PAGE_SIZE, KnowledgeStoreFactory, create_table_from_template, unique_table
+from cataloop_local.emulator.cfn import load_template
+from tests.conftest import TEMPLATE
+from tests.contract.conftest import KINDS, PAGE_SIZE, KnowledgeStoreFactory, unique_table
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+def create_knowledge_table(client: Any, name: str) -> None:
+    """Create table `name` as template.yaml's KnowledgeTable: keys, billing, stream and its secondary index
+    (the conftest's table helper passes no GlobalSecondaryIndexes)."""
+    properties = copy.deepcopy(load_template(TEMPLATE)["Resources"]["KnowledgeTable"]["Properties"])
+    client.create_table(
+        TableName=name,
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
+        StreamSpecification={
+            "StreamEnabled": True,
+            "StreamViewType": properties["StreamSpecification"]["StreamViewType"],
+        },
+    )
+
+
+@pytest.fixture(params=KINDS)
+def new_knowledge_store(request: pytest.FixtureRequest) -> Iterator[KnowledgeStoreFactory]:
+    """Makes empty knowledge stores of one kind (each DynamoDB store on its own table, with the index)."""
+    if request.param == "memory":
+        yield lambda: InMemoryKnowledgeStore(page_size=PAGE_SIZE)
+        return
+    client = request.getfixturevalue("dynamodb")
+    names: list[str] = []
+
+    def make() -> DynamoKnowledgeStore:
+        names.append(unique_table("cataloop-test-knowledge"))
+        create_knowledge_table(client._client, names[-1])
+        return DynamoKnowledgeStore(client, names[-1], scan_page_size=PAGE_SIZE)
+
+    yield make
+    for name in names:
+        client._client.delete_table(TableName=name)
 
 
 def brand(values: list[str], scope: list[str], product: str) -> LearningDraft:
@@ -170,6 +209,93 @@ def test_learnings_along_reads_the_root_and_every_prefix_root_first(knowledge_st
     along = knowledge_store.learnings_along(["Food", "Coffee", "Pods", "Decaf"])
     assert [item.id for item in along] == [root.id, coffee.id, pods.id]
     assert tea.id not in [item.id for item in knowledge_store.learnings_along(["Food", "Coffee"])]
+
+
+def _junk(store: Any, active: Learning, count: int) -> None:
+    """`count` learnings next to `active` that retrieval may not use (retired and proposed alternately), each
+    written and then upvoted twice: 3 * count learning writes, so 3 * count audit entries."""
+    for number in range(count):
+        retired = number % 2 == 0
+        first = active.model_copy(
+            update={
+                "id": f"{active.id}-junk-{number:03d}",
+                "status": LearningStatus.RETIRED if retired else LearningStatus.PROPOSED,
+                "valid_to": LATER if retired else None,
+            }
+        )
+        previous: Learning | None = None
+        for learning in (first, upvoted(first), upvoted(upvoted(first))):
+            node = store.get_node(active.scope_path)
+            store.commit(change_for([(learning, previous)], {node.key: node}))
+            previous = learning
+
+
+def test_active_learnings_along_reads_only_the_learnings_retrieval_may_use(knowledge_store: Any) -> None:
+    new_id = ids()
+    (active,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    path = ["Food", "Coffee", "Pods"]
+
+    def reads(call: Callable[[], Any]) -> tuple[Any, int]:
+        before = knowledge_store.items_read
+        result = call()
+        return result, knowledge_store.items_read - before
+
+    assert reads(lambda: knowledge_store.active_learnings_along(path)) == ([active], 1)
+    _junk(knowledge_store, active, 50)  # 50 retired or proposed learnings, 150 audit entries
+    assert len(knowledge_store.node_partition(["Food", "Coffee"])[1]) == 51
+    assert (
+        len(knowledge_store.audit_log(NOW.date().isoformat()) + knowledge_store.audit_log("2026-11-02")) > 100
+    )
+
+    # the same single item read however many other learnings and audit entries the node has collected ...
+    assert reads(lambda: knowledge_store.active_learnings_along(path)) == ([active], 1)
+    # ... where whole partitions grow with them (root, Food and Food/Coffee nodes + 51 learnings)
+    along, partition_reads = reads(lambda: knowledge_store.learnings_along(path))
+    assert len(along) == 51 and partition_reads == 54
+
+    # a learning that stops being active leaves what retrieval reads in the same write
+    node = knowledge_store.get_node(["Food", "Coffee"])
+    retired = active.revise(LATER, "ana", "retired", "wrong", status=LearningStatus.RETIRED, valid_to=LATER)
+    knowledge_store.commit(change_for([(retired, active)], {node.key: node}))
+    assert reads(lambda: knowledge_store.active_learnings_along(path)) == ([], 0)
+    assert kb.retrieve_for_prompt(knowledge_store, path, "Lavazza pods") == []
+
+
+def test_active_learnings_along_is_retrieval_input_root_first(knowledge_store: Any) -> None:
+    new_id = ids()
+    (coffee,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    (root,) = place(knowledge_store, fact("true", ["Food"]), new_id)
+    place(knowledge_store, brand(["Twinings"], ["Food", "Tea"], "p2"), new_id)
+    place(knowledge_store, fact("false", ["Food"]), new_id, now=LATER)  # replaces `root`
+    (replacement,) = [item for item in knowledge_store.learnings_along(["Food"]) if item.live]
+    path = ["Food", "Coffee", "Pods"]
+    assert knowledge_store.active_learnings_along(path) == [replacement, coffee]
+    expected = [item for item in knowledge_store.learnings_along(path) if item.live]
+    assert knowledge_store.active_learnings_along(path) == expected
+    assert root.id not in [item.id for item in knowledge_store.active_learnings_along(path)]
+
+
+def test_the_memory_manager_reads_each_node_partition_once_per_attempt() -> None:
+    class Counting(InMemoryKnowledgeStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.partitions: list[str] = []
+
+        def node_partition(self, path: Any) -> Any:
+            self.partitions.append("/".join(path).lower())
+            return super().node_partition(path)
+
+    store = Counting()
+    new_id = ids()
+    for scope in (["Food", "Coffee"], ["Food", "Tea"], ["Food", "Dairy"]):
+        place(store, brand(["Lavazza"], scope, "p1"), new_id)
+    store.partitions.clear()
+    result = kb.place_learning(
+        brand(["Illy"], ["Food", "Coffee"], "p2"), store, DeploymentMode.DEPLOY_AND_LEARN, new_id=new_id
+    )
+    assert result.attempts == 1
+    assert sorted(store.partitions) == sorted(set(store.partitions))
+    assert {"food/coffee", "food/tea", "food/dairy"} <= set(store.partitions)
 
 
 def test_get_learning_returns_the_current_version(knowledge_store: Any) -> None:
@@ -525,7 +651,7 @@ def test_scan_learnings_yields_only_learning_items_a_page_at_a_time(knowledge_st
 
 def test_the_fake_holds_the_same_items_as_the_table(dynamodb: Any) -> None:
     side_by_side = unique_table("side-by-side")
-    create_table_from_template(dynamodb._client, "KnowledgeTable", side_by_side)
+    create_knowledge_table(dynamodb._client, side_by_side)
     table = DynamoKnowledgeStore(dynamodb, side_by_side)
     fake = InMemoryKnowledgeStore()
     populate(table)
@@ -542,7 +668,7 @@ def test_the_fake_holds_the_same_items_as_the_table(dynamodb: Any) -> None:
 
 def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dynamodb: Any) -> None:
     decoders = unique_table("decoders")
-    create_table_from_template(dynamodb._client, "KnowledgeTable", decoders)
+    create_knowledge_table(dynamodb._client, decoders)
     store = DynamoKnowledgeStore(dynamodb, decoders)
     populate(store)
     decoded: list[Learning] = []
@@ -566,7 +692,7 @@ def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dyna
 
 def test_a_learning_item_written_before_the_outcome_counters_loads_with_zero(dynamodb: Any) -> None:
     older = unique_table("before-outcomes")
-    create_table_from_template(dynamodb._client, "KnowledgeTable", older)
+    create_knowledge_table(dynamodb._client, older)
     store = DynamoKnowledgeStore(dynamodb, older)
     (learning,) = place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
     key = {"pk": {"S": "NODE#/coffee"}, "sk": {"S": f"LEARNING#{learning.id}"}}
@@ -583,6 +709,37 @@ def test_a_learning_item_written_before_the_outcome_counters_loads_with_zero(dyn
     assert report.harmful == 1 and store.get_learning(learning.id).harmful == 1
 
 
+def test_without_the_index_active_learnings_along_reads_partitions_then_a_backfill_restores_it(
+    dynamodb: Any,
+) -> None:
+    old = unique_table("before-the-index")
+    dynamodb._client.create_table(
+        TableName=old,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    store = DynamoKnowledgeStore(dynamodb, old)
+    populate(store)
+    expected = [item for item in store.learnings_along(["Food", "Dairy", "Yogurt"]) if item.live]
+    assert len(expected) == 1
+    assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == expected  # whole partitions, filtered
+
+    indexed = unique_table("backfilled")
+    create_knowledge_table(dynamodb._client, indexed)
+    for item in dynamodb.scan(TableName=old)["Items"]:  # items written before the index: no active_node
+        item.pop("active_node", None)
+        dynamodb.put_item(TableName=indexed, Item=item)
+    store = DynamoKnowledgeStore(dynamodb, indexed)
+    assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == []
+    assert store.backfill_active_index() == 3 and store.backfill_active_index() == 0
+    assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == expected
+    assert len(store.active_learnings_along(["Food", "Coffee", "Pods"])) == 2
+
+
 def test_learning_from_image_names_the_learning_that_does_not_validate() -> None:
     keys = {"pk": "NODE#/coffee", "sk": "LEARNING#L-042"}
     with pytest.raises(InvalidInput, match="learning L-042"):
@@ -592,7 +749,7 @@ def test_learning_from_image_names_the_learning_that_does_not_validate() -> None
 
 def test_scan_learnings_names_the_learning_item_that_does_not_validate(dynamodb: Any) -> None:
     broken = unique_table("broken")
-    create_table_from_template(dynamodb._client, "KnowledgeTable", broken)
+    create_knowledge_table(dynamodb._client, broken)
     store = DynamoKnowledgeStore(dynamodb, broken)
     place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
     dynamodb.put_item(

@@ -155,7 +155,13 @@ class KnowledgeStore(Protocol):
     - `scan_learnings` yields every learning item, a page at a time (for a full reindex); an unreadable
       learning raises `InvalidInput` naming its id. `approximate_count` counts every item of the store
       (nodes, locators, influence and audit records too): an upper bound on the learnings, for progress.
-    - Reads are consistent.
+    - Reads are consistent, except `active_learnings_along` (retrieval for a prompt): it may lag a commit
+      by about a second in DynamoDB (a GSI). Decisions that write read `node_partition`, which is consistent.
+    - `active_learnings_along(path)` returns only the learnings retrieval may use (active, no `valid_to`)
+      along `path`, root first, and reads only those: its read units per call do not grow with the retired,
+      superseded or proposed learnings of the nodes, nor with audit, influence or locator items.
+      `learnings_along` and `node_partition` return every learning (any status) and read whole node
+      partitions. Both stores count the items their reads read in `items_read`.
     """
 
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None: ...
@@ -163,6 +169,8 @@ class KnowledgeStore(Protocol):
     def node_partition(self, path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]: ...
 
     def learnings_along(self, path: Sequence[str]) -> list[Learning]: ...
+
+    def active_learnings_along(self, path: Sequence[str]) -> list[Learning]: ...
 
     def get_learning(self, learning_id: str) -> Learning | None: ...
 

@@ -6,10 +6,15 @@ later versions only over the version before them, and the nodes the decision rea
 
 The item layout, key scheme and item decoders are in `dynamodb_knowledge_items.py`, with the checks and errors
 this store shares with `InMemoryKnowledgeStore`.
+
+Hot-path reads go by key: `active_learnings_along` (retrieval for a prompt) queries the sparse
+`ActiveLearnings` index once per level of the path, so it reads only the live active learnings there, however
+many retired or proposed learnings the nodes keep. `items_read` counts the items Query and GetItem read.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,6 +24,8 @@ from botocore.exceptions import ClientError
 from cataloop.adapters.dynamodb_codec import from_item, to_item
 from cataloop.adapters.dynamodb_errors import RetryableErrors
 from cataloop.adapters.dynamodb_knowledge_items import (
+    ACTIVE_INDEX,
+    ACTIVE_NODE,
     INFLUENCE_PREFIX,
     LEARNING_PREFIX,
     LOCATOR_SK,
@@ -30,8 +37,10 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     duplicate_items,
     influence_sk,
     learning_from_image,
+    learning_item,
     learning_pk_for,
     node_pk_for,
+    retrievable,
     strip_item,
     too_many_writes,
     validated_snapshot,
@@ -54,17 +63,30 @@ from cataloop.domain.knowledge.tree import (
 )
 from cataloop.errors import CataloopError, Conflict
 
+logger = logging.getLogger(__name__)
+
 SCAN_PAGE_SIZE = 500
 _CONFLICT_CODES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+_NO_INDEX_CODES = frozenset({"ValidationException", "ResourceNotFoundException"})
 
 
 class DynamoKnowledgeStore:
     """The knowledge base on one DynamoDB table (low-level client)."""
 
-    def __init__(self, client: Any, table_name: str, *, scan_page_size: int = SCAN_PAGE_SIZE):
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        scan_page_size: int = SCAN_PAGE_SIZE,
+        active_index: str | None = ACTIVE_INDEX,
+    ):
         self._client = RetryableErrors(client)  # throttling and 5xx -> RetryableStoreError
         self._table = table_name
         self._page_size = scan_page_size
+        # None (or an index the table does not have yet, found on first use): read whole node partitions.
+        self._active_index = active_index
+        self.items_read = 0  # items read by Query (ScannedCount, before any filter) and GetItem
 
     @property
     def table(self) -> str:
@@ -72,16 +94,18 @@ class DynamoKnowledgeStore:
 
     # ------------------------------------------------------------------------------------------ reads
 
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, *, consistent: bool = True, **kwargs: Any) -> Iterator[dict[str, Any]]:
         start: dict[str, Any] | None = None
         while True:
             page = self._client.query(
                 TableName=self._table,
-                ConsistentRead=True,
+                ConsistentRead=consistent,
                 **kwargs,
                 **({"ExclusiveStartKey": start} if start else {}),
             )
-            yield from page.get("Items", [])
+            items = page.get("Items", [])
+            self.items_read += int(page.get("ScannedCount", len(items)))
+            yield from items
             start = page.get("LastEvaluatedKey")
             if not start:
                 return
@@ -127,12 +151,15 @@ class DynamoKnowledgeStore:
         about every six hours in AWS: an upper bound of what `scan_learnings` yields, for progress only."""
         return int(self._client.describe_table(TableName=self._table)["Table"].get("ItemCount", 0))
 
-    def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": node_pk_for(path)}, "sk": {"S": NODE_SK}},
-            ConsistentRead=True,
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
         ).get("Item")
+        self.items_read += item is not None
+        return item
+
+    def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
+        item = self._get(node_pk_for(path), NODE_SK)
         return None if item is None else KnowledgeNode.model_validate(strip_item(item))
 
     def node_partition(self, path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]:
@@ -153,25 +180,61 @@ class DynamoKnowledgeStore:
         return self.node_partition(path)[1]
 
     def learnings_along(self, path: Sequence[str]) -> list[Learning]:
-        """Learnings under the root and every prefix of `path`, root first (one Query per level)."""
+        """Learnings under the root and every prefix of `path` (any status), root first (one Query per
+        level, reading whole node partitions: for audits and tests, not the per-product path)."""
         found: list[Learning] = []
         for depth in range(len(path) + 1):
             found.extend(self.list_learnings(path[:depth]))
         return found
 
+    def active_learnings_along(self, path: Sequence[str]) -> list[Learning]:
+        """The live active learnings under the root and every prefix of `path`, root first, by id within a
+        level: one Query per level on the sparse `ActiveLearnings` index, which reads only those items
+        (eventually consistent, as every GSI read: a commit shows up within about a second). Without the
+        index, whole partitions are read and filtered (the same result, more reads)."""
+        found: list[Learning] = []
+        for depth in range(len(path) + 1):
+            found.extend(self._active_under(node_pk_for(path[:depth])))
+        return found
+
+    def _active_under(self, node_pk: str) -> list[Learning]:
+        if self._active_index is not None:
+            try:
+                return [
+                    Learning.model_validate(strip_item(item))
+                    for item in self._query(
+                        consistent=False,
+                        IndexName=self._active_index,
+                        KeyConditionExpression="#n = :pk",
+                        ExpressionAttributeNames={"#n": ACTIVE_NODE},
+                        ExpressionAttributeValues={":pk": {"S": node_pk}},
+                    )
+                ]
+            except ClientError as error:
+                message = str(error.response.get("Error", {}).get("Message", "")).lower()
+                # DynamoDB: ValidationException (no such index, or one still backfilling); moto: not found
+                if error.response["Error"]["Code"] not in _NO_INDEX_CODES or "index" not in message:
+                    raise
+                logger.warning(
+                    "knowledge table has no usable active-learnings index; reading whole node partitions",
+                    extra={"table": self._table, "index": self._active_index, "error": message},
+                )
+                self._active_index = None
+        learnings: list[Learning] = []
+        for item in self._query(
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :learning)",
+            ExpressionAttributeValues={":pk": {"S": node_pk}, ":learning": {"S": LEARNING_PREFIX}},
+        ):
+            learning = Learning.model_validate(strip_item(item))
+            if retrievable(learning):
+                learnings.append(learning)
+        return learnings
+
     def get_learning(self, learning_id: str) -> Learning | None:
-        locator = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": learning_pk_for(learning_id)}, "sk": {"S": LOCATOR_SK}},
-            ConsistentRead=True,
-        ).get("Item")
+        locator = self._get(learning_pk_for(learning_id), LOCATOR_SK)
         if locator is None:
             return None
-        item = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": locator["node_pk"]["S"]}, "sk": {"S": f"{LEARNING_PREFIX}{learning_id}"}},
-            ConsistentRead=True,
-        ).get("Item")
+        item = self._get(locator["node_pk"]["S"], f"{LEARNING_PREFIX}{learning_id}")
         return None if item is None else Learning.model_validate(strip_item(item))
 
     def tree(self) -> list[KnowledgeNode]:
@@ -225,8 +288,7 @@ class DynamoKnowledgeStore:
 
     def _learning_puts(self, learning: Learning) -> list[dict[str, Any]]:
         node_pk = node_pk_for(learning.scope_path)
-        data = learning.model_dump(mode="json")
-        item = to_item({"pk": node_pk, "sk": f"{LEARNING_PREFIX}{learning.id}", "entity": "learning", **data})
+        item = to_item(learning_item(learning))
         actions: list[dict[str, Any]] = [
             {"Put": {"TableName": self._table, "Item": item, **self._versioned(learning.version - 1)}}
         ]
@@ -373,11 +435,8 @@ class DynamoKnowledgeStore:
         at = utc_now()
         for incoming in snapshot.learnings:
             learning = store_imported(incoming, at)
-            data = learning.model_dump(mode="json")
             node_pk = node_pk_for(learning.scope_path)
-            item = to_item(
-                {"pk": node_pk, "sk": f"{LEARNING_PREFIX}{learning.id}", "entity": "learning", **data}
-            )
+            item = to_item(learning_item(learning))
             try:
                 self._client.put_item(
                     TableName=self._table,
@@ -401,6 +460,34 @@ class DynamoKnowledgeStore:
         for node in snapshot.nodes:
             self._retrying(lambda node=node: self._recount(node.path), max_attempts)
         return ImportResult(nodes=len(snapshot.nodes), learnings_written=written, learnings_kept=kept)
+
+    def backfill_active_index(self) -> int:
+        """One-off, for a table created before the `ActiveLearnings` index: set `active_node` on every
+        retrievable learning that lacks it (a conditional update at its current version, so a concurrent
+        writer wins and writes the attribute itself). Idempotent; returns how many items it updated."""
+        updated = 0
+        for page in self.scan_learnings():
+            for learning in page:
+                if not retrievable(learning):
+                    continue
+                node_pk = node_pk_for(learning.scope_path)
+                try:
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key={"pk": {"S": node_pk}, "sk": {"S": f"{LEARNING_PREFIX}{learning.id}"}},
+                        UpdateExpression="SET #a = :pk",
+                        ConditionExpression="#v = :version AND attribute_not_exists(#a)",
+                        ExpressionAttributeNames={"#a": ACTIVE_NODE, "#v": "version"},
+                        ExpressionAttributeValues={
+                            ":pk": {"S": node_pk},
+                            ":version": {"N": str(learning.version)},
+                        },
+                    )
+                    updated += 1
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+        return updated
 
     @staticmethod
     def _retrying(write: Any, max_attempts: int) -> None:

@@ -9,6 +9,13 @@ Item layout (pk, sk):
                                                                       products did it influence" is one Query
 - audit         AUDIT#<YYYY-MM-DD>     <at>#<id>#<version>            every change of the day, in time order
 
+Index `ActiveLearnings` (sparse GSI, projection ALL): hash `active_node`, range `sk`. Only a learning that
+retrieval may use (status active, no `valid_to`) carries `active_node` (= its node's pk), so a Query per node
+reads exactly the live active learnings there: retired, superseded and proposed learnings and the node item
+stay out of it (audit, influence and locator items live outside node partitions anyway). Every learning
+write is a whole-item Put built by `learning_item`, so a learning that stops being active leaves the index
+in the same write. Tables created before the index need `DynamoKnowledgeStore.backfill_active_index` once.
+
 This module owns the key scheme: `is_learning_key` and `learning_from_image` decode stream images and scanned
 items; nothing outside it should parse `pk`/`sk`. `DynamoKnowledgeStore` (`dynamodb_knowledge.py`) writes
 and reads items with these keys; `InMemoryKnowledgeStore` (`memory.py`) keys its fake table the same way and
@@ -23,7 +30,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from cataloop.adapters.dynamodb_codec import from_item, plain
-from cataloop.domain.knowledge.tree import KnowledgeChange, KnowledgeSnapshot, Learning, path_key
+from cataloop.domain.knowledge.tree import (
+    KnowledgeChange,
+    KnowledgeSnapshot,
+    Learning,
+    LearningStatus,
+    path_key,
+)
 from cataloop.errors import CataloopError, Conflict, InvalidInput
 
 NODE_SK = "#NODE"
@@ -32,7 +45,9 @@ NODE_PREFIX = "NODE#"  # pk of a node's partition (the node and its learnings)
 LEARNING_PREFIX = "LEARNING#"  # sk of a learning item; pk of its locator and influence items
 INFLUENCE_PREFIX = "INFLUENCE#"
 MAX_TRANSACTION_ITEMS = 100
-_ITEM_KEYS = ("pk", "sk", "entity")
+ACTIVE_INDEX = "ActiveLearnings"  # sparse GSI: the learnings retrieval may use, by node
+ACTIVE_NODE = "active_node"  # its hash key, set only on such learnings (the node's pk)
+_ITEM_KEYS = ("pk", "sk", "entity", ACTIVE_NODE)
 
 
 def node_pk_for(path: Sequence[str]) -> str:
@@ -43,6 +58,21 @@ def node_pk_for(path: Sequence[str]) -> str:
 def learning_pk_for(learning_id: str) -> str:
     """pk of a learning's locator and influence items."""
     return f"{LEARNING_PREFIX}{learning_id}"
+
+
+def retrievable(learning: Learning) -> bool:
+    """True for a learning retrieval may show (active and not ended): the ones the active index holds."""
+    return learning.status is LearningStatus.ACTIVE and learning.valid_to is None
+
+
+def learning_item(learning: Learning) -> dict[str, Any]:
+    """The whole stored item (plain values) of a learning: keys, entity, the model's data, and
+    `active_node` only when it is `retrievable` (so the sparse index holds exactly those)."""
+    node_pk = node_pk_for(learning.scope_path)
+    item: dict[str, Any] = {"pk": node_pk, "sk": f"{LEARNING_PREFIX}{learning.id}", "entity": "learning"}
+    if retrievable(learning):
+        item[ACTIVE_NODE] = node_pk
+    return {**item, **learning.model_dump(mode="json")}
 
 
 def influence_sk(product_id: str, product_version: int) -> str:

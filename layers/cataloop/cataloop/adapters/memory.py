@@ -29,6 +29,7 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     conflict,
     duplicate_items,
     influence_sk,
+    retrievable,
     too_many_writes,
     validated_snapshot,
 )
@@ -201,7 +202,8 @@ _Key = tuple[str, str]  # (node key, learning id): where a learning item lives, 
 class InMemoryKnowledgeStore:
     """The `KnowledgeStore` port in dicts, with the DynamoDB adapter's rules (see `DynamoKnowledgeStore`):
     the same items (nodes, learnings under their node, locators, influence and audit records), the same
-    conditions, the same orders."""
+    conditions, the same orders. `items_read` counts the items the table's Query and GetItem calls would
+    read (a node partition: its node and every learning; the active index: only live active learnings)."""
 
     def __init__(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         if page_size < 1:
@@ -213,18 +215,31 @@ class InMemoryKnowledgeStore:
         self._audit: dict[tuple[str, str], dict[str, Any]] = {}  # (day, sk) -> audit entry
         self._page_size = page_size
         self._lock = threading.RLock()
+        self.items_read = 0  # what DynamoDB's Query (ScannedCount) and GetItem would read
 
     # ------------------------------------------------------------------------------------------ reads
 
     def _node(self, key: str) -> KnowledgeNode | None:
         data = self._nodes.get(key)
+        self.items_read += data is not None
         return None if data is None else KnowledgeNode.model_validate(_fresh(data))
 
     def _partition(self, key: str) -> list[Learning]:
         found = sorted(
             (learning_id, data) for (node, learning_id), data in self._learnings.items() if node == key
         )
+        self.items_read += len(found)
         return [Learning.model_validate(_fresh(data)) for _, data in found]
+
+    def _active(self, key: str) -> list[Learning]:
+        """What a Query of the sparse active index reads for node `key`: its retrievable learnings only."""
+        found = sorted(
+            (learning_id, learning)
+            for (node, learning_id), data in self._learnings.items()
+            if node == key and retrievable(learning := Learning.model_validate(_fresh(data)))
+        )
+        self.items_read += len(found)
+        return [learning for _, learning in found]
 
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
         with self._lock:
@@ -240,17 +255,26 @@ class InMemoryKnowledgeStore:
         return self.node_partition(path)[1]
 
     def learnings_along(self, path: Sequence[str]) -> list[Learning]:
-        """Learnings under the root and every prefix of `path`, root first."""
+        """Learnings under the root and every prefix of `path` (any status), root first; reads each whole
+        node partition, as the DynamoDB adapter does."""
         with self._lock:
-            return [
-                item for depth in range(len(path) + 1) for item in self._partition(path_key(path[:depth]))
-            ]
+            found: list[Learning] = []
+            for depth in range(len(path) + 1):
+                found.extend(self.node_partition(path[:depth])[1])
+            return found
+
+    def active_learnings_along(self, path: Sequence[str]) -> list[Learning]:
+        """The live active learnings under the root and every prefix of `path`, root first, by id within a
+        level; reads only those (the DynamoDB adapter's sparse index)."""
+        with self._lock:
+            return [item for depth in range(len(path) + 1) for item in self._active(path_key(path[:depth]))]
 
     def get_learning(self, learning_id: str) -> Learning | None:
         """The current version, found through the learning's locator."""
         with self._lock:
             key = self._locators.get(learning_id)
             data = None if key is None else self._learnings.get((key, learning_id))
+            self.items_read += (key is not None) + (data is not None)
             return None if data is None else Learning.model_validate(_fresh(data))
 
     def tree(self) -> list[KnowledgeNode]:
@@ -264,12 +288,17 @@ class InMemoryKnowledgeStore:
             found = sorted(
                 (sk, data) for (owner, sk), data in self._influence.items() if owner == learning_id
             )
+            self.items_read += len(found)
             return [Influence.model_validate(_fresh(data)) for _, data in found]
 
     def audit_log(self, day: str) -> list[dict[str, Any]]:
         """All audit entries of one UTC day ('YYYY-MM-DD'), in time order."""
         with self._lock:
-            return [_fresh(data) for (entry_day, _), data in sorted(self._audit.items()) if entry_day == day]
+            entries = [
+                _fresh(data) for (entry_day, _), data in sorted(self._audit.items()) if entry_day == day
+            ]
+            self.items_read += len(entries)
+            return entries
 
     def scan_learnings(self) -> Iterator[list[Learning]]:
         """Every learning item (any status), `page_size` per yield, by (node key, learning id)."""

@@ -115,12 +115,21 @@ def with_retries(
 def _neighbourhood(
     store: KnowledgeStore, draft: LearningDraft
 ) -> tuple[dict[str, KnowledgeNode], dict[str, list[Learning]]]:
-    """The nodes and learnings the decision may depend on: the scope path and the scope's siblings."""
+    """The nodes and learnings the decision may depend on: the scope path and the scope's siblings. Each node
+    partition is read at most once per call (one placement attempt; a retry after a Conflict reads again)."""
     tree: dict[str, KnowledgeNode] = {}
     learnings: dict[str, list[Learning]] = {}
+    partitions: dict[str, tuple[KnowledgeNode | None, list[Learning]]] = {}
+
+    def partition(path: Sequence[str]) -> tuple[KnowledgeNode | None, list[Learning]]:
+        key = path_key(path)
+        if key not in partitions:
+            partitions[key] = store.node_partition(path)
+        return partitions[key]
+
     scope = draft.scope_path
     for depth in range(len(scope) + 1):
-        node, items = store.node_partition(scope[:depth])
+        node, items = partition(scope[:depth])
         if node is None:
             break
         tree[node.key] = node
@@ -131,7 +140,7 @@ def _neighbourhood(
             path = [*parent.path, child]
             if path_key(path) in tree:
                 continue
-            node, items = store.node_partition(path)
+            node, items = partition(path)
             if node is not None:
                 tree[node.key] = node
                 learnings[node.key] = items
@@ -305,7 +314,9 @@ def retrieve_for_prompt(
 ) -> list[LearningView]:
     """The active learnings along `category_path`, ranked (similarity, helpfulness, votes, recency,
     specificity) within `budget` estimated tokens. Each view carries id and version, for Persist to record."""
-    return rank_for_prompt(store.learnings_along(category_path), product_text, category_path, budget, now)
+    return rank_for_prompt(
+        store.active_learnings_along(category_path), product_text, category_path, budget, now
+    )
 
 
 def record_influence(
