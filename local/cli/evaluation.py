@@ -359,7 +359,10 @@ def add_eval_parser(commands: Any) -> None:
         "extraction", help="extraction P/R/F1, disagreement, tokens and cost on a JSONL, no learnings"
     )
     extraction.add_argument(
-        "--dataset", type=Path, default=SHARED_TEST, help="OA-Mine-format JSONL (default: data/oa-mine/test.jsonl)"
+        "--dataset",
+        type=Path,
+        default=SHARED_TEST,
+        help="OA-Mine-format JSONL (default: data/oa-mine/test.jsonl)",
     )
     extraction.add_argument("--json", metavar="PATH")
     extraction.set_defaults(handler=cmd_eval_extraction)
