@@ -60,14 +60,17 @@ def unique_table(prefix: str) -> str:
 
 
 def create_table_from_template(client: Any, logical_id: str, name: str) -> None:
-    """Create table `name` with the key schema, billing mode and stream of `logical_id` in template.yaml."""
+    """Create table `name` with the key schema, billing mode, secondary indexes and stream of `logical_id`
+    in template.yaml."""
     properties = copy.deepcopy(_table_properties(logical_id))
     stream = properties.get("StreamSpecification")
+    indexes = properties.get("GlobalSecondaryIndexes")
     client.create_table(
         TableName=name,
         BillingMode=properties["BillingMode"],
         AttributeDefinitions=properties["AttributeDefinitions"],
         KeySchema=properties["KeySchema"],
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
         **(
             {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}}
             if stream

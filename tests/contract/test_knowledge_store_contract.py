@@ -6,10 +6,9 @@ and unreadable items."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,48 +40,15 @@ from cataloop.errors import CataloopError, Conflict, InvalidInput
 from cataloop.services import knowledge_admin as kb_admin
 from cataloop.services import knowledge_base as kb
 from cataloop.services.learning_outcomes import record_outcomes
-from cataloop_local.emulator.cfn import load_template
-from tests.conftest import TEMPLATE
-from tests.contract.conftest import KINDS, PAGE_SIZE, KnowledgeStoreFactory, unique_table
+from tests.contract.conftest import (
+    PAGE_SIZE,
+    KnowledgeStoreFactory,
+    create_table_from_template,
+    unique_table,
+)
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
-
-
-def create_knowledge_table(client: Any, name: str) -> None:
-    """Create table `name` as template.yaml's KnowledgeTable: keys, billing, stream and its secondary index
-    (the conftest's table helper passes no GlobalSecondaryIndexes)."""
-    properties = copy.deepcopy(load_template(TEMPLATE)["Resources"]["KnowledgeTable"]["Properties"])
-    client.create_table(
-        TableName=name,
-        BillingMode=properties["BillingMode"],
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
-        StreamSpecification={
-            "StreamEnabled": True,
-            "StreamViewType": properties["StreamSpecification"]["StreamViewType"],
-        },
-    )
-
-
-@pytest.fixture(params=KINDS)
-def new_knowledge_store(request: pytest.FixtureRequest) -> Iterator[KnowledgeStoreFactory]:
-    """Makes empty knowledge stores of one kind (each DynamoDB store on its own table, with the index)."""
-    if request.param == "memory":
-        yield lambda: InMemoryKnowledgeStore(page_size=PAGE_SIZE)
-        return
-    client = request.getfixturevalue("dynamodb")
-    names: list[str] = []
-
-    def make() -> DynamoKnowledgeStore:
-        names.append(unique_table("cataloop-test-knowledge"))
-        create_knowledge_table(client._client, names[-1])
-        return DynamoKnowledgeStore(client, names[-1], scan_page_size=PAGE_SIZE)
-
-    yield make
-    for name in names:
-        client._client.delete_table(TableName=name)
 
 
 def brand(values: list[str], scope: list[str], product: str) -> LearningDraft:
@@ -651,7 +617,7 @@ def test_scan_learnings_yields_only_learning_items_a_page_at_a_time(knowledge_st
 
 def test_the_fake_holds_the_same_items_as_the_table(dynamodb: Any) -> None:
     side_by_side = unique_table("side-by-side")
-    create_knowledge_table(dynamodb._client, side_by_side)
+    create_table_from_template(dynamodb._client, "KnowledgeTable", side_by_side)
     table = DynamoKnowledgeStore(dynamodb, side_by_side)
     fake = InMemoryKnowledgeStore()
     populate(table)
@@ -668,7 +634,7 @@ def test_the_fake_holds_the_same_items_as_the_table(dynamodb: Any) -> None:
 
 def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dynamodb: Any) -> None:
     decoders = unique_table("decoders")
-    create_knowledge_table(dynamodb._client, decoders)
+    create_table_from_template(dynamodb._client, "KnowledgeTable", decoders)
     store = DynamoKnowledgeStore(dynamodb, decoders)
     populate(store)
     decoded: list[Learning] = []
@@ -692,7 +658,7 @@ def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dyna
 
 def test_a_learning_item_written_before_the_outcome_counters_loads_with_zero(dynamodb: Any) -> None:
     older = unique_table("before-outcomes")
-    create_knowledge_table(dynamodb._client, older)
+    create_table_from_template(dynamodb._client, "KnowledgeTable", older)
     store = DynamoKnowledgeStore(dynamodb, older)
     (learning,) = place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
     key = {"pk": {"S": "NODE#/coffee"}, "sk": {"S": f"LEARNING#{learning.id}"}}
@@ -729,7 +695,7 @@ def test_without_the_index_active_learnings_along_reads_partitions_then_a_backfi
     assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == expected  # whole partitions, filtered
 
     indexed = unique_table("backfilled")
-    create_knowledge_table(dynamodb._client, indexed)
+    create_table_from_template(dynamodb._client, "KnowledgeTable", indexed)
     for item in dynamodb.scan(TableName=old)["Items"]:  # items written before the index: no active_node
         item.pop("active_node", None)
         dynamodb.put_item(TableName=indexed, Item=item)
@@ -749,7 +715,7 @@ def test_learning_from_image_names_the_learning_that_does_not_validate() -> None
 
 def test_scan_learnings_names_the_learning_item_that_does_not_validate(dynamodb: Any) -> None:
     broken = unique_table("broken")
-    create_knowledge_table(dynamodb._client, broken)
+    create_table_from_template(dynamodb._client, "KnowledgeTable", broken)
     store = DynamoKnowledgeStore(dynamodb, broken)
     place(store, brand(["Lavazza"], ["Coffee"], "p1"), ids())
     dynamodb.put_item(
