@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cataloop.adapters.refresh import RefreshClock
 from cataloop.domain.search.classification import QueryVocabulary, parse_query_vocabulary
 from cataloop.errors import InvalidInput
 
@@ -43,18 +44,14 @@ class ClassifierExamplesS3:
         self.key = key
         self._client = client
         self._current = fallback
-        self._max_age = max_age_seconds
-        self._clock = clock
-        self._read_at: float | None = None
+        self._refresh_clock = RefreshClock(max_age_seconds, clock)
         self._etag: str | None = None
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
     def vocabulary(self) -> QueryVocabulary:
         with self._lock:
-            now = self._clock()
-            if self._read_at is None or now - self._read_at >= self._max_age:
-                self._read_at = now
+            if self._refresh_clock.due():
                 self._refresh()
             return self._current
 

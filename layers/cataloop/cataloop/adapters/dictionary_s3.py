@@ -28,6 +28,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cataloop.adapters.dictionary_files import BASE_VERSION, DictionaryFiles, DictionaryRules
+from cataloop.adapters.refresh import RefreshClock
 from cataloop.errors import CataloopError, Conflict, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -78,10 +79,8 @@ class DictionaryS3(DictionaryRules):
         self.prefix = prefix
         self._client = client
         self._fallback = fallback
-        self._max_age = max_age_seconds
-        self._clock = clock
+        self._refresh_clock = RefreshClock(max_age_seconds, clock)
         self._lock = threading.Lock()
-        self._read_at: float | None = None
         self._current = self._shipped()
         self.last_error: str | None = None
 
@@ -96,9 +95,7 @@ class DictionaryS3(DictionaryRules):
     def current(self) -> DictionaryVersion:
         """The version in force, re-read at most every `max_age_seconds` (the last good one on failure)."""
         with self._lock:
-            now = self._clock()
-            if self._read_at is None or now - self._read_at >= self._max_age:
-                self._read_at = now
+            if self._refresh_clock.due():
                 self._refresh()
             return self._current
 
@@ -114,7 +111,7 @@ class DictionaryS3(DictionaryRules):
     def forget(self) -> None:
         """Read the pointer again on the next use (after an approval in this process)."""
         with self._lock:
-            self._read_at = None
+            self._refresh_clock.forget()
 
     def _refresh(self) -> None:
         try:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cataloop.adapters.korean_analyzer import INDEX_ANALYZER
+from cataloop.adapters.refresh import RefreshClock
 from cataloop.domain.search.documents import ProductDocument
 from cataloop.errors import CataloopError
 
@@ -94,11 +95,9 @@ class OpenSearchVocabulary:
         self._client = client
         self.alias = alias
         self.index = vocabulary_index_name(alias)
-        self._ttl = ttl_seconds
-        self._clock = clock
+        self._refresh_clock = RefreshClock(ttl_seconds, clock)
         self._lock = threading.Lock()
         self._cached: dict[str, int] | None = None
-        self._loaded_at = 0.0
         self._index_ready = False
 
     # index
@@ -169,12 +168,10 @@ class OpenSearchVocabulary:
     def load(self) -> dict[str, int]:
         """The stored term counts, at most `ttl_seconds` old (empty when none is stored yet)."""
         with self._lock:
-            now = self._clock()
-            if self._cached is None or now - self._loaded_at >= self._ttl:
+            if self._refresh_clock.due() or self._cached is None:
                 stored = self._read()
                 terms = stored[1].get("terms", {}) if stored else {}
                 self._cached = {str(term): int(count) for term, count in dict(terms).items()}
-                self._loaded_at = now
             return self._cached
 
     def _write(self, version: int, body: Mapping[str, Any]) -> bool:
@@ -205,7 +202,8 @@ class OpenSearchVocabulary:
             }
             if self._write(version + 1, body):
                 with self._lock:
-                    self._cached, self._loaded_at = terms, self._clock()
+                    self._cached = terms
+                    self._refresh_clock.mark_read()
                 return version + 1
         raise CataloopError(
             f"the vocabulary of {self.alias} changed under {WRITE_ATTEMPTS} attempts to write it; retry"
