@@ -14,13 +14,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from cataloop.domain.knowledge.learning import LearningDraft, directive_terms
+from cataloop.domain.knowledge.learning import LearningDraft
 from cataloop.domain.knowledge.learning_search import (
     EXACT_SCOPE_MARK,
     LIVE_STATUSES,
     LearningFilter,
     ScopeReach,
     SimilarLearning,
+    embedding_text,
 )
 from cataloop.domain.knowledge.tree import path_key
 from cataloop.domain.search.documents import MAX_EMBEDDING_TEXT_CHARS
@@ -38,19 +39,8 @@ NEAR_DUPLICATE_LIMIT = 5
 
 
 def draft_embedding_text(draft: LearningDraft) -> str:
-    """The text a draft is compared with: the same shape as a stored learning's embedding text
-    (`learning_search.learning_document`): prose | scope | attributes | directive terms."""
-    text = " | ".join(
-        part
-        for part in (
-            draft.text,
-            " > ".join(draft.scope_path),
-            ", ".join(draft.attributes),
-            ", ".join(directive_terms(draft.directive)),
-        )
-        if part
-    )
-    return text[: min(MAX_EMBEDDING_TEXT_CHARS, MAX_QUERY_CHARS)]
+    """The text a draft is compared with: embedded as a stored learning is (`learning_search.embedding_text`)."""
+    return embedding_text(draft)[: min(MAX_EMBEDDING_TEXT_CHARS, MAX_QUERY_CHARS)]
 
 
 class KnowledgeSearch:

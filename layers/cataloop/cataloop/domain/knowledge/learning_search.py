@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.knowledge.learning import directive_terms
+from cataloop.domain.knowledge.learning import LearningDraft, directive_terms
 from cataloop.domain.knowledge.tree import Learning, LearningStatus, path_key
 from cataloop.domain.search.documents import MAX_EMBEDDING_TEXT_CHARS, LearningDocument
 
@@ -30,10 +30,11 @@ def scope_prefixes(scope_path: Sequence[str]) -> list[str]:
     return [*keys, EXACT_SCOPE_MARK + keys[-1]]
 
 
-def learning_document(learning: Learning) -> LearningDocument:
-    """The search document of a stored learning. The text to embed is the prose, the scope, the attributes
-    and the terms the directive is about, so a query naming the category or the values finds it."""
-    embedding_text = " | ".join(
+def embedding_text(learning: Learning | LearningDraft) -> str:
+    """The text a learning (stored, or a draft compared with the stored ones) is embedded as: the prose, the
+    scope, the attributes and the terms the directive is about, so a query naming the category or the values
+    finds it."""
+    return " | ".join(
         part
         for part in (
             learning.text,
@@ -43,6 +44,10 @@ def learning_document(learning: Learning) -> LearningDocument:
         )
         if part
     )
+
+
+def learning_document(learning: Learning) -> LearningDocument:
+    """The search document of a stored learning (its embedding text: `embedding_text`)."""
     return LearningDocument(
         id=learning.id,
         version=learning.version,
@@ -53,7 +58,7 @@ def learning_document(learning: Learning) -> LearningDocument:
         attributes=list(learning.attributes),
         status=learning.status.value,
         votes=learning.votes,
-        embedding_text=embedding_text[:MAX_EMBEDDING_TEXT_CHARS],
+        embedding_text=embedding_text(learning)[:MAX_EMBEDDING_TEXT_CHARS],
     )
 
 
