@@ -226,25 +226,22 @@ def judge_claim(
         )
     located = locate_value(listing, suspect.claimed, spec)
     if customer:
-        if located is not None:
-            return _corrected(
-                base,
-                suspect.claimed,
-                spec,
-                listing,
-                CUSTOMER_CLAIM_CONFIDENCE,
-                "the listing states the claimed value",
-                corroborated=True,
-            )
         reporters = {*agreeing_reporters, *([reporter] if reporter else [])}
-        if len(reporters) >= CORROBORATING_REPORTERS:
+        corroboration = (
+            "the listing states the claimed value"
+            if located is not None
+            else f"{len(reporters)} independent customers made the same claim"
+            if len(reporters) >= CORROBORATING_REPORTERS
+            else None
+        )
+        if corroboration is not None:
             return _corrected(
                 base,
                 suspect.claimed,
                 spec,
                 listing,
                 CUSTOMER_CLAIM_CONFIDENCE,
-                f"{len(reporters)} independent customers made the same claim",
+                corroboration,
                 corroborated=True,
             )
         return ClaimJudgement(
