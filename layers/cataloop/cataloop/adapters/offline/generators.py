@@ -7,7 +7,7 @@
   attributes from segment positions (quantities and colours as whole short segments). Reads the last
   mention. Its errors differ from A's on purpose, so the two disagree where
   the text is hard.
-- Both read the brand only from the listing's brand field or a learned brand lexicon (GUESS_BRANDS).
+- Both read the brand only from the listing's brand field or a learned brand lexicon (NO GUESSING below).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cataloop.adapters.offline.common import (
     title_value,
     word_re,
 )
-from cataloop.adapters.offline.lexicons import builtin_lexicons, descriptor_words
+from cataloop.adapters.offline.lexicons import builtin_lexicons
 from cataloop.domain.catalog.stored import is_food_category
 from cataloop.domain.enrichment.attributes import AttributeSchema, AttributeSpec
 from cataloop.domain.enrichment.extraction import AttributeValue, WorkerExtraction
@@ -47,16 +47,11 @@ _PACK_RE = re.compile(
     r"\(?pack\s+of\s+\d+\)?|\d+\s?-?\s?(?:packs?|pk)\b|twin\s?pack|[x×]\s?\d+(?![\d.])|\d+\s?(?:개입|입|개|팩|세트)(?![가-힣])",
     re.IGNORECASE,
 )
-# Neither worker guesses a brand from the shape of the words (capitalised run, first word): a small model
-# reads a brand from the listing's brand field or from a brand the knowledge base taught it. Guessing made the
-# two strategies disagree on about 80% of OA-Mine titles and be wrong on the rest, so the disagreement rate
-# measured word shapes instead of learning (docs/offline-baseline.md). The guessing code stays for the
-# comparison in the design note.
-GUESS_BRANDS = False
-# Likewise B does not take the last word of the first segment as the product type ('Mask' as a Mask type,
-# 'Size' as a Tea variety): a required attribute guessed by one worker only was a dispute that no learning
-# could settle. Product types come from the built-in and learned lexicons.
-GUESS_PRODUCT_TYPES = False
+# NO GUESSING: neither worker reads a brand from the shape of the words (capitalised run, first word), and B
+# does not take the last word of the first segment as the product type. A small model reads a brand from the
+# listing's brand field or from a brand the knowledge base taught it. Guessing made the two strategies
+# disagree on about 80% of OA-Mine titles and be wrong on the rest ('Mask' as a Mask type, 'Size' as a Tea
+# variety), so the disagreement rate measured word shapes instead of learning (docs/offline-baseline.md).
 _SEGMENT_SPLIT = re.compile(r"\s*(?:,|\s-\s|\s–\s|\||\(|\)|\[|\]|/\s)\s*")
 
 
@@ -209,64 +204,15 @@ def _generic_rules(claims: _Claims, schema: AttributeSchema, product: Product, s
         claims.values[food.name] = AttributeValue(value="true", normalised="true", confidence=0.7)
 
 
-def _brand(claims: _Claims, schema: AttributeSchema, product: Product, strategy: Strategy) -> None:
+def _brand(claims: _Claims, schema: AttributeSchema, product: Product) -> None:
+    """The brand from the listing's brand field when the title contains it. Neither strategy guesses a brand
+    from the shape of the words (see NO GUESSING above); learned brand lexicons are applied before this."""
     spec = schema.by_concept("brand")
-    if spec is None or spec.name in claims.values:
+    if spec is None or spec.name in claims.values or not product.brand_hint:
         return
-    title = claims.title
-    if product.brand_hint:
-        match = word_re(product.brand_hint).search(title)
-        if match and claims.take(spec, match.start(), match.end(), 0.8):
-            return
-    if not GUESS_BRANDS:
-        return
-    words = list(re.finditer(r"[^\s,|()\[\]]+", title))
-    if not words:
-        return
-    if strategy == "A":
-        first = words[0]
-        claims.take(spec, first.start(), first.end(), 0.4)
-        return
-    # "... by The Humble Co." names the maker explicitly.
-    maker = re.search(r"\bby\s+((?:[A-Z][\w&.'-]*\s?){1,4})", title)
-    if maker and claims.take(spec, maker.start(1), maker.start(1) + len(maker.group(1).rstrip()), 0.5):
-        return
-    segments = _segments(title)
-    first_segment_end = segments[0][1] if segments else len(title)
-    descriptors = descriptor_words()
-    chosen: list[re.Match[str]] = []
-    for word in words:
-        text = word.group(0)
-        if word.start() >= first_segment_end or len(chosen) == 3:
-            break
-        folded = normalise_text(text)
-        if chosen and (folded in descriptors or not (text[0].isupper() or not text[0].isalpha())):
-            break
-        if any(ch.isdigit() for ch in text) and chosen:
-            break
-        if not claims.free(word.start(), word.end()):
-            break
-        chosen.append(word)
-    if chosen:
-        claims.take(spec, chosen[0].start(), chosen[-1].end(), 0.45)
-
-
-def _product_type(claims: _Claims, schema: AttributeSchema, strategy: Strategy) -> None:
-    spec = schema.by_concept("product_type")
-    if not GUESS_PRODUCT_TYPES or spec is None or spec.name in claims.values or strategy != "B":
-        return
-    title = claims.title
-    segments = _segments(title)
-    if not segments:
-        return
-    start, end = segments[0]
-    words = [m for m in re.finditer(r"[^\s]+", title[start:end])]
-    if not words:
-        return
-    last = words[-1]
-    if any(ch.isdigit() for ch in last.group(0)):
-        return
-    claims.take(spec, start + last.start(), start + last.end(), 0.4)
+    match = word_re(product.brand_hint).search(claims.title)
+    if match:
+        claims.take(spec, match.start(), match.end(), 0.8)
 
 
 def extract(payload: Payload, strategy: Strategy) -> WorkerExtraction:
@@ -280,11 +226,10 @@ def extract(payload: Payload, strategy: Strategy) -> WorkerExtraction:
     _apply_learned(claims, schema, knowledge)
     if strategy == "A":
         _generic_rules(claims, schema, product, "A")
-        _brand(claims, schema, product, "A")
+        _brand(claims, schema, product)
     else:
-        _brand(claims, schema, product, "B")
+        _brand(claims, schema, product)
         _generic_rules(claims, schema, product, "B")
-        _product_type(claims, schema, "B")
     values = claims.values
     brand = schema.by_concept("brand")
     head = [values[brand.name].value] if brand and brand.name in values else []

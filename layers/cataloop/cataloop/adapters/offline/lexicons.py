@@ -2,8 +2,8 @@
 
 `data/builtin_lexicons.json`: small generic lexicons (gender, colour, item form, roast, ...) keyed by normalised
 attribute name or concept, read by generator A and by the evaluator's brand check.
-`data/descriptor_words.json`: words that start descriptions rather than brand names (generator B's brand
-boundary, the evaluator's brand check). Each file is read once per process.
+`data/descriptor_words.json`: words that start descriptions rather than brand names (the evaluator's brand
+check). Each file is read once per process.
 """
 
 from __future__ import annotations
