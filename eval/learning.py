@@ -130,13 +130,12 @@ def _rate(flags: Sequence[bool]) -> float:
     return round(sum(flags) / len(flags), 4) if flags else 0.0
 
 
-def _scores(board: ScoreBoard) -> dict[str, Any]:
-    micro: Scores = board.micro()
+def _scores(scores: Scores) -> dict[str, Any]:
     return {
-        "precision": round(micro.precision, 4),
-        "recall": round(micro.recall, 4),
-        "f1": round(micro.f1, 4),
-        **micro.counts.model_dump(),
+        "precision": round(scores.precision, 4),
+        "recall": round(scores.recall, 4),
+        "f1": round(scores.f1, 4),
+        **scores.counts.model_dump(),
     }
 
 
@@ -170,19 +169,12 @@ def summarise(scores: Sequence[ProductScore], prices: PriceTable | None = None) 
         for action, n in score.placements.items():
             placements[action] = placements.get(action, 0) + n
     board = _board((s.predicted, s.gold) for s in scores)
+    micro = board.micro()
     return {
         "products": len(scores),
-        "micro": _scores(board),
-        "per_attribute": {
-            name: {
-                "precision": round(x.precision, 4),
-                "recall": round(x.recall, 4),
-                "f1": round(x.f1, 4),
-                **x.counts.model_dump(),
-            }
-            for name, x in board.per_attribute().items()
-        },
-        "f1": round(_board((s.predicted, s.gold) for s in scores).micro().f1, 4),
+        "micro": _scores(micro),
+        "per_attribute": {name: _scores(x) for name, x in board.per_attribute().items()},
+        "f1": round(micro.f1, 4),
         "disagreement_rate": _rate([s.decision == "DISAGREE" for s in scores]),
         "audit_rate": _rate([s.decision == "AUDIT" for s in scores]),
         "supervisor_rate": _rate([s.supervised for s in scores]),
