@@ -153,3 +153,34 @@ def evaluate(runs: Sequence[JudgedRun], min_grade: int = 1) -> RelevanceSummary:
         recall_at_50=mean([recall_at_k(run.ranked, run.judgements, 50, min_grade) for run in judged]),
         zero_result_rate=zero_result_rate([run.total_results for run in runs]),
     )
+
+
+def nomatch_empty_rate(result_counts: Sequence[int]) -> float:
+    """Share of searches for something the catalog does not sell that returned no result at all (higher is
+    better: an honest "nothing found" instead of unrelated products)."""
+    return zero_result_rate(result_counts)
+
+
+def ordered_pair_share(values: Sequence[float], descending: bool = False) -> float | None:
+    """Kendall-tau-style share of pairs in `values` (listed in rank order) that are in order: for i < j,
+    `values[i] <= values[j]` (or `>=` when `descending`); ties count as in order. 1.0 when the whole list is
+    ordered, 0.0 when it is strictly reversed; None when there are fewer than two values (no pair to judge)."""
+    pairs = correct = 0
+    for i, first in enumerate(values):
+        for second in values[i + 1 :]:
+            pairs += 1
+            correct += (first >= second) if descending else (first <= second)
+    return correct / pairs if pairs else None
+
+
+def grouped_order_share(keyed: Sequence[tuple[str, float]], descending: bool = False) -> float | None:
+    """`ordered_pair_share` over `(group, value)` items in rank order, comparing only items of the same
+    group (e.g. a price per gram is not compared with a price per ml); None when no pair is comparable."""
+    pairs = correct = 0
+    for i, (group, first) in enumerate(keyed):
+        for other, second in keyed[i + 1 :]:
+            if other != group:
+                continue
+            pairs += 1
+            correct += (first >= second) if descending else (first <= second)
+    return correct / pairs if pairs else None

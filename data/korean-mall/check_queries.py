@@ -27,8 +27,16 @@ KINDS = (
     "goods",
     "bundle",
     "brand",
+    "nomatch",
+    "value",
+    "bulk",
+    "spacing",
+    "chosung_compound",
+    "bundle_component",
+    "set",
 )
-SORTS = (None, "price_asc", "rating_desc", "popularity_desc", "newest")
+NO_RESULT_KINDS = {"nomatch"}  # the only kind whose `relevant` must be {}: the mall sells nothing that fits
+SORTS = (None, "price_asc", "rating_desc", "popularity_desc", "newest", "value", "bulk")
 FIELDS = {"qid", "query", "kind", "relevant", "sort", "food_intent", "note"}
 GRADES = {1, 2, 3}
 
@@ -77,6 +85,12 @@ def query_problems(queries: list[dict], product_ids: set[str]) -> list[str]:
         if not isinstance(query.get("note"), str) or not query["note"].strip():
             problems.append(f"{where}: note must say why the grades are what they are")
         relevant = query.get("relevant")
+        if query.get("kind") in NO_RESULT_KINDS:
+            if relevant != {}:
+                problems.append(
+                    f"{where}: a {query.get('kind')} query must have relevant {{}} (nothing fits)"
+                )
+            continue
         if not isinstance(relevant, dict) or not relevant:
             problems.append(f"{where}: relevant must map at least one product id to a grade")
             continue
@@ -119,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     problems = query_problems(queries, set(products))
     kinds = Counter(query.get("kind") for query in queries)
     for kind in KINDS:
-        print(f"{kind:<9} {kinds.get(kind, 0):>3}")
+        print(f"{kind:<17} {kinds.get(kind, 0):>3}")
     graded = sum(len(query.get("relevant") or {}) for query in queries)
-    print(f"{'total':<9} {len(queries):>3} queries, {graded} graded pairs over {len(products)} products")
+    print(f"{'total':<17} {len(queries):>3} queries, {graded} graded pairs over {len(products)} products")
     for problem in problems:
         print(f"ERROR {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -154,12 +154,50 @@ def test_keywords_never_repeat_ignoring_spaces(words: list[str]) -> None:
     }
 
 
+MIN_PER_KIND = {
+    "typo": 20, "nomatch": 15, "value": 12, "bulk": 12, "spacing": 12, "chosung_compound": 12,
+    "bundle_component": 12, "set": 8,
+}  # fmt: skip
+
+
 def test_queries_reference_existing_products(queries: list[dict], products: dict[str, dict]) -> None:
-    assert len(queries) >= 60
+    assert len(queries) >= 170
     assert check_queries.query_problems(queries, set(products)) == []
     kinds = Counter(query["kind"] for query in queries)
     assert all(kinds[kind] >= 3 for kind in check_queries.KINDS), kinds
+    assert all(kinds[kind] >= count for kind, count in MIN_PER_KIND.items()), kinds
+    assert [query["qid"] for query in queries[:86]] == [f"q{n:03d}" for n in range(1, 87)]
     assert any(re.search(r"[A-Za-z]", query["query"]) for query in queries), "keep some English/mixed queries"
+
+
+def test_new_kinds_carry_their_sort_and_nomatch_grades_nothing(queries: list[dict]) -> None:
+    for query in queries:
+        if query["kind"] == "nomatch":
+            assert query["relevant"] == {}, query["qid"]
+        else:
+            assert query["relevant"], query["qid"]
+        if query["kind"] in ("value", "bulk"):
+            assert query["sort"] == query["kind"], query["qid"]
+    typos = [query for query in queries if query["kind"] == "typo" and query["qid"] >= "q087"]
+    assert any(" " in query["query"] for query in typos) and any(" " not in query["query"] for query in typos)
+
+
+def test_check_queries_allows_empty_relevant_only_for_nomatch(products: dict[str, dict]) -> None:
+    base = {"qid": "q001", "query": "노트북", "kind": "nomatch", "relevant": {}, "sort": None,
+            "food_intent": None, "note": "not sold"}  # fmt: skip
+    ids = set(products)
+    assert check_queries.query_problems([base], ids) == []
+    assert check_queries.query_problems([{**base, "relevant": {"km-0001": 1}}], ids)
+    assert check_queries.query_problems([{**base, "kind": "typo"}], ids)
+    assert (
+        check_queries.query_problems(
+            [{**base, "kind": "value", "sort": "value", "relevant": {"km-0001": 3}}], ids
+        )
+        == []
+    )
+    assert check_queries.query_problems(
+        [{**base, "kind": "bulk", "sort": "cheap", "relevant": {"km-0001": 3}}], ids
+    )
 
 
 def _graded(queries: list[dict], text: str) -> dict[str, int]:

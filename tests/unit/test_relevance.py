@@ -10,8 +10,11 @@ from cataloop_eval.relevance import (
     JudgedRun,
     dcg_at_k,
     evaluate,
+    grouped_order_share,
     mrr,
     ndcg_at_k,
+    nomatch_empty_rate,
+    ordered_pair_share,
     recall_at_k,
     reciprocal_rank,
     zero_result_rate,
@@ -117,3 +120,24 @@ def test_metrics_stay_in_range_and_the_ideal_ranking_scores_one(
     assert 0.0 <= reciprocal_rank(ranked, judged) <= 1.0
     ideal = sorted(judged, key=lambda doc_id: -judged[doc_id])
     assert ndcg_at_k(ideal, judged, k) == pytest.approx(1.0)
+
+
+def test_ordered_pair_share_by_hand() -> None:
+    assert ordered_pair_share([1.0, 2.0, 2.0, 5.0]) == 1.0  # ties count as in order
+    assert ordered_pair_share([5.0, 3.0, 1.0]) == 0.0
+    # [2, 1, 3]: pairs (2,1) wrong, (2,3) right, (1,3) right -> 2/3
+    assert ordered_pair_share([2.0, 1.0, 3.0]) == pytest.approx(2 / 3)
+    assert ordered_pair_share([5.0, 3.0, 1.0], descending=True) == 1.0
+    assert ordered_pair_share([1.0]) is None and ordered_pair_share([]) is None
+
+
+def test_grouped_order_share_compares_only_the_same_group() -> None:
+    # g: 1 then 3 (right); ml: 9 then 2 (wrong); cross-group pairs are not compared
+    assert grouped_order_share([("g", 1.0), ("ml", 9.0), ("g", 3.0), ("ml", 2.0)]) == 0.5
+    assert grouped_order_share([("g", 1.0), ("ml", 0.5)]) is None
+
+
+def test_nomatch_empty_rate_is_the_share_of_empty_answers() -> None:
+    assert nomatch_empty_rate([0, 0, 3, 0]) == 0.75
+    with pytest.raises(ValueError):
+        nomatch_empty_rate([])

@@ -114,7 +114,10 @@ def test_graded_query_files_parse(tmp_path: Path) -> None:
     path = tmp_path / "queries.jsonl"
     line: dict[str, Any] = {"qid": "q1", "query": "야쿠르트", "relevant": {"p01": 3}, "kind": "exact"}
     path.write_text(GradedQuery.model_validate(line).model_dump_json() + "\n\n", encoding="utf-8")
-    assert read_graded_queries(path) == [GradedQuery(qid="q1", query="야쿠르트", relevant={"p01": 3})]
+    assert read_graded_queries(path) == [
+        GradedQuery(qid="q1", query="야쿠르트", relevant={"p01": 3}, kind="exact")
+    ]
+    assert GradedQuery(qid="q2", query="a", relevant={}).kind == "unlabelled"
 
 
 def test_the_derived_english_queries_are_up_to_date_and_grade_train_products() -> None:
@@ -137,3 +140,128 @@ def test_the_derived_english_queries_are_up_to_date_and_grade_train_products() -
     for query in queries:
         assert set(query.relevant) <= train_ids
         assert 3 in query.relevant.values()  # the product the query was made from is always a grade 3
+
+
+# ------------------------------------------------ per-kind, nomatch and unit-price order (no model loaded)
+
+
+def test_net_content_parses_to_grams_or_millilitres() -> None:
+    from cataloop_eval.search import parse_net_content, unit_gold
+
+    assert parse_net_content("65ml") == ("volume_ml", 65.0)
+    assert parse_net_content("1.2L") == ("volume_ml", 1200.0)
+    assert parse_net_content("500mg") == ("mass_g", 0.5)
+    assert parse_net_content("2kg") == ("mass_g", 2000.0)
+    assert parse_net_content("80매") is None and parse_net_content(None) is None
+    found = unit_gold(4400, "65ml", 20)
+    assert found is not None and found.total == 1300.0 and found.unit_price == pytest.approx(4400 / 1300)
+    assert unit_gold(1000, None, 1) is None
+
+
+def _gold() -> dict[str, Any]:
+    from cataloop_eval.search import unit_gold
+
+    # a: 1000 won / 100 g = 10 per g; b: 1500 / 300 g = 5; c: 2000 / 1000 g = 2; m: a millilitre product
+    return {
+        "a": unit_gold(1000, "100g", 1),
+        "b": unit_gold(1500, "100g", 3),
+        "c": unit_gold(2000, "1kg", 1),
+        "m": unit_gold(500, "10ml", 1),
+    }
+
+
+def test_value_order_is_one_when_cheapest_per_gram_comes_first_and_zero_when_reversed() -> None:
+    from cataloop_eval.search import order_score
+
+    grades = {"a": 3, "b": 3, "c": 2, "m": 3}
+    assert order_score(["c", "b", "a"], grades, _gold(), "value") == 1.0
+    assert order_score(["a", "b", "c"], grades, _gold(), "value") == 0.0
+    assert order_score(["b", "c", "a"], grades, _gold(), "value") == pytest.approx(2 / 3)  # (b, c) wrong
+    # unjudged, grade-1 and other-dimension products are skipped; one product alone is not scored
+    assert order_score(["c", "x", "m", "b"], {**grades, "b": 1}, _gold(), "value") is None
+
+
+def test_bulk_order_wants_the_largest_total_first() -> None:
+    from cataloop_eval.search import order_score
+
+    grades = {"a": 2, "b": 2, "c": 3}
+    assert order_score(["c", "b", "a"], grades, _gold(), "bulk") == 1.0
+    assert order_score(["a", "b", "c"], grades, _gold(), "bulk") == 0.0
+    with pytest.raises(ValueError, match="value"):
+        order_score([], grades, _gold(), "price_asc")
+
+
+def test_per_kind_nomatch_and_order_tables_from_hand_made_runs() -> None:
+    from cataloop_eval.search import nomatch_empty_rates, per_kind_table, unit_price_orders
+
+    queries = [
+        GradedQuery(qid="1", query="싼 것", relevant={"a": 3, "b": 3, "c": 3}, kind="value", sort="value"),
+        GradedQuery(qid="2", query="노트북", relevant={}, kind="nomatch"),
+        GradedQuery(qid="3", query="자동차", relevant={}, kind="nomatch"),
+    ]
+    runs = {
+        "good": [(["c", "b", "a"], 3), ([], 0), ([], 0)],
+        "bad": [(["a", "b", "c"], 3), (["a"], 1), ([], 0)],
+    }
+    kinds = per_kind_table(queries, runs)
+    assert list(kinds) == ["value", "nomatch"]
+    assert kinds["value"]["good"]["ndcg@10"] == 1.0 and kinds["value"]["good"]["queries"] == 1
+    assert kinds["nomatch"]["bad"]["ndcg@10"] is None and kinds["nomatch"]["bad"]["queries"] == 2
+    assert kinds["nomatch"]["good"]["zero_result_rate"] == 1.0
+    assert nomatch_empty_rates(queries, runs) == {"good": 1.0, "bad": 0.5}
+    assert nomatch_empty_rates(queries[:1], runs) is None
+    orders = unit_price_orders(queries, runs, _gold())
+    assert orders == {
+        "value": {
+            "good": {"score": 1.0, "queries": 1, "unscored": 0},
+            "bad": {"score": 0.0, "queries": 1, "unscored": 0},
+        }
+    }
+
+
+def test_respaced_titles_drop_the_spaces_around_the_pack_multiplier() -> None:
+    from cataloop_eval.search import respaced_title
+
+    assert respaced_title("야쿠르트 오리지널 65ml x 20개") == "야쿠르트 오리지널 65mlx20개"
+    assert respaced_title("몽글이 머그컵") == "몽글이 머그컵"
+
+
+def test_exact_name_check_counts_own_product_first() -> None:
+    from cataloop_eval.search import exact_name_check
+
+    def run(text: str, vector: Any) -> tuple[list[str], int]:
+        return (["p02", "p01"] if "라이트" in text else ["p01"]), 2
+
+    result = exact_name_check(run, LISTINGS[:2])
+    assert result == {"titles": 2, "first": 2, "misses": []}
+    result = exact_name_check(run, LISTINGS[2:4])
+    assert result["first"] == 0 and result["misses"] == [LISTINGS[2].title, LISTINGS[3].title]
+
+
+def test_hard_english_and_cross_language_queries_grade_existing_products() -> None:
+    import json
+
+    from cataloop_eval.extraction import read_oa_mine
+    from cataloop_eval.search import (
+        CROSS_LANGUAGE_QUERIES,
+        HARD_ENGLISH_QUERIES,
+        KOREAN_PRODUCTS,
+        OA_MINE_TRAIN,
+    )
+
+    train_ids = {record.listing().product_id for record in read_oa_mine(OA_MINE_TRAIN)}
+    korean_ids = {
+        json.loads(line)["product"]["product_id"]
+        for line in KOREAN_PRODUCTS.read_text(encoding="utf-8").splitlines()
+    }
+    hard = read_graded_queries(HARD_ENGLISH_QUERIES)
+    assert len(hard) >= 40 and {query.kind for query in hard} >= {"natural", "attribute", "typo"}
+    for query in hard:
+        assert query.relevant and set(query.relevant) <= train_ids, query.qid
+        assert 3 in query.relevant.values(), query.qid
+    cross = read_graded_queries(CROSS_LANGUAGE_QUERIES)
+    assert len(cross) >= 20 and {query.kind for query in cross} == {"cross_language"}
+    graded = set().union(*(query.relevant for query in cross))
+    assert graded <= train_ids | korean_ids
+    assert graded & train_ids and graded & korean_ids, "the mixed set grades products of both catalogs"
+    assert len({query.qid for query in hard + cross}) == len(hard) + len(cross)
