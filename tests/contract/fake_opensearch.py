@@ -6,12 +6,28 @@ What it models, as OpenSearch does:
 - `_bulk` with external versions: a version not greater than the stored one (or than a delete's tombstone)
   is a 409 `version_conflict_engine_exception` item; a delete of an absent document is a 404 `not_found`
   item that still records its version; the response carries `errors` and per-item `status`;
-- `_search` for the bodies the adapters build: `bool` (`should` of `multi_match`, `filter`, `must_not`),
-  top-level `knn`, and `hybrid` fused by the registered search pipeline (with the domain's fusion
-  functions, which is what the pipeline body configures); `_source.excludes`, `from`/`size`, totals;
+- `_search` for the bodies the adapters build: `bool` (`should` of `multi_match`, `filter` (also of a
+  `bool`), `must_not`),
+  top-level `knn` (top `k`, or radial with `min_score`), and `hybrid` fused by the registered search
+  pipeline (with the domain's fusion functions, which is what the pipeline body configures), each
+  sub-query cut to `pagination_depth` first; field sorts (`order`, `missing`, `unmapped_type`) then
+  `_score`; `_source.excludes` or `_source: false`, `from`/`size`, totals;
 - single documents (`GET`/`PUT /<index>/_doc/<id>`, external versions with 409 conflicts), `HEAD /<index>`,
   `GET /_search/pipeline/<id>`, and `_analyze` with a named analyzer (the analyzers are functions the test
-  passes, e.g. the `KoreanAnalyzer` that mirrors nori; any other name splits words and lowercases).
+  passes, e.g. the `KoreanAnalyzer` that mirrors nori; any other name splits words and lowercases; an
+  analyzer function returns terms, or (term, position) pairs when it knows of the gaps stopped words
+  leave). An analyzer the index settings define as another one's chain plus a two-term `shingle` filter
+  (the `.joined` compound analyzers) runs that analyzer and adds the pairs, typed "shingle" as OpenSearch
+  types them, with the `filler_token` ("_" by default) where a position is empty, as Lucene does; with
+  `output_unigrams: false` only the pairs (or, with `output_unigrams_if_no_shingles`, the one word).
+- `dis_max` (the best sub-query score, plus `tie_breaker` times the others) and `script_score` with the
+  k-NN plugin's Painless `cosineSimilarity` scripts the adapters send (cosine of the stored vectors).
+
+`.joined` sub-fields hold a value's words plus each pair of neighbours joined, per value of an array (the
+fake's word split knows of no stopped words, so no filler pairs); they are searched with the query's pairs
+only, or its one word (the search analyzer's shingle filter without unigrams), each pair a term combined by
+the operator, as the embedded engine does. `name_key` is a keyword field: a match on it is one exact term.
+Other fields are matched by words, as above.
 
 Lexical scoring is deliberately simple (count of query words found in a field, times boosts; `best_fields`
 takes the best field, `should` clauses add up): enough to say which document matches best, not BM25.
@@ -21,6 +37,7 @@ Anything the fake does not understand raises `NotImplementedError`, so a test ca
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +51,17 @@ from cataloop.domain.search.plan import combine_sub_queries, rank_by_score
 _WORD = re.compile(r"\w+")
 # Fields the adapters map with the edge_ngram prefix analyzer: a query word matches a stored word it starts.
 _PREFIX_FIELDS = frozenset({"name_chosung", "name_qwerty"})
+# Keyword fields a multi_match may name: matched as one exact term.
+_KEYWORD_FIELDS = frozenset({"name_key"})
+# An `_analyze` analyzer: terms, or (term, position) pairs (a stopped word leaves a position empty).
+Analyzer = Callable[[str], Sequence[str | tuple[str, int]]]
+# The k-NN plugin's Painless scripts the adapters send, as functions of the cosine: the k-NN score of the
+# Lucene engine ((1 + cos) / 2) and of Faiss (1 / (2 - cos)).
+_COSINE = "cosineSimilarity(params.query_value, doc[params.field])"
+_SIMILARITY_SCRIPTS: dict[str, Callable[[float], float]] = {
+    f"(1.0 + {_COSINE}) / 2.0": lambda cosine: (1.0 + cosine) / 2.0,
+    f"1.0 / (2.0 - {_COSINE})": lambda cosine: 1.0 / (2.0 - cosine),
+}
 
 
 def _words(value: Any) -> list[str]:
@@ -42,6 +70,59 @@ def _words(value: Any) -> list[str]:
     if isinstance(value, list):
         return [word for item in value for word in _words(item)]
     return [word.lower() for word in _WORD.findall(str(value))]
+
+
+def _pairs(terms: Sequence[str], separator: str = "") -> list[str]:
+    """What a shingle filter (two terms) makes of terms without gaps: each pair of neighbours joined."""
+    return [left + separator + right for left, right in itertools.pairwise(terms)]
+
+
+def _positioned(terms: Sequence[str | tuple[str, int]]) -> dict[int, str]:
+    """An analyzer's output as position -> term: (term, position) pairs as given, bare terms in a row."""
+    return {
+        term[1] if isinstance(term, tuple) else position: term[0] if isinstance(term, tuple) else term
+        for position, term in enumerate(terms)
+    }
+
+
+def _shingles(terms: Mapping[int, str], separator: str, filler: str) -> list[str]:
+    """The two-term shingles of one text: a position no term holds (a stopped word's) is `filler`, and a
+    pair of two fillers is not emitted (Lucene's ShingleFilter, `KoreanAnalyzer.joined`)."""
+    if not terms:
+        return []
+    pairs = []
+    for position in range(min(terms), max(terms)):
+        left, right = terms.get(position), terms.get(position + 1)
+        if left is not None or right is not None:
+            pairs.append(
+                (left if left is not None else filler) + separator + (right if right is not None else filler)
+            )
+    return pairs
+
+
+def _joined_words(value: Any) -> list[str]:
+    """A `.joined` field's index terms: the words plus their neighbour pairs, each array value on its own."""
+    if isinstance(value, list):
+        return [word for item in value for word in _joined_words(item)]
+    words = _words(value)
+    return [*words, *_pairs(words)]
+
+
+def _joined_query(text: str) -> list[str]:
+    """A `.joined` field's search terms: the query's pairs, or its one word."""
+    words = _words(text)
+    return list(dict.fromkeys(_pairs(words) if len(words) > 1 else words))
+
+
+@dataclass(frozen=True)
+class _Shingle:
+    """A compound analyzer: its base analyzer and its shingle filter's options."""
+
+    base: str
+    separator: str
+    filler: str
+    unigrams: bool
+    unigrams_if_no_shingles: bool
 
 
 @dataclass
@@ -85,10 +166,22 @@ class _Indices:
         if index is not None and not self._cluster.resolve(index, write=False):
             raise NotFoundError(404, "index_not_found_exception", {"error": {"index": index}})
         texts = body["text"] if isinstance(body["text"], list) else [body["text"]]
-        analyzer = self._cluster.analyzers.get(body["analyzer"], _words)
+        name = body["analyzer"]
+        shingle = self._cluster.shingle_analyzer(index, name)
+        analyzer = self._cluster.analyzers.get(shingle.base if shingle else name, _words)
+        typed: list[tuple[str, str]] = []
+        for text in texts:  # each text is analysed on its own: no shingle spans two of them
+            terms = _positioned(analyzer(text))
+            if shingle is None:
+                typed.extend((term, "word") for _, term in sorted(terms.items()))
+                continue
+            pairs = _shingles(terms, shingle.separator, shingle.filler)
+            if shingle.unigrams or (shingle.unigrams_if_no_shingles and not pairs):
+                typed.extend((term, "word") for _, term in sorted(terms.items()))
+            typed.extend((term, "shingle") for term in pairs)
         tokens = [
-            {"token": token, "position": position, "type": "word"}
-            for position, token in enumerate(term for text in texts for term in analyzer(text))
+            {"token": token, "position": position, "type": kind}
+            for position, (token, kind) in enumerate(typed)
         ]
         return {"tokens": tokens}
 
@@ -140,8 +233,8 @@ class _SearchPipelines:
 class FakeOpenSearch:
     """The subset of `opensearchpy.OpenSearch` the adapters call, over in-memory indices."""
 
-    def __init__(self, analyzers: Mapping[str, Callable[[str], list[str]]] | None = None) -> None:
-        self.analyzers: dict[str, Callable[[str], list[str]]] = dict(analyzers or {})
+    def __init__(self, analyzers: Mapping[str, Analyzer] | None = None) -> None:
+        self.analyzers: dict[str, Analyzer] = dict(analyzers or {})
         self.requests: list[dict[str, Any]] = []
         self.indices_state: dict[str, _Index] = {}
         self.aliases: dict[str, dict[str, bool]] = {}
@@ -162,6 +255,38 @@ class FakeOpenSearch:
         if body is not None:
             request["body"] = copy.deepcopy(body)
         self.requests.append(request)
+
+    def shingle_analyzer(self, target: str | None, name: str) -> _Shingle | None:
+        """How `target`'s settings define analyzer `name` when it is another analyzer's tokenizer and filters
+        plus a two-term shingle filter; None for any other analyzer."""
+        names = self.resolve(target, write=False) if target else []
+        if not names:
+            return None
+        analysis = self.indices_state[names[0]].body.get("settings", {}).get("analysis", {})
+        analyzers, filters = analysis.get("analyzer", {}), analysis.get("filter", {})
+        spec = analyzers.get(name)
+        chain = list(spec.get("filter", [])) if spec else []
+        if not chain or filters.get(chain[-1], {}).get("type") != "shingle":
+            return None
+        shingle = filters[chain[-1]]
+        known = {"type", "min_shingle_size", "max_shingle_size", "output_unigrams",
+                 "output_unigrams_if_no_shingles", "token_separator", "filler_token"}  # fmt: skip
+        sizes = (shingle.get("min_shingle_size", 2), shingle.get("max_shingle_size", 2))
+        if set(shingle) - known or sizes != (2, 2):
+            raise NotImplementedError(f"shingle filter {shingle}")
+        for base, candidate in analyzers.items():
+            if (
+                candidate.get("tokenizer") == spec["tokenizer"]
+                and list(candidate.get("filter", [])) == chain[:-1]
+            ):
+                return _Shingle(
+                    base=base,
+                    separator=str(shingle.get("token_separator", " ")),
+                    filler=str(shingle.get("filler_token", "_")),
+                    unigrams=bool(shingle.get("output_unigrams", True)),
+                    unigrams_if_no_shingles=bool(shingle.get("output_unigrams_if_no_shingles", False)),
+                )
+        raise NotImplementedError(f"shingle analyzer {name} without a base analyzer of the same chain")
 
     def describe(self, name: str) -> dict[str, Any]:
         aliases = {alias: {} for alias, targets in self.aliases.items() if name in targets}
@@ -316,20 +441,18 @@ class FakeOpenSearch:
             scores = self._hybrid(query["hybrid"], pipeline, sources)
         else:
             scores = self._query(query, sources)
-        if body.get("sort"):
-            raise NotImplementedError("sorted searches")
-        ordered = rank_by_score(scores)
+        ordered = _sorted(body["sort"], scores, sources) if body.get("sort") else rank_by_score(scores)
         start, size = int(body.get("from", 0)), int(body.get("size", 10))
-        excludes = set(body.get("_source", {}).get("excludes", []))
-        hits = [
-            {
-                "_index": docs[doc_id][0],
-                "_id": doc_id,
-                "_score": scores[doc_id],
-                "_source": {key: value for key, value in sources[doc_id].items() if key not in excludes},
-            }
-            for doc_id in ordered[start : start + size]
-        ]
+        source_spec = body.get("_source", {})
+        if source_spec is not False and set(source_spec) - {"excludes"}:
+            raise NotImplementedError(f"_source {source_spec}")
+        hits = []
+        for doc_id in ordered[start : start + size]:
+            hit = {"_index": docs[doc_id][0], "_id": doc_id, "_score": scores[doc_id]}
+            if source_spec is not False:
+                excludes = set(source_spec.get("excludes", []))
+                hit["_source"] = {key: value for key, value in sources[doc_id].items() if key not in excludes}
+            hits.append(hit)
         return {
             "took": 5,
             "timed_out": False,
@@ -345,7 +468,11 @@ class FakeOpenSearch:
         self, hybrid: Mapping[str, Any], pipeline: Mapping[str, Any], sources: dict[str, dict[str, Any]]
     ) -> dict[str, float]:
         ((processor, spec),) = pipeline["phase_results_processors"][0].items()
-        sub_scores = [self._query(query, sources) for query in hybrid["queries"]]
+        depth = int(hybrid.get("pagination_depth", len(sources)))
+        sub_scores = []
+        for query in hybrid["queries"]:  # each sub-query contributes at most pagination_depth hits
+            scores = self._query(query, sources)
+            sub_scores.append({doc_id: scores[doc_id] for doc_id in rank_by_score(scores)[:depth]})
         if processor == "score-ranker-processor":
             combination = spec["combination"]
             return combine_sub_queries(
@@ -368,24 +495,57 @@ class FakeOpenSearch:
             return self._bool(spec, sources)
         if kind == "knn":
             return self._knn(spec, sources)
+        if kind == "dis_max":
+            return self._dis_max(spec, sources)
+        if kind == "script_score":
+            return self._script_score(spec, sources)
         raise NotImplementedError(f"query {kind}")
+
+    def _dis_max(self, spec: Mapping[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, float]:
+        if set(spec) - {"queries", "tie_breaker"}:
+            raise NotImplementedError(f"dis_max with {sorted(spec)}")
+        tie_breaker = float(spec.get("tie_breaker", 0.0))
+        found: dict[str, list[float]] = {}
+        for query in spec["queries"]:
+            for doc_id, score in self._query(query, sources).items():
+                found.setdefault(doc_id, []).append(score)
+        return {
+            doc_id: max(scores) + tie_breaker * (sum(scores) - max(scores))
+            for doc_id, scores in found.items()
+        }
+
+    def _script_score(self, spec: Mapping[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, float]:
+        script = spec["script"]
+        if set(spec) - {"query", "script"} or set(script) - {"source", "params"}:
+            raise NotImplementedError(f"script_score with {sorted(spec)}, script {sorted(script)}")
+        similarity = _SIMILARITY_SCRIPTS.get(script["source"])
+        params = script.get("params", {})
+        if similarity is None or set(params) != {"field", "query_value"}:
+            raise NotImplementedError(f"script {script['source']!r} with params {sorted(params)}")
+        query = [float(value) for value in params["query_value"]]
+        scores: dict[str, float] = {}
+        for doc_id in self._query(spec["query"], sources):
+            vector = sources[doc_id].get(params["field"])
+            if vector is None:  # OpenSearch fails the search: the k-NN functions need a vector
+                raise RequestError(400, "script_exception", f"{doc_id} has no {params['field']} vector")
+            scores[doc_id] = similarity(_cosine(query, vector))
+        return scores
 
     def _bool(self, spec: Mapping[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, float]:
         scores: dict[str, float] = {}
         for doc_id, source in sources.items():
-            if not all(_matches(clause, doc_id, source) for clause in spec.get("filter", [])):
-                continue
-            if any(_matches(clause, doc_id, source) for clause in spec.get("must_not", [])):
-                continue
-            should = [_multi_match(clause, source) for clause in spec.get("should", [])]
-            matched = sum(1 for score in should if score > 0)
-            if matched < int(spec.get("minimum_should_match", 0 if not should else 1)):
-                continue
-            scores[doc_id] = float(sum(should))
+            score = _bool_score(spec, doc_id, source)
+            if score is not None:
+                scores[doc_id] = score
         return scores
 
     def _knn(self, spec: Mapping[str, Any], sources: dict[str, dict[str, Any]]) -> dict[str, float]:
         ((field_name, knn),) = spec.items()
+        unknown = set(knn) - {"vector", "k", "min_score", "filter"}
+        if unknown or ("k" in knn) == ("min_score" in knn):
+            raise NotImplementedError(
+                f"knn with {sorted(knn)}: the adapters send vector, filter, k or min_score"
+            )
         query = [float(value) for value in knn["vector"]]
         allowed = knn.get("filter", {}).get("bool", {})
         scores: dict[str, float] = {}
@@ -397,9 +557,34 @@ class FakeOpenSearch:
                 continue
             if any(_matches(clause, doc_id, source) for clause in allowed.get("must_not", [])):
                 continue
-            scores[doc_id] = (1.0 + _cosine(query, vector)) / 2.0  # the cosinesimil score
+            scores[doc_id] = (1.0 + _cosine(query, vector)) / 2.0  # the Lucene cosinesimil score
+        if "min_score" in knn:  # radial search: every vector scoring at least min_score
+            return {doc_id: score for doc_id, score in scores.items() if score >= float(knn["min_score"])}
         top = rank_by_score(scores)[: int(knn["k"])]
         return {doc_id: scores[doc_id] for doc_id in top}
+
+
+def _sorted(
+    sort: Sequence[Mapping[str, Any]], scores: dict[str, float], sources: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Ids ordered by the sort clauses: numeric field sorts (missing values last or first, as `missing`
+    says) and `_score`, then by id as the tie-break."""
+    ordered = sorted(scores)
+    for clause in reversed(sort):  # stable sorts, least significant key first
+        ((field_name, spec),) = clause.items()
+        if set(spec) - {"order", "missing", "unmapped_type"}:
+            raise NotImplementedError(f"sort {clause}")
+        descending = spec.get("order", "desc" if field_name == "_score" else "asc") == "desc"
+        if field_name == "_score":
+            ordered.sort(key=lambda doc_id: scores[doc_id], reverse=descending)
+            continue
+        if "." in field_name or spec.get("missing", "_last") not in ("_last", "_first"):
+            raise NotImplementedError(f"sort {clause}")
+        present = [doc_id for doc_id in ordered if sources[doc_id].get(field_name) is not None]
+        absent = [doc_id for doc_id in ordered if sources[doc_id].get(field_name) is None]
+        present.sort(key=lambda doc_id: float(sources[doc_id][field_name]), reverse=descending)
+        ordered = present + absent if spec.get("missing", "_last") == "_last" else absent + present
+    return ordered
 
 
 def _cosine(left: Sequence[float], right: Sequence[float]) -> float:
@@ -421,23 +606,48 @@ def _multi_match(clause: Mapping[str, Any], source: Mapping[str, Any]) -> float:
         raise NotImplementedError(f"should clause {sorted(clause)}")
     if spec.get("type", "best_fields") != "best_fields":
         raise NotImplementedError(f"multi_match type {spec['type']}")
-    wanted = _words(spec["query"])
     best = 0.0
     for item in spec["fields"]:
         path, _, boost = item.partition("^")
-        stored = _words(_field_value(source, path))
-        if path in _PREFIX_FIELDS:
-            found = [any(word.startswith(query_word) for word in stored) for query_word in wanted]
+        value = _field_value(source, path)
+        if path in _KEYWORD_FIELDS:  # not analysed: the query text is one term, equal or not
+            found = [spec["query"] in (value if isinstance(value, list) else [value])]
+        elif path.endswith(".joined"):
+            # Index: words and neighbour pairs; search: the query's pairs only (its one word for a one-word
+            # query), each a term of its own, combined by the operator.
+            stored = set(_joined_words(value))
+            found = [term in stored for term in _joined_query(spec["query"])]
         else:
-            found = [query_word in stored for query_word in wanted]
+            wanted, stored_words = _words(spec["query"]), _words(value)
+            if path in _PREFIX_FIELDS:
+                found = [any(word.startswith(query_word) for word in stored_words) for query_word in wanted]
+            else:
+                found = [query_word in stored_words for query_word in wanted]
         if spec.get("operator", "or") == "and" and not all(found):
             continue
         best = max(best, sum(found) * float(boost or 1.0))
     return best * float(spec.get("boost", 1.0))
 
 
+def _bool_score(spec: Mapping[str, Any], doc_id: str, source: Mapping[str, Any]) -> float | None:
+    """A `bool` query's score of one document (should clauses add up), None when it does not match."""
+    if set(spec) - {"should", "minimum_should_match", "filter", "must_not"}:
+        raise NotImplementedError(f"bool with {sorted(spec)}")
+    if not all(_matches(clause, doc_id, source) for clause in spec.get("filter", [])):
+        return None
+    if any(_matches(clause, doc_id, source) for clause in spec.get("must_not", [])):
+        return None
+    should = [_multi_match(clause, source) for clause in spec.get("should", [])]
+    matched = sum(1 for score in should if score > 0)
+    if matched < int(spec.get("minimum_should_match", 0 if not should else 1)):
+        return None
+    return float(sum(should))
+
+
 def _matches(clause: Mapping[str, Any], doc_id: str, source: Mapping[str, Any]) -> bool:
     ((kind, spec),) = clause.items()
+    if kind == "bool":  # a query in filter context: matches or not, its score unused
+        return _bool_score(spec, doc_id, source) is not None
     if kind == "ids":
         return doc_id in spec["values"]
     if kind == "exists":

@@ -8,7 +8,7 @@ The catalog is the first products of data/korean-mall (야쿠르트 is its chosu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,12 @@ import pytest
 
 from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 from cataloop.adapters.embedded_search_storage import english_analyzer
-from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer, nori_index_settings
+from cataloop.adapters.korean_analyzer import (
+    SHINGLE_FILLER,
+    KoreanAnalysisConfig,
+    KoreanAnalyzer,
+    nori_index_settings,
+)
 from cataloop.adapters.memory import InMemoryProductStore
 from cataloop.adapters.opensearch_index import OpenSearchIndex
 from cataloop.adapters.opensearch_mapping import index_mapping
@@ -62,9 +67,14 @@ def analyzer() -> KoreanAnalyzer:
     return KoreanAnalyzer(KoreanAnalysisConfig(user_dictionary=USER_DICTIONARY))
 
 
+def _positioned(analyzer: KoreanAnalyzer) -> Callable[[str], list[tuple[str, int]]]:
+    """`korean_index` with positions, so the fake's shingles see the gaps of stopped words as nori's do."""
+    return lambda text: [(token.term, token.position) for token in analyzer.tokens(text)]
+
+
 def _fake(analyzer: KoreanAnalyzer) -> FakeOpenSearch:
     english = english_analyzer()
-    return FakeOpenSearch(analyzers={"korean_index": analyzer.analyze, "english": english.analyze})
+    return FakeOpenSearch(analyzers={"korean_index": _positioned(analyzer), "english": english.analyze})
 
 
 def _opensearch(client: FakeOpenSearch, **options: Any) -> OpenSearchIndex:
@@ -106,9 +116,13 @@ def test_reindex_stores_the_vocabulary_the_embedded_engine_lists(
 ) -> None:
     """Nearly the same terms. The one known difference: OpenSearch analyses each keyword of the `keywords`
     array on its own (so does the vocabulary, as it holds what the index holds), the embedded engine the
-    keywords joined by spaces, and mecab splits a word in context differently now and then (고단백)."""
+    keywords joined by spaces, and mecab splits a word in context differently now and then (고단백). The
+    embedded engine lists the terms of its compound fields as indexed, filler shingles ("_딸기", next to a
+    stopped word) included; the OpenSearch vocabulary leaves those out (no one types them)."""
     embedded, opensearch = engines
-    stored, listed = opensearch.vocabulary(), embedded.vocabulary()
+    stored = set(opensearch.vocabulary())
+    listed = {term for term in embedded.vocabulary() if SHINGLE_FILLER not in term}
+    assert not any(SHINGLE_FILLER in term for term in stored)
     assert {"야쿠르트", "요구르트", "오리지널", "딸기"} <= stored
     separate: set[str] = set()
     joined: set[str] = set()
@@ -155,7 +169,7 @@ def test_the_indexer_adds_the_terms_of_new_products(
     change = ProductChanged(product_id="new-1", version=1, product=_stored(new), sequence_number="1")
     result = index_product_changes([change], index, _store([new]))
     assert result.indexed == 1 and result.failed_sequence_numbers == []
-    vocabulary = index.vocabulary()
+    vocabulary = set(index.vocabulary())
     assert set(analyzer.analyze("그릭요거트 플레인")) | set(analyzer.analyze("매일")) <= vocabulary
     assert "야쿠르트" in vocabulary  # kept from the reindex
     # An already known term is not written again: no vocabulary write for a repeat batch.
@@ -236,3 +250,91 @@ def test_plan_reindex_reads_only(analyzer: KoreanAnalyzer, listings: list[Produc
 def test_documents_match_what_the_catalog_gives(listings: list[ProductListing]) -> None:
     # Guard: the catalog still holds the example word this module relies on.
     assert any("야쿠르트" in product_document(listing, None, 1).name for listing in listings)
+
+
+def test_the_vocabulary_holds_the_compounds_of_names_and_keywords(
+    engines: tuple[EmbeddedSearchIndex, OpenSearchIndex],
+    analyzer: KoreanAnalyzer,
+    listings: list[ProductListing],
+) -> None:
+    """The `.joined` sub-fields add each pair of neighbouring terms written together; the vocabulary
+    holds them on both engines, so a compound typed without spaces is a catalog term."""
+    embedded, opensearch = engines
+    stored, listed = set(opensearch.vocabulary()), set(embedded.vocabulary())
+    document = product_document(listings[0], None, 1)
+    compounds = {
+        term
+        for text in (document.name, *document.keywords)
+        for term in analyzer.joined(text)
+        if term not in analyzer.analyze(text)
+    }
+    assert compounds and compounds <= stored and compounds <= listed
+
+
+def test_compounds_are_the_shingles_only_and_never_a_filler_shingle() -> None:
+    """`_analyze` with the compound analyzer returns unigrams (counted by the index analyzer already) and
+    shingles; a shingle next to a stopped word holds the filler "_" (Lucene's default `filler_token`, as
+    `KoreanAnalyzer.joined` writes it) and is no vocabulary term."""
+    client = FakeOpenSearch()
+    vocabulary = OpenSearchVocabulary(client, "products")
+    responses = {
+        "korean_index": {"tokens": [{"token": "주방", "type": "word"}, {"token": "세제", "type": "word"}]},
+        "korean_joined": {
+            "tokens": [
+                {"token": "주방", "type": "word"},
+                {"token": "주방_", "type": "shingle"},  # 주방 + the gap of a stopped 용
+                {"token": "_세제", "type": "shingle"},
+                {"token": "세제", "type": "word"},
+                {"token": "세제리필", "type": "shingle"},
+            ]
+        },
+        "english": {"tokens": []},
+    }
+
+    def analyze(index: str, body: dict[str, Any]) -> dict[str, Any]:
+        return responses[body["analyzer"]]
+
+    client.indices.analyze = analyze  # type: ignore[method-assign]
+    document = product_document(
+        ProductListing(product_id="x", title="주방용 세제 리필", category_path=["생활"]), None, 1
+    )
+    assert vocabulary.terms([document], "products") == {"주방": 1, "세제": 1, "세제리필": 1}
+
+
+def test_the_compound_analyzer_puts_the_filler_where_a_stopped_word_was(analyzer: KoreanAnalyzer) -> None:
+    """Through the mapping's analyzers: the index-side shingles are `KoreanAnalyzer.joined`'s, fillers
+    included, and the vocabulary keeps only the real compounds."""
+    client = _fake(analyzer)
+    index = _opensearch(client)
+    index.ensure_index()
+    for text in ("주방용 세제", "순한 주방 세제"):
+        tokens = client.indices.analyze(index="products", body={"analyzer": "korean_joined", "text": text})
+        assert [token["token"] for token in tokens["tokens"]] == analyzer.joined(text)
+    documents = [
+        product_document(ProductListing(product_id=pid, title=title, category_path=["생활"]), None, 1)
+        for pid, title in (("a", "주방용 세제"), ("b", "순한 주방 세제"))
+    ]
+    terms = index.catalog_terms(documents)
+    assert terms["주방세제"] == 1 and not any("_" in term for term in terms)
+
+
+def test_a_generation_without_the_compound_analyzer_gives_no_compounds(analyzer: KoreanAnalyzer) -> None:
+    from opensearchpy.exceptions import RequestError
+
+    client = _fake(analyzer)
+    vocabulary = OpenSearchVocabulary(client, "products")
+    original = client.indices.analyze
+
+    def analyze(body: dict[str, Any], index: str | None = None) -> dict[str, Any]:
+        if body["analyzer"] == "korean_joined":
+            raise RequestError(
+                400, "illegal_argument_exception", {"error": "failed to find analyzer [korean_joined]"}
+            )
+        return original(body=body, index=index)
+
+    client.indices.analyze = analyze  # type: ignore[method-assign]
+    _opensearch(client).ensure_index()
+    document = product_document(
+        ProductListing(product_id="x", title="주방 세제", category_path=["생활"]), None, 1
+    )
+    assert vocabulary.terms([document], "products") == {"주방": 1, "세제": 1}

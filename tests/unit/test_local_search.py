@@ -294,3 +294,79 @@ def test_index_state_survives_a_reopen(tmp_path: Path, analyzer: KoreanAnalyzer)
 def test_swapping_to_an_unknown_index_is_refused(index: EmbeddedSearchIndex) -> None:
     with pytest.raises(InvalidInput, match="create_index"):
         index.swap_alias("products-v0009")
+
+
+# --- exact names, compounds, unit pricing, similarity floors ------------------------------------------
+
+
+def test_the_exact_name_plan_is_one_term_lookup_that_ignores_spacing_and_case(
+    index: EmbeddedSearchIndex,
+) -> None:
+    from cataloop.domain.search.plan import exact_name_plan
+
+    assert _ids(index, exact_name_plan("apple iphone 15 case")) == ["p3"]
+    assert _ids(index, exact_name_plan("야쿠르트라이트")) == ["p5"]
+    assert _ids(index, exact_name_plan("야쿠르트")) == []  # a word of a name is not the name
+
+
+def test_a_compound_matches_however_it_is_spaced(analyzer: KoreanAnalyzer) -> None:
+    engine = EmbeddedSearchIndex(
+        None, KoreanAnalyzer(KoreanAnalysisConfig(user_dictionary=("주방세제",))), ConceptEmbedder(), 4
+    )
+    engine.ensure_index()
+    listings = [
+        _listing("joined", "맑은집 레몬 주방세제 500ml", ["생활용품"]),
+        _listing("spaced", "뽀득 주방 세제 리필", ["생활용품"]),
+        _listing("laundry", "뽀득 액체세제 3L", ["생활용품"]),
+        _listing("gloves", "맑은집 주방 고무장갑", ["생활용품"]),
+    ]
+    engine.bulk_upsert([product_document(listing, None, 1) for listing in listings])
+    spaced_query = _ids(engine, _plan(engine, "주방 세제"))
+    joined_query = _ids(engine, _plan(engine, "주방세제"))
+    assert set(spaced_query[:2]) == {"joined", "spaced"}
+    assert set(joined_query[:2]) == {"joined", "spaced"}
+
+
+def test_unit_price_and_total_content_sorts(index: EmbeddedSearchIndex, analyzer: KoreanAnalyzer) -> None:
+    engine = EmbeddedSearchIndex(None, analyzer, ConceptEmbedder(), ConceptEmbedder.dimension)
+    engine.ensure_index()
+    listings = [
+        _listing("small", "야쿠르트 65ml x 5개", ["음료"], price=1100),
+        _listing("big", "야쿠르트 65ml x 40개", ["음료"], price=8100),
+        _listing("goods", "야쿠르트 키링", ["굿즈"], price=500),
+    ]
+    engine.bulk_upsert([product_document(listing, None, 1) for listing in listings])
+    assert _ids(engine, _plan(engine, "야쿠르트", sort="unit_price_asc")) == ["big", "small", "goods"]
+    assert _ids(engine, _plan(engine, "야쿠르트", sort="total_content_desc")) == ["big", "small", "goods"]
+
+
+def test_the_similarity_floor_drops_products_only_the_vectors_found(index: EmbeddedSearchIndex) -> None:
+    # "sneaker" is no word of any document: only the vectors find the shoes. A floor above every k-NN
+    # score leaves nothing; a floor the shoes pass keeps them and drops the unrelated rest.
+    vector = ConceptEmbedder().embed(["sneaker"], "query")[0]
+    unfloored = build_search_plan("sneaker", mode="hybrid")
+    assert len(index.search(unfloored, vector).hits) == len(LISTINGS)
+    too_high = build_search_plan("sneaker", mode="hybrid", min_vector_score=0.999999)
+    assert index.search(too_high, vector).hits == []
+    floored = build_search_plan("sneaker", mode="hybrid", min_vector_score=0.9, vector_score_margin=0.05)
+    assert {hit.id for hit in index.search(floored, vector).hits} == {"p1", "p4"}
+
+
+def test_a_lexical_match_keeps_its_similarity_under_the_floor(index: EmbeddedSearchIndex) -> None:
+    # "나이키" matches p1 by name; the floor removes no lexical hit and leaves its vector score in the fusion.
+    vector = ConceptEmbedder().embed(["나이키"], "query")[0]
+    plan = build_search_plan("나이키", mode="hybrid", min_vector_score=0.999999)
+    hits = index.search(plan, vector).hits
+    assert [hit.id for hit in hits] == ["p1"]
+
+
+def test_an_index_built_with_other_fields_asks_for_a_reset(tmp_path: Path) -> None:
+    import tantivy
+
+    from cataloop.adapters.embedded_search_storage import Generation
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True)
+    tantivy.Index(builder.build(), path=str(tmp_path))
+    with pytest.raises(InvalidInput, match="cataloop reset"):
+        Generation("products-v0001", tmp_path, 4)

@@ -286,7 +286,8 @@ def test_keyword_body_is_a_bool_of_multi_match_clauses_with_filters_and_sort() -
 
 def test_text_clause_lists_boosted_fields() -> None:
     fields = search_body(build_search_plan("운동화"))["query"]["bool"]["should"][0]["multi_match"]["fields"]
-    assert fields[:3] == ["name^3", "name.en^2", "brand^2.5"]
+    assert fields[:4] == ["name^3", "name.joined^5", "name.en^2", "brand^2.5"]
+    assert "keywords.joined^3" in fields
     assert "category_path.text" in fields
 
 
@@ -376,3 +377,25 @@ def test_client_uses_requests_connection_on_443_with_the_signer() -> None:
 def test_client_rejects_an_unknown_service() -> None:
     with pytest.raises(InvalidInput, match="'es'"):
         make_opensearch_client("h", "us-east-1", "opensearch", credentials=Credentials("a", "b"))  # type: ignore[arg-type]
+
+
+def test_compound_fields_join_the_parts_of_a_mixed_mode_compound_not_the_compound_itself() -> None:
+    # The shingle filter is not graph-aware: with decompound "mixed" (what wiring configures) the compound
+    # fields get their own nori tokenizer in "discard" mode, the path KoreanAnalyzer.joined joins.
+    from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig
+
+    mixed = nori_index_settings(["야쿠르트"], [], config=KoreanAnalysisConfig(decompound_mode="mixed"))
+    analysis = index_mapping(384, mixed)["settings"]["analysis"]
+    joined = analysis["analyzer"]["korean_joined"]
+    assert joined["tokenizer"] == "korean_joined_tokenizer"
+    assert analysis["analyzer"]["korean_joined_search"]["tokenizer"] == "korean_joined_tokenizer"
+    index_tokenizer = analysis["tokenizer"][analysis["analyzer"]["korean_index"]["tokenizer"]]
+    assert index_tokenizer["decompound_mode"] == "mixed"
+    assert analysis["tokenizer"]["korean_joined_tokenizer"] == {
+        **index_tokenizer,
+        "decompound_mode": "discard",
+    }
+    # The default ("discard") needs no second tokenizer.
+    assert index_mapping(384, ANALYSIS)["settings"]["analysis"]["analyzer"]["korean_joined"]["tokenizer"] != (
+        "korean_joined_tokenizer"
+    )

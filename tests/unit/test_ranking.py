@@ -150,3 +150,59 @@ def test_sorting_is_a_permutation_and_ordered_within_the_head(items: list[tuple[
     known = [price for price in prices if price is not None]
     assert known == sorted(known)
     assert prices[len(known) :] == [None] * (len(prices) - len(known))  # unpriced last
+
+
+# --- value and bulk sorting, intent under a sort, bundles, pinned names -------------------------------
+
+
+def test_value_sort_orders_by_unit_price_within_the_unit_most_results_share() -> None:
+    big = doc("big", unit="ml", total_content=2600.0, unit_price=3.1, price=8100)
+    small = doc("small", unit="ml", total_content=325.0, unit_price=3.4, price=1100)
+    capsules = doc("capsules", unit="piece", total_content=30.0, unit_price=833.3, price=25000)
+    unknown = doc("unknown", price=500)
+    hits = [(small, 10.0), (capsules, 9.9), (unknown, 9.8), (big, 9.7)]
+    outcome = rank_results(hits, sort="value")
+    # Sticker price would open with "unknown" (500) and "small" (1,100); per ml "big" is cheaper.
+    assert outcome.ids == ["big", "small", "capsules", "unknown"]
+    assert outcome.results[0].reasons == ["sorted by unit price (price per ml, g or piece), low to high"]
+
+
+def test_bulk_sort_puts_the_largest_total_content_first() -> None:
+    one = doc("one", unit="ml", total_content=3000.0)
+    two = doc("two", unit="ml", total_content=6000.0)
+    refill = doc("refill", unit="ml", total_content=1200.0)
+    outcome = rank_results([(refill, 10.0), (one, 9.0), (two, 8.0)], sort="bulk")
+    assert outcome.ids == ["two", "one", "refill"]
+
+
+def test_a_non_food_product_leaves_a_sorted_food_list() -> None:
+    # The mask pack is cheap and a strong match, but the query wants food: under any sort it stays behind
+    # every on-intent result instead of being sorted into them.
+    mask = doc("mask", is_food=False, unit="ml", total_content=25.0, unit_price=60.0, price=1500)
+    drink = doc("drink", unit="ml", total_content=325.0, unit_price=3.4, price=1100)
+    pack = doc("pack", unit="ml", total_content=2600.0, unit_price=3.1, price=8100)
+    for sort in ("price_asc", "value", "rating"):
+        outcome = rank_results([(mask, 10.0), (drink, 9.0), (pack, 8.0)], food_intent=True, sort=sort)
+        assert outcome.ids[-1] == "mask", sort
+        assert "outside the query's food or non-food intent" in outcome.results[-1].reasons[-1]
+
+
+def test_a_set_ranks_below_the_products_it_contains_unless_the_query_asks_for_a_set() -> None:
+    bundle = doc("set", name="야쿠르트 2종 세트", child_ids=["light", "original"])
+    light = doc("light", name="야쿠르트 라이트")
+    other = doc("other", name="다른 음료")
+    hits = [(bundle, 10.0), (light, 9.0), (other, 5.0)]
+    outcome = rank_results(hits, query_terms=["야쿠르트", "라이트"])
+    assert outcome.ids[:2] == ["light", "set"]
+    assert "a set whose products are results too (x0.6)" in outcome.results[1].reasons
+    assert rank_results(hits, query_terms=["야쿠르트", "선물세트"]).ids[0] == "set"
+    # A set none of whose products is a result keeps its rank.
+    assert rank_results([(bundle, 10.0), (other, 9.0)], query_terms=["야쿠르트"]).ids == ["set", "other"]
+
+
+def test_pinned_products_come_first_whatever_the_sort() -> None:
+    named = doc("named", price=9000)
+    cheap = doc("cheap", price=100)
+    outcome = rank_results([(cheap, 10.0), (named, 5.0)], sort="price_asc", pinned=["named"])
+    assert outcome.ids == ["named", "cheap"]
+    assert outcome.results[0].reasons[-1] == "the query is this product's name"

@@ -59,7 +59,17 @@ def test_document_derives_search_fields_from_listing_and_enrichment() -> None:
     )
     assert document.version == 4
     assert document.keywords == ["유산균", "장건강", "요구르트"]
-    assert document.name_chosung == ["ㅎㄱㅇㅋㄹㅌ", "ㅇㅋㄹㅌ", "ㅇㅇㅅ", "ㅎㄱㅇㅋㄹㅌㅇㅋㄹㅌㅇㅇㅅ"]
+    # Each word, the run-together form from each word on, then the seller keywords' initials.
+    assert document.name_chosung == [
+        "ㅎㄱㅇㅋㄹㅌ",
+        "ㅇㅋㄹㅌ",
+        "ㅇㅇㅅ",
+        "ㅎㄱㅇㅋㄹㅌㅇㅋㄹㅌㅇㅇㅅ",
+        "ㅇㅋㄹㅌㅇㅇㅅ",
+        "ㅇㅅㄱ",
+        "ㅈㄱㄱ",
+        "ㅇㄱㄹㅌ",
+    ]
     assert document.name_qwerty[1] == "diznfmxm"
     assert document.category_prefixes == ["식품", "식품>음료"]
     assert document.is_food is True

@@ -19,6 +19,7 @@ from cataloop.domain.search.classification import FewShotIndex, load_query_vocab
 from cataloop.domain.search.comment import CommentOutput
 from cataloop.domain.search.documents import product_document
 from cataloop.domain.search.log import SearchLogRecord
+from cataloop.domain.search.ranking import RankingRules
 from cataloop.errors import CataloopError, InvalidInput, ModelError
 from cataloop.services.search import SearchService, SearchSettings
 
@@ -123,6 +124,9 @@ def _service(
     engine: EmbeddedSearchIndex, few_shot: FewShotIndex, log: Any = None, **kwargs: Any
 ) -> SearchService:
     clock = kwargs.pop("clock", lambda: NOW)
+    # The ConceptEmbedder's scores are not e5's: a query sharing no concept with a product scores about
+    # 0.5 ((1 + cosine) / 2), one sharing a concept above 0.8, so its floor sits between.
+    kwargs.setdefault("settings", SearchSettings(min_vector_score=0.75, vector_score_margin=None))
     return SearchService(
         engine,
         OfflineGuardrail(),
@@ -180,8 +184,14 @@ def test_english_keyboard_typing_resolves_to_the_korean_word(engine, few_shot, l
     assert response.results and response.results[0].id in {"km-1", "km-2", "km-3"}
 
 
+# Six products score far apart in BM25; a wider sorting band lets these tests see several sorted results.
+WIDE_SORT = SearchSettings(
+    min_vector_score=0.75, vector_score_margin=None, ranking=RankingRules(sort_relevance_floor=0.2)
+)
+
+
 def test_sort_intent_is_removed_from_the_query_and_orders_by_price(engine, few_shot, log) -> None:
-    response = _service(engine, few_shot, log).search({"q": "저렴한 유산균"})
+    response = _service(engine, few_shot, log, settings=WIDE_SORT).search({"q": "최저가 유산균"})
 
     classification = response.plan.classification
     assert classification is not None
@@ -189,6 +199,24 @@ def test_sort_intent_is_removed_from_the_query_and_orders_by_price(engine, few_s
     assert response.plan.sort == "price_asc"
     sorted_head = [r.price for r in response.results if any("sorted by" in reason for reason in r.reasons)]
     assert len(sorted_head) >= 2 and sorted_head == sorted(sorted_head)
+
+
+def test_a_value_word_orders_by_unit_price_not_by_sticker_price(engine, few_shot, log) -> None:
+    response = _service(engine, few_shot, log, settings=WIDE_SORT).search({"q": "저렴한 유산균"})
+
+    assert response.plan.sort == "value"
+    head = [r for r in response.results if any("sorted by unit price" in reason for reason in r.reasons)]
+    by_id = {listing.product_id: _document(listing) for listing in LISTINGS}
+    # The capsules (833원 each) and sticks (300원 each) are priced per piece, the drinks per ml (3.4원/ml):
+    # the unit most results share is sorted first, cheapest per unit first, then the other unit.
+    units = [by_id[r.id].unit for r in head]
+    prices = [by_id[r.id].unit_price for r in head]
+    assert len(head) >= 3 and units == sorted(units, key=units.index)  # each unit in one run
+    for unit in set(units):
+        run = [price for price, u in zip(prices, units, strict=True) if u == unit]
+        assert run == sorted(run)
+    assert by_id["km-5"].unit_price < by_id["km-4"].unit_price
+    assert [r.id for r in head].index("km-5") < [r.id for r in head].index("km-4")
 
 
 def test_explicit_sort_parameter_wins_over_relevance(engine, few_shot) -> None:
@@ -204,7 +232,10 @@ def test_a_description_runs_a_hybrid_plan(engine, few_shot, log) -> None:
     assert response.plan.classification is not None
     assert response.plan.classification.kind == "natural_language"
     assert response.plan.mode == "hybrid"
-    assert response.results[0].id in {"km-1", "km-2"}
+    # No product has most of the description's words, so the vectors decide: the ConceptEmbedder puts every
+    # drink and probiotic on one axis (a tie), the goods and the detergent far away.
+    ids = _ids(response.results)
+    assert {"km-1", "km-2"} <= set(ids[:4]) and "km-3" not in ids[:4] and "km-6" not in ids[:4]
     assert log.records[-1].mode == "hybrid"
 
 
@@ -348,3 +379,37 @@ def test_candidate_depth_bounds_the_ranked_window(engine, few_shot) -> None:
     assert narrow.plan.candidates == 2 and narrow.total >= 4
     assert wide.plan.candidates >= 4  # a page always fits: the window grows to cover page*size+size
     assert [r.position for r in wide.results][:1] == [4]
+
+
+# --- exact names, typos, fallback, no-match honesty -----------------------------------------------------
+
+
+def test_an_exact_name_is_first_however_it_is_spaced(engine, few_shot) -> None:
+    response = _service(engine, few_shot).search({"q": "야쿠르트 라이트 65mlx20개", "sort": "price_asc"})
+    assert response.plan.exact_match is True
+    assert response.results[0].id == "km-2"
+    assert response.results[0].reasons[-1] == "the query is this product's name"
+
+
+def test_a_hangul_typo_is_corrected_and_shown_in_the_plan(engine, few_shot, log) -> None:
+    response = _service(engine, few_shot, log).search({"q": "야구르트"})
+    assert [variant.kind for variant in response.plan.variants] == ["typo"]
+    assert response.plan.variants[0].text == "야쿠르트"
+    assert "one jamo off" in response.plan.variants[0].reason
+    assert {"km-1", "km-2"} <= set(_ids(response.results))
+    assert log.records[-1].variants == ["야쿠르트"]
+
+
+def test_a_keyword_search_that_finds_too_little_falls_back_to_hybrid(engine, few_shot) -> None:
+    # No listing has the English word; the ConceptEmbedder places it with the laundry detergent.
+    response = _service(engine, few_shot).search({"q": "detergent"})
+    assert response.plan.mode == "hybrid"
+    assert response.plan.fallback is not None and "searched by meaning" in response.plan.fallback
+    assert _ids(response.results)[0] == "km-6"
+
+
+def test_a_query_for_something_the_catalog_lacks_returns_nothing(engine, few_shot) -> None:
+    response = _service(engine, few_shot).search({"q": "노트북 충전기"})
+    assert response.results == [] and response.total == 0
+    assert response.plan.fallback is not None
+    assert response.plan.vector_floor is not None and response.plan.vector_floor.min_score == 0.75

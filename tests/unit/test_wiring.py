@@ -93,3 +93,14 @@ def test_the_configured_secret_wins_over_the_key_file(
     monkeypatch.setenv("COMMENT_TOKEN_SECRET", "configured")
     assert wiring.comment_token_secret(Settings(data_dir=str(tmp_path))) == b"configured"
     assert not (tmp_path / "comment-token.key").exists()
+
+
+def test_the_similarity_floors_are_e5_s_unless_configured(tmp_path: Path) -> None:
+    e5 = wiring.search_settings(Settings(data_dir=str(tmp_path)))
+    assert (e5.min_vector_score, e5.vector_score_margin) == (0.925, 0.02)
+    titan = wiring.search_settings(_opensearch())
+    assert (titan.min_vector_score, titan.vector_score_margin) == (None, None)  # not calibrated for Titan
+    tuned = wiring.search_settings(
+        _opensearch(search_min_vector_score="0.6", search_vector_score_margin="0.1")
+    )
+    assert (tuned.min_vector_score, tuned.vector_score_margin) == (0.6, 0.1)

@@ -241,13 +241,14 @@ class ProductIndex(VersionedIndex[ProductDocument], Protocol):
       returns a `SearchPage`; a hybrid or vector plan needs `query_vector` (the adapter may embed the
       plan's text itself when it has an embedder).
     - `vocabulary()` returns the catalog terms the variant resolvers (chosung, wrong keyboard, typos) match
-      against; an engine that cannot list its terms returns an empty set, and search then skips variants.
+      against, with their document frequencies (read-only; callers must not change it); an engine that
+      cannot list its terms returns an empty mapping, and search then skips variants.
     - `in_catalog(text)` is True when `text` is one analysed term of the catalog.
     """
 
     def search(self, plan: SearchPlan, query_vector: Sequence[float] | None = None) -> SearchPage: ...
 
-    def vocabulary(self) -> set[str]: ...
+    def vocabulary(self) -> Mapping[str, int]: ...
 
     def in_catalog(self, text: str) -> bool: ...
 

@@ -140,6 +140,21 @@ class Settings(BaseSettings):
         description="Bedrock embedding model (EMBEDDING_PROVIDER=bedrock).",
     )
     embedding_dimension: int = Field(default=E5_DIMENSION, ge=8, le=4096)
+    search_min_vector_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="k-NN similarity floor ((1 + cosine) / 2) below which a product only the vectors found is "
+        "not a result; unset: the floor calibrated for e5-small (docs/DECISIONS.md, Search), none for Bedrock "
+        "embeddings (not calibrated); 0 turns it off.",
+    )
+    search_vector_score_margin: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="k-NN hits must also score within this of the best k-NN hit; unset: as for "
+        "SEARCH_MIN_VECTOR_SCORE; 1 turns it off.",
+    )
     guardrail_id: str = Field(
         default="", description="Bedrock guardrail id; empty: the offline word-list and PII guardrail."
     )

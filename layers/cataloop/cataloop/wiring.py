@@ -506,6 +506,9 @@ def search_service(settings: Settings) -> SearchService:
         settings.classifier_model_id,
         settings.classifier_examples_bucket,
         settings.classifier_examples_key,
+        settings.embedding_provider,
+        str(settings.search_min_vector_score),
+        str(settings.search_vector_score_margin),
     )
     from cataloop.services.search_comment import documents_from_product_store
 
@@ -523,8 +526,29 @@ def search_service(settings: Settings) -> SearchService:
                 classifier_model=classifier_model(settings),
                 classifier_examples=classifier_examples(settings),
                 classifier_latency_budget_ms=settings.classifier_latency_budget_ms,
+                settings=search_settings(settings),
             )
         return _search_services[key]
+
+
+def search_settings(settings: Settings) -> SearchSettings:
+    """The search use case's tunables for these settings: the k-NN similarity floors are calibrated for
+    e5-small (the `SearchSettings` defaults); with another embedder they are off unless configured."""
+    from cataloop.services.search import SearchSettings
+
+    calibrated = SearchSettings()
+    uncalibrated = settings.embedding_provider != "e5"
+    floors = {
+        "min_vector_score": settings.search_min_vector_score,
+        "vector_score_margin": settings.search_vector_score_margin,
+    }
+    defaults = {
+        "min_vector_score": None if uncalibrated else calibrated.min_vector_score,
+        "vector_score_margin": None if uncalibrated else calibrated.vector_score_margin,
+    }
+    return SearchSettings(
+        **{name: value if value is not None else defaults[name] for name, value in floors.items()}
+    )
 
 
 def classifier_model(settings: Settings) -> ModelClient | None:

@@ -42,8 +42,9 @@ _SYSTEM = """You classify shopper search queries of a Korean/English online stor
 Decide:
 - kind: "keyword" when the query names a product, brand or category (even several words); "natural_language"
   when it describes a need or situation (e.g. "아침에 마시기 좋은 음료", "gift for a coffee lover").
-- sort_intent: one of price_asc, price_desc, rating, popularity, newest when the query asks for an order
-  (phrases below), else null.
+- sort_intent: one of price_asc, price_desc, value, bulk, rating, popularity, newest when the query asks for
+  an order (phrases below; value = cheapest per ml/g/piece, "가성비"; bulk = largest content, "대용량"),
+  else null.
 - food_intent: true when the shopper wants something to eat or drink, false when they want non-food goods,
   null when the query does not say.
 - cleaned_query: the query without the words that only express the sort intent, otherwise the query's own

@@ -18,8 +18,9 @@ per-generation storage are in `embedded_search_storage.py`, the tantivy query bu
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from cataloop.domain.search.plan import (
     SortKey,
     combine_sub_queries,
     rank_by_score,
+    vector_floor,
 )
 from cataloop.errors import InvalidInput
 from cataloop.ports import Embedder
@@ -47,6 +49,8 @@ _SORT_FIELDS: dict[SortKey, tuple[str, bool]] = {
     "rating": ("rating", True),
     "review_count": ("review_count", True),
     "purchase_count": ("purchase_count", True),
+    "unit_price_asc": ("unit_price", False),
+    "total_content_desc": ("total_content", True),
 }
 
 
@@ -212,6 +216,17 @@ class EmbeddedSearchIndex(AliasedGenerations):
             tokens = self._tokens(text)
             if tokens:
                 doc.add_text(field, tokens)
+        if document.name_key:
+            doc.add_text("name_key", document.name_key)
+        joined = {
+            "name_joined": self._analyzer.joined(document.name),
+            "keywords_joined": [
+                term for keyword in document.keywords for term in self._analyzer.joined(keyword)
+            ],
+        }
+        for field, terms in joined.items():
+            if terms:
+                doc.add_text(field, " ".join(terms))
         for field, text in (("name_en", document.name), ("description_en", document.description)):
             if text:
                 doc.add_text(field, text)
@@ -234,16 +249,21 @@ class EmbeddedSearchIndex(AliasedGenerations):
             doc.add_float("price", document.price)
         if document.rating is not None:
             doc.add_float("rating", document.rating)
+        if document.unit_price is not None:
+            doc.add_float("unit_price", document.unit_price)
+        if document.total_content is not None:
+            doc.add_float("total_content", document.total_content)
         doc.add_integer("review_count", document.review_count)
         doc.add_integer("purchase_count", document.purchase_count)
         return doc
 
     # --- vocabulary ----------------------------------------------------------------------------------
 
-    def vocabulary(self) -> set[str]:
-        """Analysed terms of names, keywords, brands and English text in the aliased index."""
+    def vocabulary(self) -> Mapping[str, int]:
+        """Analysed terms of names, keywords, brands, English text and compounds in the aliased index, with
+        their document frequencies (the generation's cached mapping, rebuilt after a commit: not a copy)."""
         with self._lock:
-            return set(self._target(None).vocabulary())
+            return MappingProxyType(self._target(None).vocabulary())
 
     def in_catalog(self, text: str) -> bool:
         """True when every analysed term of `text` (Korean analysis, or else English stemming) occurs in
@@ -311,6 +331,13 @@ class EmbeddedSearchIndex(AliasedGenerations):
             result = searcher.search(query, limit=max(searcher.num_docs, 1))
             allowed = {searcher.doc(address)["id"][0] for _, address in result.hits}
         vector_scores = self._knn(generation, query_vector, plan.candidate_depth, allowed)
+        if vector_scores:
+            best = max(vector_scores.values())
+            floor = vector_floor(best, plan.min_vector_score, plan.vector_score_margin)
+            if floor is not None:
+                # Above the floor, or found by the lexical side (scored by similarity like any k-NN hit).
+                vector_scores = {doc_id: score for doc_id, score in vector_scores.items() if score >= floor}
+                vector_scores.update(self._similarities(generation, query_vector, lexical_scores))
         fused = combine_sub_queries(
             [lexical_scores, vector_scores],
             normalization=plan.normalization,
@@ -336,8 +363,27 @@ class EmbeddedSearchIndex(AliasedGenerations):
             if rows.size == 0:
                 return {}
         candidates = cosine[rows]
-        top = rows[np.argsort(-candidates, kind="stable")[:k]]
+        if k < candidates.size:
+            # The k best in O(n), then only those sorted (ties by row, as a stable sort of all would).
+            best = np.argpartition(-candidates, k - 1)[:k]
+            order = best[np.lexsort((best, -candidates[best]))]
+        else:
+            order = np.argsort(-candidates, kind="stable")
+        top = rows[order]
         return {generation.vector_ids[row]: float((1.0 + cosine[row]) / 2.0) for row in top}
+
+    def _similarities(
+        self, generation: Generation, query_vector: Sequence[float], doc_ids: Iterable[str]
+    ) -> dict[str, float]:
+        """The k-NN score ((1 + cosine) / 2) of each of `doc_ids` that has a vector."""
+        rows = [
+            (doc_id, row) for doc_id in doc_ids if (row := generation.vector_rows.get(doc_id)) is not None
+        ]
+        if not rows:
+            return {}
+        query = unit_rows([query_vector], self.dimension)[0]
+        cosine = generation.vectors[[row for _, row in rows]] @ query
+        return {doc_id: float((1.0 + value) / 2.0) for (doc_id, _), value in zip(rows, cosine, strict=True)}
 
     def _ordered(self, generation: Generation, scores: dict[str, float], sort: SortKey) -> list[str]:
         by_score = rank_by_score(scores)

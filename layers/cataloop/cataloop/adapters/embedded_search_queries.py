@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import tantivy
 
-from cataloop.adapters.embedded_search_storage import ENGLISH_FIELDS, KOREAN_FIELDS
+from cataloop.adapters.embedded_search_storage import ENGLISH_FIELDS, JOINED_FIELDS, KOREAN_FIELDS
 from cataloop.adapters.korean_analyzer import KoreanAnalyzer, SynonymRules
 from cataloop.domain.search.documents import CATEGORY_SEPARATOR, attribute_field
-from cataloop.domain.search.plan import FieldBoost, LexicalClause, SearchFilters, SearchPlan
+from cataloop.domain.search.plan import (
+    FieldBoost,
+    LexicalClause,
+    SearchFilters,
+    SearchPlan,
+    required_matches,
+)
 
 
 class PlanQueries:
@@ -37,11 +43,17 @@ class PlanQueries:
         """One clause as the best of its boosted fields (a disjunction max, as OpenSearch's best_fields)."""
         korean: list[list[str]] | None = None
         english: list[list[str]] | None = None
+        joined: list[list[str]] | None = None
         prefix = [[term] for term in clause.text.lower().split()]
         per_field: list[tantivy.Query] = []
         for item in clause.fields:
-            tantivy_field: str = ENGLISH_FIELDS.get(item.field, item.field)
-            if item.field in KOREAN_FIELDS:
+            tantivy_field: str = ENGLISH_FIELDS.get(item.field) or JOINED_FIELDS.get(item.field, item.field)
+            if item.field in JOINED_FIELDS:
+                if joined is None:
+                    # Any of the query's pairs (or its one word) may match.
+                    joined = [[term] for term in dict.fromkeys(self._analyzer.joined_query(clause.text))]
+                groups = joined
+            elif item.field in KOREAN_FIELDS:
                 if korean is None:
                     korean = self._analyzer.analyze_query(clause.text, self._synonyms)
                 groups = korean
@@ -51,7 +63,7 @@ class PlanQueries:
                 groups = english
             else:
                 groups = prefix
-            query = _groups_query(schema, tantivy_field, groups, clause.operator)
+            query = _groups_query(schema, tantivy_field, groups, clause.operator, clause.min_match_percent)
             if query is not None:
                 per_field.append(_boosted(query, item))
         if not per_field:
@@ -105,10 +117,15 @@ def _boosted(query: tantivy.Query, item: FieldBoost) -> tantivy.Query:
 
 
 def _groups_query(
-    schema: tantivy.Schema, field: str, groups: list[list[str]], operator: str
+    schema: tantivy.Schema,
+    field: str,
+    groups: list[list[str]],
+    operator: str,
+    min_match_percent: int | None = None,
 ) -> tantivy.Query | None:
     """A match query over analysed groups: alternatives within a group are OR-ed (synonyms), groups are
-    OR-ed or AND-ed by the clause operator; a multi-word alternative is a phrase."""
+    OR-ed (at least `required_matches` of them) or AND-ed by the clause operator; a multi-word alternative
+    is a phrase."""
     group_queries: list[tantivy.Query] = []
     for alternatives in groups:
         options: list[tantivy.Query] = []
@@ -125,4 +142,9 @@ def _groups_query(
     occur = tantivy.Occur.Must if operator == "and" else tantivy.Occur.Should
     if len(group_queries) == 1:
         return group_queries[0]
+    required = required_matches(len(group_queries), min_match_percent)
+    if occur == tantivy.Occur.Should and required > 1:
+        return tantivy.Query.boolean_query(
+            [(occur, query) for query in group_queries], minimum_number_should_match=required
+        )
     return tantivy.Query.boolean_query([(occur, query) for query in group_queries])

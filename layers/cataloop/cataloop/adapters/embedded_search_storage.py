@@ -18,6 +18,8 @@ import numpy as np
 import tantivy
 
 from cataloop.adapters.embedded_generations import atomic_write
+from cataloop.adapters.korean_analyzer import SHINGLE_FILLER
+from cataloop.errors import InvalidInput
 
 WRITER_HEAP_BYTES = 50_000_000
 STATE_FILE = "state.json"
@@ -26,9 +28,13 @@ VECTORS_FILE = "vectors.npy"
 # Korean-analysed fields: the logical plan field -> the tantivy field and the document text it holds.
 KOREAN_FIELDS = ("name", "description", "keywords", "brand", "category", "child_names", "attributes")
 ENGLISH_FIELDS = {"name.en": "name_en", "description.en": "description_en", "english": "english"}
+# Compound fields: the Korean tokens and each pair of neighbours written together (an OpenSearch shingle
+# sub-field), searched with the query's pairs only, so "주방 세제" finds "주방세제" and vice versa.
+JOINED_FIELDS = {"name.joined": "name_joined", "keywords.joined": "keywords_joined"}
 PREFIX_FIELDS = ("name_chosung", "name_qwerty")
-# Fields whose terms make up the catalog vocabulary a keyboard-converted query word must be found in.
-VOCABULARY_FIELDS = ("name", "keywords", "brand", "english")
+# Fields whose terms make up the catalog vocabulary the variant resolvers (chosung, keyboard, typo) match
+# against; the joined fields add compounds such as "유산균음료".
+VOCABULARY_FIELDS = ("name", "keywords", "brand", "english", "name_joined", "keywords_joined")
 
 
 def product_schema() -> tantivy.Schema:
@@ -39,14 +45,15 @@ def product_schema() -> tantivy.Schema:
         builder.add_text_field(field, tokenizer_name="tokens")
     for field in ENGLISH_FIELDS.values():
         builder.add_text_field(field, tokenizer_name="en_text")
-    for field in PREFIX_FIELDS:
+    for field in (*PREFIX_FIELDS, *JOINED_FIELDS.values()):
         builder.add_text_field(field, tokenizer_name="tokens")
+    builder.add_text_field("name_key", tokenizer_name="raw")
     builder.add_text_field("category_prefixes", tokenizer_name="raw")
     builder.add_text_field("brand_raw", tokenizer_name="raw_lower")
     builder.add_text_field("attr_filter", tokenizer_name="raw_lower")
     builder.add_boolean_field("is_food", indexed=True, fast=True)
     builder.add_boolean_field("has_parent", indexed=True, fast=True)
-    for field in ("price", "rating"):
+    for field in ("price", "rating", "unit_price", "total_content"):
         builder.add_float_field(field, indexed=True, fast=True)
     for field in ("review_count", "purchase_count"):
         builder.add_integer_field(field, indexed=True, fast=True)
@@ -89,7 +96,15 @@ class Generation:
         self.schema = product_schema()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            self.index = tantivy.Index(self.schema, path=str(directory), reuse=True)
+            try:
+                self.index = tantivy.Index(self.schema, path=str(directory), reuse=True)
+            except ValueError as error:
+                if "schema does not match" not in str(error):
+                    raise
+                raise InvalidInput(
+                    f"the search index in {directory} was built by an older Cataloop whose index fields "
+                    "differ; start the local state over with `cataloop reset` (or `make demo`, which does)"
+                ) from error
         else:
             self.index = tantivy.Index(self.schema)
         register_tokenizers(self.index)
@@ -100,7 +115,7 @@ class Generation:
         self.vector_ids: list[str] = []
         self.vector_rows: dict[str, int] = {}
         self.vectors = np.zeros((0, dimension), dtype=np.float32)
-        self._vocabulary: set[str] | None = None
+        self._vocabulary: dict[str, int] | None = None
         if directory is not None:
             self._load()
 
@@ -179,12 +194,16 @@ class Generation:
         self._vocabulary = None
         self.save()
 
-    def vocabulary(self) -> set[str]:
+    def vocabulary(self) -> dict[str, int]:
+        """Vocabulary terms with their document frequency (summed over the vocabulary fields)."""
         if self._vocabulary is None:
             searcher = self.index.searcher()
-            self._vocabulary = {
-                term for field in VOCABULARY_FIELDS for term, _ in searcher.terms_with_prefix(field, "")
-            }
+            counts: dict[str, int] = {}
+            for field in VOCABULARY_FIELDS:
+                for term, count in searcher.terms_with_prefix(field, ""):
+                    if SHINGLE_FILLER not in term:  # "주방_": a pair next to a stopped word, not a term
+                        counts[term] = counts.get(term, 0) + int(count)
+            self._vocabulary = counts
         return self._vocabulary
 
     def close(self) -> None:

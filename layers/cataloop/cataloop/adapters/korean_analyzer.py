@@ -54,6 +54,9 @@ _TOKENIZER = "korean_nori_tokenizer"
 _POS_FILTER = "korean_pos_stop"
 _SYNONYM_FILTER = "korean_search_synonyms"
 
+# The token a shingle filter puts where a stopped word left its position empty (Lucene's default).
+SHINGLE_FILLER = "_"
+
 # mecab word costs are 16-bit; a strongly negative cost makes a user word win over any dictionary split,
 # which is what nori does with its user dictionary.
 _USER_WORD_COST = -20000
@@ -317,6 +320,30 @@ class KoreanAnalyzer:
     def analyze(self, text: str) -> list[str]:
         """Index-time terms, in order (what the `korean_index` analyzer emits)."""
         return [token.term for token in self.tokens(text)]
+
+    def joined(self, text: str) -> list[str]:
+        """Index-time terms of a compound field: the `korean_index` terms and each pair of neighbours written
+        together ("주방 세제" -> 주방, 세제, 주방세제), as a shingle filter (size 2, no separator, unigrams
+        kept) emits them; a position left empty by a stopped word is the filler "_" ("주방용 세제" ->
+        주방_, _세제), as in Lucene."""
+        terms = {token.position: token.term for token in self._path(text)}
+        if not terms:
+            return []
+        pairs = []
+        for position in range(min(terms), max(terms)):
+            left, right = terms.get(position, SHINGLE_FILLER), terms.get(position + 1, SHINGLE_FILLER)
+            if left != SHINGLE_FILLER or right != SHINGLE_FILLER:
+                pairs.append(left + right)
+        return [*terms.values(), *pairs]
+
+    def joined_query(self, text: str) -> list[str]:
+        """Search-time terms of a compound field: only the pairs of a query of several words ("주방 세제" ->
+        주방세제, which finds a product's single word "주방세제"), the word itself for a one-word query
+        ("주방세제", which finds "주방 세제"'s pair): the shingle filter with `output_unigrams: false` and
+        `output_unigrams_if_no_shingles: true`."""
+        terms = self.joined(text)
+        words = len(self._path(text))
+        return terms[words:] if words > 1 else terms
 
     def _path(self, text: str) -> list[AnalyzedToken]:
         return [token for token in self.tokens(text) if token.position_length == 1]

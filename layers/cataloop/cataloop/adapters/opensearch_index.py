@@ -13,10 +13,18 @@ import copy
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from cataloop.adapters.opensearch_mapping import VECTOR_FIELD
-from cataloop.adapters.opensearch_queries import pipeline_name, search_body, search_pipeline_body
+from cataloop.adapters.opensearch_mapping import VECTOR_FIELD, KnnEngine
+from cataloop.adapters.opensearch_queries import (
+    best_vector_score_body,
+    has_vector_floor,
+    pipeline_name,
+    plan_vector_score,
+    search_body,
+    search_pipeline_body,
+)
 from cataloop.adapters.opensearch_vocabulary import VOCABULARY_TTL_SECONDS, OpenSearchVocabulary
 from cataloop.domain.search.documents import (
     BulkFailure,
@@ -32,6 +40,7 @@ from cataloop.domain.search.plan import (
     SearchHit,
     SearchPage,
     SearchPlan,
+    vector_floor,
 )
 from cataloop.errors import InvalidInput
 
@@ -78,6 +87,13 @@ class OpenSearchIndex:
     def mapping(self) -> Mapping[str, Any]:
         """The body each new generation is created with."""
         return self._mapping
+
+    @property
+    def knn_engine(self) -> KnnEngine:
+        """The k-NN engine of the mapping's vector field (it sets the k-NN score scale)."""
+        vector = self._mapping.get("mappings", {}).get("properties", {}).get(VECTOR_FIELD, {})
+        engine = vector.get("method", {}).get("engine", "lucene")
+        return "faiss" if engine == "faiss" else "lucene"
 
     # index lifecycle
 
@@ -190,10 +206,10 @@ class OpenSearchIndex:
 
     # catalog vocabulary (see `opensearch_vocabulary.py`)
 
-    def vocabulary(self) -> set[str]:
+    def vocabulary(self) -> Mapping[str, int]:
         """The catalog terms stored by the last reindex and the indexer since (read through a TTL cache);
         empty before the first reindex, and search then skips variant resolution."""
-        return set(self.vocabulary_store.load())
+        return MappingProxyType(self.vocabulary_store.load())
 
     def in_catalog(self, text: str) -> bool:
         """True when every term of `text`, analysed as the index analyses names (or else as English), is
@@ -261,7 +277,9 @@ class OpenSearchIndex:
                     name, plan.normalization, plan.combination, plan.sub_query_weights(), plan.rank_constant
                 )
             params = {"search_pipeline": name}
-        response = self._client.search(index=self.alias, body=search_body(plan, query_vector), params=params)
+        floor = self._vector_floor(plan, query_vector)
+        body = search_body(plan, query_vector, vector_floor=floor, knn_engine=self.knn_engine)
+        response = self._client.search(index=self.alias, body=body, params=params)
         hits = response.get("hits", {})
         total = hits.get("total", 0)
         return SearchPage(
@@ -271,6 +289,22 @@ class OpenSearchIndex:
             ],
             total=total["value"] if isinstance(total, dict) else int(total),
         )
+
+    def _vector_floor(self, plan: SearchPlan, query_vector: Sequence[float] | None) -> float | None:
+        """The plan's k-NN similarity floor on the plan's scale, None for the plain top-k k-NN sub-query. A
+        floor relative to the best k-NN score first asks for that score (a k-NN-only request); when no
+        product has a vector under the filters it finds nothing, and the plain query is the same."""
+        if not has_vector_floor(plan):
+            return None
+        best: float | None = None
+        if plan.vector_score_margin is not None:
+            response = self._client.search(index=self.alias, body=best_vector_score_body(plan, query_vector))
+            top = response.get("hits", {}).get("hits", [])
+            if top and top[0].get("_score") is not None:
+                best = plan_vector_score(float(top[0]["_score"]), self.knn_engine)
+            elif plan.min_vector_score is None:
+                return None
+        return vector_floor(best, plan.min_vector_score, plan.vector_score_margin)
 
 
 def bulk_outcome(response: Mapping[str, Any]) -> BulkOutcome:

@@ -1,5 +1,7 @@
 """The catalog vocabulary on OpenSearch: the analysed terms of product names, keywords, brands and English
-text, with their frequencies, kept as one small versioned document (`<alias>-vocabulary/_doc/vocabulary`).
+text, plus the compounds of names and keywords (neighbouring terms written together, as the `.joined`
+sub-fields index them: "유산균 음료" adds "균음료"), with their frequencies, kept as one small versioned
+document (`<alias>-vocabulary/_doc/vocabulary`).
 
 OpenSearch cannot list an index's terms cheaply, so the vocabulary the variant resolvers need (chosung,
 wrong keyboard, typos) is built where documents are written: a reindex replaces it (from the full catalog,
@@ -23,7 +25,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cataloop.adapters.korean_analyzer import INDEX_ANALYZER
+from cataloop.adapters.korean_analyzer import INDEX_ANALYZER, SHINGLE_FILLER
+from cataloop.adapters.opensearch_mapping import JOINED_ANALYZER
 from cataloop.adapters.refresh import RefreshClock
 from cataloop.domain.search.documents import ProductDocument
 from cataloop.errors import CataloopError
@@ -66,6 +69,11 @@ def vocabulary_texts(document: ProductDocument) -> tuple[list[str], list[str]]:
     korean = [text for text in (document.name, *document.keywords, document.brand or "") if text]
     english = [document.english] if document.english else []
     return korean, english
+
+
+def joined_texts(document: ProductDocument) -> list[str]:
+    """The texts of a document's compound (`.joined`) fields: its name and each seller keyword."""
+    return [text for text in (document.name, *document.keywords) if text]
 
 
 def _batches(texts: Sequence[str]) -> Iterable[list[str]]:
@@ -131,16 +139,43 @@ class OpenSearchVocabulary:
             counts.update(str(token["token"]) for token in response.get("tokens", []))
         return counts
 
+    def _compounds(self, target: str, texts: Sequence[str]) -> Counter[str]:
+        """The shingles the compound (index) analyzer adds to `texts`: its unigrams are the index analyzer's
+        terms, counted already, and a shingle holding the filler "_" (next to a position a stopped word left
+        empty: "주방_") is no word anyone types, so it is left out."""
+        from opensearchpy.exceptions import RequestError
+
+        counts: Counter[str] = Counter()
+        for batch in _batches(texts):
+            try:
+                response = self._client.indices.analyze(
+                    index=target, body={"analyzer": JOINED_ANALYZER, "text": batch}
+                )
+            except RequestError as error:
+                if JOINED_ANALYZER not in str(error.info):
+                    raise
+                return counts  # a generation created before the compound fields: none until a reindex
+            counts.update(
+                term
+                for token in response.get("tokens", [])
+                if token.get("type") == "shingle" and SHINGLE_FILLER not in (term := str(token["token"]))
+            )
+        return counts
+
     def terms(self, documents: Sequence[ProductDocument], target: str) -> dict[str, int]:
         """Term frequencies of `documents`' vocabulary fields, analysed by `target`'s analyzers (the alias or
-        a generation: a new generation may carry a new user dictionary)."""
+        a generation: a new generation may carry a new user dictionary), with the compounds of names and
+        keywords."""
         korean: list[str] = []
         english: list[str] = []
+        compound: list[str] = []
         for document in documents:
             k, e = vocabulary_texts(document)
             korean.extend(k)
             english.extend(e)
+            compound.extend(joined_texts(document))
         counts = self._analyze(target, INDEX_ANALYZER, korean)
+        counts.update(self._compounds(target, compound))
         counts.update(self._analyze(target, ENGLISH_ANALYZER, english))
         return dict(counts)
 

@@ -1,9 +1,11 @@
 """The shopper search use case: `GET /search`, over ports only.
 
-One search, in order: validate -> exact product-name fast path -> guardrail on the query -> chosung or
-keyboard variant resolved against the catalog vocabulary -> classification (keyword or natural language,
-sort intent, food intent) -> plan (keyword, or hybrid lexical + k-NN) -> re-ranking of ~100 candidates ->
-the requested page, the plan that produced it and a token for the AI comment -> one search-log record.
+One search, in order: validate -> exact product-name fast path (one term lookup; the named product is
+pinned first) -> guardrail on the query -> chosung, keyboard or typo variant resolved against the catalog
+vocabulary -> classification (keyword or natural language, sort intent, food intent) -> plan (keyword, or
+hybrid lexical + k-NN with a similarity floor) -> a keyword search that finds too little falls back to
+hybrid -> re-ranking of ~100 candidates -> the requested page, the plan that produced it and a token for
+the AI comment -> one search-log record.
 
 The response models are in `search_models`; the AI comment (`GET /search/comment`, answered by
 `SearchService.comment`) is in `search_comment`.
@@ -29,14 +31,16 @@ from cataloop.domain.search.plan import (
     SearchMode,
     SearchPlan,
     build_search_plan,
+    exact_name_plan,
 )
-from cataloop.domain.search.query import SearchRequest, SortOrder, query_key
+from cataloop.domain.search.query import SearchRequest, SortOrder
 from cataloop.domain.search.ranking import RankingRules, rank_results
 from cataloop.domain.search.variants import (
     CatalogVocabulary,
     KeywordVariant,
     chosung_variant,
     keyboard_variant,
+    typo_variant,
 )
 from cataloop.errors import CataloopError, InvalidInput
 from cataloop.ports import Embedder, Guardrail, ModelClient, ProductIndex, QueryClassifier, SearchLog
@@ -49,6 +53,7 @@ from cataloop.services.search_models import (
     SearchResponse,
     SearchResultItem,
     VariantSummary,
+    VectorFloorSummary,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,6 +80,18 @@ class SearchSettings(BaseModel):
     comment_top_n: int = Field(default=COMMENT_TOP_N, ge=1, le=10)
     token_ttl_seconds: int = Field(default=DEFAULT_TOKEN_TTL_SECONDS, ge=1)
     ranking: RankingRules = Field(default_factory=RankingRules)
+    # A keyword search with fewer results than this is searched again by meaning (hybrid), when an
+    # embedder is configured; 0 turns the fallback off.
+    fallback_below: int = Field(default=3, ge=0, le=MAX_RESULT_WINDOW)
+    # k-NN similarity floors on the (1 + cosine) / 2 scale (see `SearchPlan.min_vector_score`); None
+    # turns one off. Calibrated for multilingual-e5-small in docs/search.md.
+    min_vector_score: float | None = Field(default=0.925, ge=0, le=1)
+    vector_score_margin: float | None = Field(default=0.02, ge=0, le=1)
+    # How many of the query's terms a product's field must match (`LexicalClause.min_match_percent`): in a
+    # keyword search all but a quarter (rounded down: all of up to three words), in a hybrid search 75%
+    # (a description's filler words are often in no product; the vector side carries its meaning).
+    min_match_percent: int | None = Field(default=-25, ge=-99, le=100)
+    hybrid_min_match_percent: int | None = Field(default=75, ge=-99, le=100)
 
 
 class SearchService:
@@ -157,15 +174,20 @@ class SearchService:
         return response
 
     def _exact_match(self, request: SearchRequest) -> SearchResponse | None:
-        """Keyword results when a product's name is exactly the query: no guardrail, classification or
-        variants (a catalog name is neither abuse nor personal data, and needs no interpretation)."""
+        """When the query is a product's name (`name_key`: case, spaces and "×" aside), that product first
+        and the keyword results after it; no guardrail, classification or variants (a catalog name is
+        neither abuse nor personal data, and needs no interpretation)."""
+        exact = self.index.search(exact_name_plan(request.q))
+        if not exact.hits:
+            return None
         depth = self._depth(request)
         plan = build_search_plan(request.q, size=min(depth, MAX_PAGE_SIZE), candidate_depth=depth)
         candidates = self._candidates(plan, None, request)
-        wanted = query_key(request.q)
-        if not any(query_key(str(doc.get("name", ""))) == wanted for doc, _ in candidates.hits):
-            return None
-        sort = request.sort or "relevance"
+        found = {str(doc["id"]) for doc, _ in candidates.hits}
+        best = max((score for _, score in candidates.hits), default=1.0)
+        # A named product the keyword ranking did not reach still comes first (with the best score).
+        missing = [({**hit.source, "id": hit.id}, best) for hit in exact.hits if hit.id not in found]
+        candidates = _Candidates(missing + candidates.hits, candidates.total + len(missing))
         return self._respond(
             request,
             request.q,
@@ -174,8 +196,9 @@ class SearchService:
             total=candidates.total,
             query_terms=request.q.split(),
             food_intent=None,
-            sort=sort,
+            sort=request.sort or "relevance",
             summary={"exact_match": True},
+            pinned=[hit.id for hit in exact.hits],
         )
 
     def _full_search(self, request: SearchRequest, record: dict[str, Any]) -> SearchResponse:
@@ -191,22 +214,41 @@ class SearchService:
         record.update(query=text, guardrail_action=verdict.action)
         variant = self._variant(text)
         classification = self.classifier.classify(variant.text if variant else text)
+        cleaned = classification.cleaned_query
+        if variant is None and classification.kind == "keyword":
+            # Typos are corrected in keyword queries only: a description's words are the shopper's own
+            # (often not catalog words at all), and the vector side reads a misspelt description anyway.
+            variant = self._typo_variant(cleaned)
+            cleaned = variant.text if variant else cleaned
         sort = sort_order_for(request.sort, classification)
         mode: SearchMode = (
             "hybrid" if classification.kind == "natural_language" and self.embedder is not None else "keyword"
         )
-        plan = self._plan(classification.cleaned_query, text, variant, mode, request)
+        plan = self._plan(cleaned, text, variant, mode, request)
         vector = None
         if mode == "hybrid" and self.embedder is not None:
-            vector = self.embedder.embed([classification.cleaned_query], "query")[0]
+            vector = self.embedder.embed([cleaned], "query")[0]
         candidates = self._candidates(plan, vector, request)
+        fallback = None
+        if (
+            mode == "keyword"
+            and self.embedder is not None
+            and candidates.total < self.settings.fallback_below
+        ):
+            fallback = (
+                f"the keyword search found {candidates.total} result(s) (fewer than "
+                f"{self.settings.fallback_below}): searched by meaning too (hybrid)"
+            )
+            plan = self._plan(cleaned, text, variant, "hybrid", request)
+            vector = self.embedder.embed([cleaned], "query")[0]
+            candidates = self._candidates(plan, vector, request)
         return self._respond(
             request,
             text,
             plan,
             candidates,
             total=candidates.total,
-            query_terms=classification.cleaned_query.split(),
+            query_terms=cleaned.split(),
             food_intent=classification.food_intent,
             sort=sort,
             summary={
@@ -214,6 +256,8 @@ class SearchService:
                 "guardrail": GuardrailSummary(action=verdict.action, reasons=verdict.reasons),
                 "classification": ClassificationSummary.from_classification(classification),
                 "variants": [VariantSummary.from_variant(variant)] if variant else [],
+                "fallback": fallback,
+                "vector_floor": _floor_summary(plan),
             },
         )
 
@@ -223,8 +267,16 @@ class SearchService:
             return None
         return chosung_variant(text, vocabulary) or keyboard_variant(text, vocabulary, self.typo_corrections)
 
+    def _typo_variant(self, text: str) -> KeywordVariant | None:
+        vocabulary = self._catalog_vocabulary()
+        if vocabulary is None or not len(vocabulary):
+            return None
+        return typo_variant(text, vocabulary, self._in_catalog, self.typo_corrections)
+
     def _catalog_vocabulary(self) -> CatalogVocabulary | None:
-        terms = list(self._catalog_terms())
+        found = self._catalog_terms()
+        terms: Mapping[str, int] = found if isinstance(found, Mapping) else dict.fromkeys(found, 1)
+        # A built vocabulary is reused while the index holds as many terms and for at most a minute.
         now = time.monotonic()
         count, built_at = self._vocabulary_key
         if self._vocabulary is None or count != len(terms) or now - built_at > VOCABULARY_MAX_AGE_SECONDS:
@@ -247,6 +299,13 @@ class SearchService:
             size=min(depth, MAX_PAGE_SIZE),
             in_catalog=self._in_catalog,
             candidate_depth=depth,
+            min_vector_score=self.settings.min_vector_score,
+            vector_score_margin=self.settings.vector_score_margin,
+            min_match_percent=(
+                self.settings.hybrid_min_match_percent
+                if mode == "hybrid"
+                else self.settings.min_match_percent
+            ),
         )
         if variant is None:
             return plan
@@ -294,6 +353,7 @@ class SearchService:
         food_intent: bool | None,
         sort: SortOrder,
         summary: dict[str, Any],
+        pinned: Sequence[str] = (),
     ) -> SearchResponse:
         outcome = rank_results(
             candidates.hits,
@@ -301,6 +361,7 @@ class SearchService:
             food_intent=food_intent,
             sort=sort,
             rules=self.settings.ranking,
+            pinned=pinned,
         )
         offset = request.plan_page * request.size
         window = outcome.results[offset : offset + request.size]
@@ -354,6 +415,12 @@ class SearchService:
         """The AI comment for a token from `search`, grounded on those results' metadata only; InvalidInput
         when the token is bad or expired or its products are gone."""
         return self.comments.comment(token)
+
+
+def _floor_summary(plan: SearchPlan) -> VectorFloorSummary | None:
+    if plan.mode != "hybrid" or (plan.min_vector_score is None and plan.vector_score_margin is None):
+        return None
+    return VectorFloorSummary(min_score=plan.min_vector_score, margin=plan.vector_score_margin)
 
 
 class _Candidates:

@@ -95,7 +95,7 @@ class ClassificationSummary(BaseModel):
 class VariantSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["keyboard", "chosung"]
+    kind: Literal["keyboard", "chosung", "typo"]
     text: str
     reason: str
     alternatives: list[str] = Field(default_factory=list)
@@ -116,6 +116,15 @@ class ClauseSummary(BaseModel):
     boost: float
 
 
+class VectorFloorSummary(BaseModel):
+    """The similarity floors of the k-NN side: an absolute minimum and a margin below the best match."""
+
+    model_config = ConfigDict(frozen=True)
+
+    min_score: float | None = None
+    margin: float | None = None
+
+
 class SearchPlanSummary(BaseModel):
     """How the query was understood and executed: shown to shoppers and developers for transparency."""
 
@@ -130,6 +139,10 @@ class SearchPlanSummary(BaseModel):
     clauses: list[ClauseSummary]
     ranking: list[str] = Field(default_factory=list)
     candidates: int = Field(ge=0)
+    # Set when the keyword search found too little and the query was searched by meaning (hybrid) instead.
+    fallback: str | None = None
+    # The k-NN similarity floor the hybrid search applied ((1 + cosine) / 2; null without a vector side).
+    vector_floor: VectorFloorSummary | None = None
 
 
 class SearchResponse(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
@@ -250,10 +251,15 @@ def _cosine_counts(left: Counter[str], right: Counter[str]) -> float:
     return dot / norm if norm else 0.0
 
 
-def _cosine(left: Sequence[float], right: Sequence[float]) -> float:
-    dot = sum(a * b for a, b in zip(left, right, strict=True))
-    norm = math.sqrt(sum(a * a for a in left)) * math.sqrt(sum(b * b for b in right))
-    return dot / norm if norm else 0.0
+def _unit(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(map(operator.mul, vector, vector)))
+    return [value / norm for value in vector] if norm else [0.0] * len(vector)
+
+
+def _dot(left: Sequence[float], right: Sequence[float]) -> float:
+    if len(left) != len(right):
+        raise ValueError(f"vectors of {len(left)} and {len(right)} dimensions cannot be compared")
+    return sum(map(operator.mul, left, right))
 
 
 class FewShotIndex:
@@ -272,11 +278,13 @@ class FewShotIndex:
         self.min_similarity = default_floor if min_similarity is None else min_similarity
         self._embed = embed
         self._grams = [_char_ngrams(example.text) for example in self.examples]
-        self._vectors: list[Sequence[float]] | None = None
+        # Unit vectors, so a similarity is one dot product (the nearest lookup runs on every search).
+        self._vectors: list[list[float]] | None = None
         if embed is not None and self.examples:
-            self._vectors = list(embed([example.text for example in self.examples]))
-            if len(self._vectors) != len(self.examples):
+            vectors = list(embed([example.text for example in self.examples]))
+            if len(vectors) != len(self.examples):
                 raise ValueError("the embedding function returned a different number of vectors than texts")
+            self._vectors = [_unit(vector) for vector in vectors]
 
     @property
     def method(self) -> str:
@@ -287,8 +295,8 @@ class FewShotIndex:
         if not self.examples:
             return []
         if self._vectors is not None and self._embed is not None:
-            query_vector = self._embed([text])[0]
-            similarities = [_cosine(query_vector, vector) for vector in self._vectors]
+            query_vector = _unit(self._embed([text])[0])
+            similarities = [_dot(query_vector, vector) for vector in self._vectors]
         else:
             grams = _char_ngrams(text)
             similarities = [_cosine_counts(grams, example_grams) for example_grams in self._grams]

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cataloop.domain.catalog.listing import ProductListing
 from cataloop.domain.catalog.stored import is_food_category
 from cataloop.domain.search.hangul import hangul_to_qwerty, is_syllable, to_chosung
+from cataloop.domain.search.query import name_key
+from cataloop.domain.search.value import Unit, unit_pricing
 
 # The chosung and keyboard fields match a query against word prefixes of this many characters: OpenSearch
 # builds them with an edge_ngram filter, the embedded engine expands them in Python with `prefix_grams`.
@@ -43,6 +45,8 @@ class ProductDocument(BaseModel):
     id: str
     version: int = Field(ge=1)
     name: str
+    # `name_key(name)`: the exact-name fast path finds a product by this one term.
+    name_key: str = ""
     description: str = ""
     english: str = ""
     keywords: list[str] = Field(default_factory=list)
@@ -52,6 +56,11 @@ class ProductDocument(BaseModel):
     category_prefixes: list[str]
     is_food: bool = False
     price: float | None = None
+    # Unit pricing (see `cataloop.domain.search.value`): what the listing holds in all, in `unit`, and its
+    # price per unit, for "가성비" (value) and "대용량" (bulk) sorting.
+    unit: Unit | None = None
+    total_content: float | None = None
+    unit_price: float | None = None
     rating: float | None = None
     review_count: int = 0
     purchase_count: int = 0
@@ -69,6 +78,10 @@ class ProductDocument(BaseModel):
         if bad:
             raise ValueError(f"attribute keys must start with 'attr_' (use attribute_field()); got {bad}")
         return value
+
+    @property
+    def is_bundle(self) -> bool:
+        return bool(self.child_ids)
 
     @property
     def category(self) -> str:
@@ -188,13 +201,14 @@ def category_prefixes(path: Sequence[str]) -> list[str]:
 
 
 def word_forms(text: str, convert: Callable[[str], str]) -> list[str]:
-    """`convert` applied to each word, plus the whole text converted without spaces when it has several
-    words, so a shopper may type one word's form or the run-together form."""
+    """`convert` applied to each word, plus the run-together form starting at each word ("떠먹는 요구르트
+    플레인" -> ..., ㄸㅁㄴㅇㄱㄹㅌㅍㄹㅇ, ㅇㄱㄹㅌㅍㄹㅇ), so a shopper may type one word's form or the
+    forms of several neighbouring words without spaces (the fields match word prefixes)."""
     words = [convert(word) for word in text.split()]
     words = [word for word in words if word]
     forms = list(dict.fromkeys(words))
-    if len(words) > 1:
-        joined = "".join(words)
+    for start in range(len(words) - 1):
+        joined = "".join(words[start:])
         if joined not in forms:
             forms.append(joined)
     return forms
@@ -227,6 +241,10 @@ def _attribute_values(raw: Any) -> list[str]:
     if isinstance(raw, bool):
         return ["true" if raw else "false"]
     return dedupe_terms([str(raw)])
+
+
+def _first(values: list[str] | None) -> str | None:
+    return values[0] if values else None
 
 
 def _is_food(listing: ProductListing, enrichment: _EnrichmentView, attributes: dict[str, list[str]]) -> bool:
@@ -269,6 +287,13 @@ def product_document(
     child_names = [child.title for child in bundle_children]
     description = "\n".join(part for part in [listing.description, *listing.bullet_points] if part)
     name = listing.title
+    price = float(listing.price) if listing.price is not None else None
+    pricing = unit_pricing(
+        _first(attributes.get("attr_net_content")),
+        _first(attributes.get("attr_pack_count") or attributes.get("attr_pack_size")),
+        price,
+        title=name,
+    )
     embedding_text = " | ".join(
         part
         for part in [
@@ -285,15 +310,27 @@ def product_document(
         id=listing.product_id,
         version=version,
         name=name,
+        name_key=name_key(name),
         description=description,
         english=_english_text(listing, view),
         keywords=keywords,
-        name_chosung=word_forms(name, _chosung_word),
+        # Seller keywords add their initials too: "ㅇㅅㄱㅇㄹ" finds the keyword "유산균음료".
+        name_chosung=list(
+            dict.fromkeys(
+                [
+                    *word_forms(name, _chosung_word),
+                    *(f for k in keywords for f in word_forms(k, _chosung_word)),
+                ]
+            )
+        ),
         name_qwerty=word_forms(name, _qwerty_word),
         category_path=list(listing.category_path),
         category_prefixes=category_prefixes(listing.category_path),
         is_food=_is_food(listing, view, attributes),
-        price=float(listing.price) if listing.price is not None else None,
+        price=price,
+        unit=pricing.unit if pricing else None,
+        total_content=pricing.total_content if pricing else None,
+        unit_price=pricing.unit_price if pricing else None,
         rating=listing.rating,
         review_count=listing.review_count or 0,
         purchase_count=listing.purchase_count or 0,

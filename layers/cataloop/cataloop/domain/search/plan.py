@@ -21,18 +21,34 @@ from cataloop.domain.search.hangul import (
     qwerty_to_hangul,
     to_chosung,
 )
+from cataloop.domain.search.query import name_key
 
 SearchMode = Literal["keyword", "hybrid"]
 Normalization = Literal["min_max", "l2"]
 Combination = Literal["arithmetic_mean", "rrf"]
-SortKey = Literal["relevance", "price_asc", "price_desc", "rating", "review_count", "purchase_count"]
-ClausePurpose = Literal["text", "chosung", "keyboard"]
+SortKey = Literal[
+    "relevance",
+    "price_asc",
+    "price_desc",
+    "rating",
+    "review_count",
+    "purchase_count",
+    "unit_price_asc",
+    "total_content_desc",
+]
+ClausePurpose = Literal["text", "chosung", "keyboard", "typo", "exact"]
 
 # Logical field names. Both engines map them to their own storage: a `.en` suffix is the English
-# sub-field (OpenSearch multi-field, a stemmed tantivy field locally).
+# sub-field (OpenSearch multi-field, a stemmed tantivy field locally); a `.joined` suffix is the compound
+# sub-field: it indexes the words and each pair of neighbours written together ("주방 세제" -> 주방, 세제,
+# 주방세제) and is searched with the query's pairs only (its one word for a one-word query), so a compound
+# matches however the shopper or the seller spaced it. It is boosted above `name` because one compound
+# term stands for two query words.
 SearchField = Literal[
     "name",
     "name.en",
+    "name.joined",
+    "keywords.joined",
     "description",
     "description.en",
     "english",
@@ -43,6 +59,7 @@ SearchField = Literal[
     "attributes",
     "name_chosung",
     "name_qwerty",
+    "name_key",
 ]
 
 RRF_RANK_CONSTANT = 60
@@ -77,6 +94,11 @@ class LexicalClause(BaseModel):
     fields: tuple[FieldBoost, ...] = Field(min_length=1)
     boost: float = Field(default=1.0, gt=0, le=100)
     operator: Literal["or", "and"] = "or"
+    # With "or": a field matches only when enough of the query's analysed terms do (OpenSearch
+    # `minimum_should_match: "P%"`): P > 0 is the share that must match (rounded down), P < 0 the share
+    # that may be missing (rounded down); at least one term. So "3인용 소파" is not answered by every
+    # product with a "3" in its name. None: any one term.
+    min_match_percent: int | None = Field(default=None, ge=-99, le=100)
 
 
 class SearchFilters(BaseModel):
@@ -125,6 +147,14 @@ class SearchPlan(BaseModel):
     # How many hits each hybrid sub-query contributes before combination (k-NN `k`, hybrid
     # `pagination_depth`). OpenSearch's guidance is 100-200 for good fused relevance.
     candidate_depth: int = Field(default=100, ge=1, le=MAX_RESULT_WINDOW)
+    # Similarity floors for products only the vectors find, on the k-NN score scale (1 + cosine) / 2. With a
+    # floor, the k-NN side returns the (at most `candidate_depth`) products scoring at least
+    # `min_vector_score` and at least (best k-NN score - `vector_score_margin`), plus every product the
+    # lexical side found, with its similarity; so a lexical match keeps its semantic score, and a query with
+    # no lexical evidence and weak semantic evidence returns nothing instead of the nearest 100 products.
+    # See `vector_floor`.
+    min_vector_score: float | None = Field(default=None, ge=0, le=1)
+    vector_score_margin: float | None = Field(default=None, ge=0, le=1)
 
     @field_validator("query")
     @classmethod
@@ -237,6 +267,24 @@ def reciprocal_rank_fusion(
     return fused
 
 
+def required_matches(terms: int, percent: int | None) -> int:
+    """How many of a field's `terms` optional query terms must match under `min_match_percent` (Lucene's
+    rule for "P%" and "-P%": the share rounded down, and at least one)."""
+    if percent is None or terms <= 1:
+        return 1
+    if percent < 0:
+        return max(1, terms - terms * -percent // 100)
+    return max(1, terms * percent // 100)
+
+
+def vector_floor(best: float | None, min_score: float | None, margin: float | None) -> float | None:
+    """The k-NN score a hit needs under a plan's floors, given the best k-NN score of the query (None when
+    no floor applies). Both engines compute it with this function."""
+    relative = best - margin if best is not None and margin is not None else None
+    floors = [floor for floor in (min_score, relative) if floor is not None]
+    return max(floors) if floors else None
+
+
 def rank_by_score(scores: Mapping[str, float]) -> list[str]:
     """Ids by descending score; ties broken by id so results are reproducible."""
     return sorted(scores, key=lambda doc_id: (-scores[doc_id], doc_id))
@@ -270,9 +318,11 @@ def _check_weights(clauses: int, weights: Sequence[float]) -> None:
 
 TEXT_FIELDS: tuple[FieldBoost, ...] = (
     FieldBoost(field="name", boost=3.0),
+    FieldBoost(field="name.joined", boost=5.0),
     FieldBoost(field="name.en", boost=2.0),
     FieldBoost(field="brand", boost=2.5),
     FieldBoost(field="keywords", boost=2.0),
+    FieldBoost(field="keywords.joined", boost=3.0),
     FieldBoost(field="english", boost=1.5),
     FieldBoost(field="child_names", boost=1.0),
     FieldBoost(field="category", boost=1.0),
@@ -282,6 +332,18 @@ TEXT_FIELDS: tuple[FieldBoost, ...] = (
 )
 CHOSUNG_FIELDS: tuple[FieldBoost, ...] = (FieldBoost(field="name_chosung", boost=1.0),)
 KEYBOARD_FIELDS: tuple[FieldBoost, ...] = (FieldBoost(field="name_qwerty", boost=1.0),)
+NAME_KEY_FIELDS: tuple[FieldBoost, ...] = (FieldBoost(field="name_key", boost=1.0),)
+
+
+def exact_name_plan(query: str, size: int = 10) -> SearchPlan:
+    """The exact-name fast path: one term lookup of `name_key(query)` in the `name_key` field (a keyword
+    field on OpenSearch, a raw term locally), so a product whose name the query is comes back however the
+    shopper spaced "65ml x 20개"."""
+    key = name_key(query)
+    if not key:
+        raise ValueError("query must contain at least one non-space character")
+    clause = LexicalClause(purpose="exact", text=key[:MAX_QUERY_CHARS], fields=NAME_KEY_FIELDS)
+    return SearchPlan(query=query, clauses=(clause,), size=size)
 
 
 def build_search_plan(
@@ -298,6 +360,9 @@ def build_search_plan(
     normalization: Normalization = "min_max",
     combination: Combination = "arithmetic_mean",
     candidate_depth: int = 100,
+    min_vector_score: float | None = None,
+    vector_score_margin: float | None = None,
+    min_match_percent: int | None = None,
 ) -> SearchPlan:
     """Plan a shopper query: the text clause, plus a chosung clause for initial-consonant queries and
     keyboard-layout clauses for text typed in the wrong layout. A layout-converted text is added only
@@ -311,7 +376,9 @@ def build_search_plan(
             LexicalClause(purpose="chosung", text=to_chosung(text), fields=CHOSUNG_FIELDS, boost=2.0)
         )
     else:
-        clauses.append(LexicalClause(purpose="text", text=text, fields=TEXT_FIELDS))
+        clauses.append(
+            LexicalClause(purpose="text", text=text, fields=TEXT_FIELDS, min_match_percent=min_match_percent)
+        )
     if looks_like_mistyped_korean(text):
         clauses.append(LexicalClause(purpose="keyboard", text=text.lower(), fields=KEYBOARD_FIELDS))
         hangul = qwerty_to_hangul(text)
@@ -334,6 +401,8 @@ def build_search_plan(
         normalization=normalization,
         combination=combination,
         candidate_depth=candidate_depth,
+        min_vector_score=min_vector_score if mode == "hybrid" else None,
+        vector_score_margin=vector_score_margin if mode == "hybrid" else None,
     )
 
 

@@ -19,9 +19,10 @@ MAX_PAGE = 100
 
 
 QueryKind = Literal["keyword", "natural_language"]
-SortIntent = Literal["price_asc", "price_desc", "rating", "popularity", "newest"]
-SortOrder = Literal["relevance", "price_asc", "price_desc", "rating", "popularity", "newest"]
-"""What `GET /search?sort=` accepts; None (the parameter left out) means "infer it from the query"."""
+SortIntent = Literal["price_asc", "price_desc", "rating", "popularity", "newest", "value", "bulk"]
+SortOrder = Literal["relevance", "price_asc", "price_desc", "rating", "popularity", "newest", "value", "bulk"]
+"""What `GET /search?sort=` accepts; None (the parameter left out) means "infer it from the query".
+`value` is the lowest price per ml, g or piece ("가성비"), `bulk` the largest total content ("대용량")."""
 
 
 # Whitespace controls are ordinary spacing in a pasted query; every other control character is refused.
@@ -52,6 +53,12 @@ def normalise_query(text: str) -> str:
 def query_key(text: str) -> str:
     """The grouping key of a query in logs and dictionaries: normalised and case-folded."""
     return normalise_query(text).casefold()
+
+
+def name_key(text: str) -> str:
+    """The key under which a query matches a product name exactly: normalised, case-folded, "×" read as
+    "x" and every space removed, so "야쿠르트 라이트 65mlx20개" finds "야쿠르트 라이트 65ml x 20개"."""
+    return "".join(normalise_query(text).casefold().replace("×", "x").split())
 
 
 def _invalid_query(message: str) -> PydanticCustomError:

@@ -6,9 +6,13 @@ Rules, in order:
 2. keyword-field boost: + `keyword_weight` × (query terms found in the product's seller keywords / terms);
 3. intent demotion: a query with food intent multiplies non-food products by `demotion_factor` (the
    야쿠르트 drink above the 야쿠르트 character goods), and a non-food intent does the same to food;
-4. sort intent: the candidates within `sort_relevance_floor` of the best are re-sorted by price, rating,
-   popularity or date (stable; ties keep relevance order); weaker candidates follow in relevance order, so
-   "저렴한 유산균" does not open with a cheap product that barely matched.
+4. bundles after their components: a bundle whose component is also a candidate is multiplied by
+   `bundle_factor`, unless the query asks for a set ("세트", "선물", "set", "gift": `asks_for_set`);
+5. sort intent: the candidates within `sort_relevance_floor` of the best are re-sorted by price, unit price
+   (value), total content (bulk), rating, popularity or date (stable; ties keep relevance order); weaker
+   candidates and the ones demoted by intent follow in relevance order, so "저렴한 유산균" does not open with
+   a cheap product that barely matched, nor with a cheap mask pack;
+6. pinned products (the exact-name fast path) come first, whatever the sort.
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from cataloop.domain.search.query import SortOrder
 # Fields a listing date may be stored under; the first present one is used for "newest".
 LISTING_DATE_FIELDS = ("listed_at", "created_at", "first_listed_at")
 
+# Words that ask for a set or a gift: bundles then keep their rank above their components.
+SET_WORDS = ("세트", "선물", "기획", "묶음", "모음", "set", "sets", "gift", "gifts", "bundle", "bundles")
+
 _SORT_LABELS: dict[str, str] = {
+    "value": "unit price (price per ml, g or piece), low to high",
+    "bulk": "total content, largest first",
     "price_asc": "price, low to high",
     "price_desc": "price, high to low",
     "rating": "review-weighted rating",
@@ -39,7 +48,8 @@ class RankingRules(BaseModel):
 
     keyword_weight: float = Field(default=0.3, ge=0, le=10)
     demotion_factor: float = Field(default=0.3, ge=0, le=1)
-    sort_relevance_floor: float = Field(default=0.25, ge=0, le=1)
+    sort_relevance_floor: float = Field(default=0.5, ge=0, le=1)
+    bundle_factor: float = Field(default=0.6, ge=0, le=1)
     # A rating is pulled toward the candidates' mean as if it had this many extra average reviews, so a
     # single 5-star review does not outrank 4.9 stars from 300 reviews. 0 sorts by the raw rating.
     rating_prior_reviews: float = Field(default=10.0, ge=0)
@@ -99,14 +109,21 @@ def _listing_date(doc: Mapping[str, Any]) -> str | None:
     return None
 
 
+def asks_for_set(query_terms: Sequence[str]) -> bool:
+    """True when a query term is or contains a set word ("선물세트", "gift set")."""
+    folded = [term.casefold() for term in query_terms]
+    return any(word in term for term in folded for word in SET_WORDS if len(word) > 1)
+
+
 class _Candidate:
-    __slots__ = ("doc", "engine_score", "id", "reasons", "relevance")
+    __slots__ = ("doc", "engine_score", "id", "off_intent", "reasons", "relevance")
 
     def __init__(self, doc: Mapping[str, Any], engine_score: float, relevance: float) -> None:
         self.doc = dict(doc)
         self.id = str(self.doc.get("id", ""))
         self.engine_score = engine_score
         self.relevance = relevance
+        self.off_intent = False
         self.reasons: list[str] = []
 
 
@@ -117,6 +134,7 @@ def rank_results(
     food_intent: bool | None = None,
     sort: SortOrder | None = None,
     rules: RankingRules | None = None,
+    pinned: Sequence[str] = (),
 ) -> RankingOutcome:
     """Re-rank `(document, engine score)` hits (documents as the index stores them, with `id`). Pure and
     deterministic: equal inputs give equal outputs, and hits the rules do not touch keep the engine order."""
@@ -157,15 +175,28 @@ def rank_results(
                     else "food product for a non-food query"
                 )
                 candidate.reasons.append(f"{kind} (x{rules.demotion_factor})")
+                candidate.off_intent = True
                 demoted += 1
         if demoted:
             applied.append(f"{'non-food' if food_intent else 'food'} results demoted: {demoted}")
+
+    if rules.bundle_factor < 1 and not asks_for_set(terms):
+        _demote_bundles(candidates, rules, applied)
 
     # Stable: equal relevance keeps the engine's order (which breaks its own ties by id).
     candidates.sort(key=lambda candidate: -candidate.relevance)
 
     if sort is not None and sort != "relevance":
         candidates = _apply_sort(candidates, sort, rules, applied)
+
+    if pinned:
+        first = [candidate for wanted in pinned for candidate in candidates if candidate.id == wanted]
+        if first:
+            for candidate in first:
+                candidate.reasons.append("the query is this product's name")
+            rest = [candidate for candidate in candidates if candidate not in first]
+            candidates = first + rest
+            applied.append(f"exact product name first: {len(first)} result(s)")
 
     results = [
         RankedResult(
@@ -181,13 +212,27 @@ def rank_results(
     return RankingOutcome(results=results, applied=applied)
 
 
+def _demote_bundles(candidates: Sequence[_Candidate], rules: RankingRules, applied: list[str]) -> None:
+    present = {candidate.id for candidate in candidates}
+    demoted = 0
+    for candidate in candidates:
+        children = [str(child) for child in candidate.doc.get("child_ids") or []]
+        if any(child in present for child in children):
+            candidate.relevance *= rules.bundle_factor
+            candidate.reasons.append(f"a set whose products are results too (x{rules.bundle_factor})")
+            demoted += 1
+    if demoted:
+        applied.append(f"sets after the products they contain: {demoted}")
+
+
 def _apply_sort(
     candidates: list[_Candidate], sort: SortOrder, rules: RankingRules, applied: list[str]
 ) -> list[_Candidate]:
-    top = candidates[0].relevance
+    on_intent = [candidate for candidate in candidates if not candidate.off_intent]
+    top = (on_intent or candidates)[0].relevance
     cut = top * rules.sort_relevance_floor
-    head = [candidate for candidate in candidates if candidate.relevance >= cut]
-    tail = [candidate for candidate in candidates if candidate.relevance < cut]
+    head = [c for c in candidates if c.relevance >= cut and (c.off_intent is False or not on_intent)]
+    tail = [candidate for candidate in candidates if candidate not in head]
     label = _SORT_LABELS[sort]
 
     if sort == "newest" and not any(_listing_date(candidate.doc) for candidate in head):
@@ -199,7 +244,12 @@ def _apply_sort(
     for candidate in head:
         candidate.reasons.append(f"sorted by {label}")
     for candidate in tail:
-        candidate.reasons.append(f"below the relevance floor for sorting ({rules.sort_relevance_floor:.0%})")
+        if candidate.off_intent:
+            candidate.reasons.append("not sorted: outside the query's food or non-food intent")
+        else:
+            candidate.reasons.append(
+                f"below the relevance floor for sorting ({rules.sort_relevance_floor:.0%})"
+            )
     applied.append(
         f"sorted by {label}: {len(head)} results within {rules.sort_relevance_floor:.0%} of the best "
         f"relevance; {len(tail)} weaker results follow"
@@ -209,6 +259,22 @@ def _apply_sort(
 
 def _sort_key(sort: SortOrder, head: Sequence[_Candidate], rules: RankingRules) -> Any:
     """A key function putting products that lack the sort value last."""
+    if sort in ("value", "bulk"):
+        units = [
+            str(c.doc["unit"]) for c in head if c.doc.get("unit") and _number(c.doc.get("total_content"))
+        ]
+        # Prices per ml, g and piece do not compare: the unit of the best match sorts first ("가성비 유산균":
+        # capsules per piece when a capsule box matches best, then the drinks per ml).
+        dominant = units[0] if units else None
+        field, sign = ("unit_price", 1.0) if sort == "value" else ("total_content", -1.0)
+
+        def content_key(candidate: _Candidate) -> tuple[bool, bool, float]:
+            number = _number(candidate.doc.get(field))
+            if number is None:
+                return (True, True, 0.0)
+            return (False, candidate.doc.get("unit") != dominant, sign * number)
+
+        return content_key
     if sort in ("price_asc", "price_desc"):
         sign = 1.0 if sort == "price_asc" else -1.0
 

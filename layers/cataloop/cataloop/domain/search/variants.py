@@ -1,10 +1,14 @@
-"""Keyword variants of a shopper query: initial consonants ("ㅇㅋㄹㅌ" -> "야쿠르트") and Korean typed on an
-English keyboard ("diznfmxm" -> "야쿠르트"), resolved against the catalog vocabulary (`CatalogVocabulary`:
-exact, chosung and one-jamo-off lookups). Pure: the caller supplies the vocabulary."""
+"""Keyword variants of a shopper query: initial consonants ("ㅇㅋㄹㅌ" -> "야쿠르트"), Korean typed on an
+English keyboard ("diznfmxm" -> "야쿠르트") and Hangul typos ("야구르트" -> "야쿠르트": a wrong vowel, a doubled
+consonant, a slipped final consonant), resolved against the catalog vocabulary (`CatalogVocabulary`:
+exact, chosung and one-jamo-off lookups, most frequent term first). Pure: the caller supplies the
+vocabulary."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +22,8 @@ from cataloop.domain.search.hangul import (
     to_chosung,
 )
 from cataloop.domain.search.query import normalise_query
+
+_HANGUL_SYLLABLE = re.compile("[\uac00-\ud7a3]")
 
 
 def jamo_edit_distance(left: str, right: str, limit: int | None = None) -> int:
@@ -45,20 +51,40 @@ class CatalogVocabulary:
         counts: dict[str, int] = {}
         items = terms.items() if isinstance(terms, Mapping) else ((term, 1) for term in terms)
         for term, count in items:
-            cleaned = normalise_query(term)
+            # Index terms are already normalised single words: only other text pays for normalisation.
+            plain = term.isprintable() and " " not in term and unicodedata.is_normalized("NFKC", term)
+            cleaned = term.strip() if plain else normalise_query(term)
             if cleaned and " " not in cleaned:
                 counts[cleaned] = counts.get(cleaned, 0) + int(count)
         self.counts = counts
         self._folded = {term.casefold(): term for term in counts}
-        self._by_chosung: dict[str, list[str]] = {}
+        # The chosung and near-miss indexes are built on first use: a vocabulary is rebuilt when the catalog
+        # changes, and most searches never need them.
+        self._chosung_index: dict[str, list[str]] | None = None
+        self._deletion_index: dict[str, set[str]] | None = None
+
+    @property
+    def _by_chosung(self) -> dict[str, list[str]]:
+        if self._chosung_index is None:
+            index: dict[str, list[str]] = {}
+            for term in self.counts:
+                if _HANGUL_SYLLABLE.search(term):
+                    index.setdefault(to_chosung(term), []).append(term)
+            self._chosung_index = index
+        return self._chosung_index
+
+    @property
+    def _by_deletion(self) -> dict[str, set[str]]:
         # Single-deletion neighbourhoods of each term's jamo: two strings within edit distance 1 always
         # share a key, so near-miss lookups touch a handful of terms instead of the whole vocabulary.
-        self._by_deletion: dict[str, set[str]] = {}
-        for term in counts:
-            if any(is_syllable(char) for char in term):
-                self._by_chosung.setdefault(to_chosung(term), []).append(term)
-                for key in _deletion_keys(decompose(term)):
-                    self._by_deletion.setdefault(key, set()).add(term)
+        if self._deletion_index is None:
+            index: dict[str, set[str]] = {}
+            for term in self.counts:
+                if _HANGUL_SYLLABLE.search(term):
+                    for key in _deletion_keys(decompose(term)):
+                        index.setdefault(key, set()).add(term)
+            self._deletion_index = index
+        return self._deletion_index
 
     def __contains__(self, term: object) -> bool:
         return isinstance(term, str) and term.casefold() in self._folded
@@ -75,13 +101,25 @@ class CatalogVocabulary:
         return sorted(self._by_chosung.get(chosung, []), key=lambda term: (-self.counts[term], term))
 
     def near_misses(self, word: str) -> list[str]:
-        """Terms exactly one jamo edit away from `word` (Hangul words only)."""
+        """Terms exactly one jamo edit away from `word` (Hangul words only), most frequent first (ties in
+        spelling order)."""
         if not any(is_syllable(char) for char in word):
             return []
         candidates: set[str] = set()
         for key in _deletion_keys(decompose(word)):
             candidates |= self._by_deletion.get(key, set())
-        return sorted(term for term in candidates if jamo_edit_distance(word, term, limit=1) == 1)
+        syllables = _syllables(word)
+        # A slip inside a syllable keeps the syllable count; "사료" is not "살" with a vowel dropped.
+        found = [
+            term
+            for term in candidates
+            if _syllables(term) == syllables and jamo_edit_distance(word, term, limit=1) == 1
+        ]
+        return sorted(found, key=lambda term: (-self.counts[term], term))
+
+
+def _syllables(text: str) -> int:
+    return sum(1 for char in text if is_syllable(char))
 
 
 def _deletion_keys(jamo: str) -> set[str]:
@@ -109,7 +147,7 @@ class KeywordVariant(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["keyboard", "chosung"]
+    kind: Literal["keyboard", "chosung", "typo"]
     original: str
     text: str
     replacements: list[WordReplacement]
@@ -117,10 +155,14 @@ class KeywordVariant(BaseModel):
 
     @property
     def reason(self) -> str:
-        parts = [
-            f"'{r.typed}' -> '{r.term}'" + (f" (typed '{r.converted}', one jamo off)" if r.near_miss else "")
-            for r in self.replacements
-        ]
+        def part(r: WordReplacement) -> str:
+            if not r.near_miss:
+                return f"'{r.typed}' -> '{r.term}'"
+            if r.converted == r.typed:
+                return f"'{r.typed}' -> '{r.term}' (one jamo off)"
+            return f"'{r.typed}' -> '{r.term}' (typed '{r.converted}', one jamo off)"
+
+        parts = [part(r) for r in self.replacements]
         return f"{self.kind} variant: " + ", ".join(parts)
 
 
@@ -128,7 +170,7 @@ def _resolve(converted: str, vocabulary: CatalogVocabulary) -> tuple[str, bool] 
     exact = vocabulary.canonical(converted)
     if exact is not None:
         return exact, False
-    misses = vocabulary.near_misses(converted)
+    misses = vocabulary.near_misses(converted) if typo_budget(converted) > 0 else []
     # Only an unambiguous near miss is safe to apply silently; two candidates means we would be guessing.
     if len(misses) == 1:
         return misses[0], True
@@ -191,6 +233,58 @@ def chosung_variant(
         return None
     return KeywordVariant(
         kind="chosung",
+        original=" ".join(words),
+        text=" ".join(out),
+        replacements=replacements,
+        alternatives=alternatives,
+    )
+
+
+def typo_budget(word: str) -> int:
+    """How many jamo edits a Hangul word may be corrected by: none for one syllable (too many neighbours
+    to guess from), one from two syllables on (a wrong vowel, a doubled consonant, a final consonant
+    slip)."""
+    return 0 if _syllables(word) < 2 else 1
+
+
+def typo_variant(
+    query: str,
+    vocabulary: CatalogVocabulary | Iterable[str] | Mapping[str, int],
+    known: Callable[[str], bool] | None = None,
+    corrections: Mapping[str, str] | None = None,
+) -> KeywordVariant | None:
+    """Correct Hangul words the catalog does not know: a word that is neither a vocabulary term nor
+    `known` (the index's own analysed check, so "유산균이" or a spaced compound is left alone) is replaced
+    by its approved correction (`corrections`, the typo dictionary) or by the vocabulary term within its
+    `typo_budget`, the most frequent when several are (the others are listed in `alternatives`). None when
+    no word is corrected."""
+    vocab = as_catalog_vocabulary(vocabulary)
+    fixes = {wrong.casefold(): right for wrong, right in (corrections or {}).items()}
+    words = normalise_query(query).split()
+    replacements: list[WordReplacement] = []
+    alternatives: list[str] = []
+    out: list[str] = []
+    for word in words:
+        term: str | None = None
+        others: list[str] = []
+        hangul = any(is_syllable(char) for char in word)
+        if hangul and word not in vocab and not (known is not None and known(word)):
+            approved = fixes.get(word.casefold())
+            if approved is not None:
+                term = approved
+            elif typo_budget(word) > 0:
+                misses = vocab.near_misses(word)
+                term, others = (misses[0], misses[1:]) if misses else (None, [])
+        if term is None:
+            out.append(word)
+            continue
+        replacements.append(WordReplacement(typed=word, converted=word, term=term, near_miss=True))
+        alternatives.extend(others[:5])
+        out.append(term)
+    if not replacements:
+        return None
+    return KeywordVariant(
+        kind="typo",
         original=" ".join(words),
         text=" ".join(out),
         replacements=replacements,
