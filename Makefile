@@ -42,7 +42,9 @@ $(CHECKOV_STAMP):
 
 tools: $(TOOLS_STAMP) $(CHECKOV_STAMP) ## install aws-sam-cli and checkov in their own virtualenvs
 
-# Browser tests: Debian's Chromium (never a downloaded browser) and playwright-core from the npm lockfile.
+# Browser tests: Debian's Chromium (never a downloaded browser) and playwright-core from the npm lockfile;
+# e2e-deps also installs Debian's fonts-noto-cjk (checked on every run, so an existing stamp still gets it):
+# the console is Korean, and without a CJK font Hangul renders as tofu boxes.
 E2E_STAMP := tests/e2e/node_modules/.setup-stamp
 $(E2E_STAMP): tests/e2e/package-lock.json
 	@command -v chromium >/dev/null || test -x /usr/bin/chromium || \
@@ -51,7 +53,9 @@ $(E2E_STAMP): tests/e2e/package-lock.json
 	npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	@touch $(E2E_STAMP)
 
-e2e-deps: $(E2E_STAMP) ## install Chromium (Debian) and playwright-core (npm) for the browser tests
+e2e-deps: $(E2E_STAMP) ## install Chromium and fonts-noto-cjk (Debian) and playwright-core (npm) for the browser tests
+	@dpkg -s fonts-noto-cjk >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 demo: setup ## run the main job end to end on the local cloud
 	$(VENV)/bin/cataloop demo

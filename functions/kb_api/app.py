@@ -1,4 +1,5 @@
-"""Knowledge-base administration API (IAM-authorised routes): browse, show, approve, retire, edit, export, import.
+"""Knowledge-base administration API (IAM-authorised routes): browse, show, approve, retire, edit, export, import;
+and the operator console's read-only views: one product's report and the north-star metrics.
 
 The actor recorded in each audit entry is the caller's IAM identity from the request context, so an
 expert's change is attributable without trusting anything in the request body.
@@ -6,11 +7,12 @@ expert's change is attributable without trusting anything in the request body.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError, NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
@@ -20,6 +22,7 @@ from cataloop.errors import CataloopError, Conflict
 from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.observability import logger, tracer
 from cataloop.services import knowledge_admin as kb
+from cataloop.services import north_star, product_view
 from cataloop.settings import settings
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -52,6 +55,11 @@ def _invalid_request(error: RequestValidationError) -> Response[str]:
     return error_response(400, describe_request_validation(list(error.errors())))
 
 
+@app.exception_handler(NotFoundError)
+def _not_found(error: NotFoundError) -> Response[str]:
+    return error_response(404, str(error) or "Not found")
+
+
 @app.exception_handler(CataloopError)
 def _domain_error(error: CataloopError) -> Response[str]:
     return error_response(409 if isinstance(error, Conflict) else 400, str(error))
@@ -80,6 +88,30 @@ def retire(learning_id: str, decision: Decision) -> dict[str, Any]:
 @app.put("/kb/learnings/<learning_id>")
 def edit(learning_id: str, change: Edit) -> dict[str, Any]:
     return kb.edit(_store(), learning_id, change.text, _actor(), change.reason).model_dump(mode="json")
+
+
+@app.get("/kb/products/<product_id>")
+def product(product_id: str) -> dict[str, Any]:
+    report = product_view.show_product(wiring.product_store(settings()), _store(), product_id)
+    if report is None:
+        raise NotFoundError(f"no product {product_id!r}")
+    return report
+
+
+@app.get("/kb/metrics")
+def metrics(
+    group: Annotated[
+        Literal["batch", "day"], Query(description="a point per batch of products or per UTC day")
+    ] = "batch",
+    size: Annotated[
+        int, Query(ge=1, le=north_star.MAX_BATCH_SIZE, description="products per batch (group=batch)")
+    ] = north_star.DEFAULT_BATCH_SIZE,
+    top: Annotated[
+        int, Query(ge=1, le=north_star.MAX_TOP_CATEGORIES, description="top-level categories to break out")
+    ] = north_star.DEFAULT_TOP_CATEGORIES,
+) -> dict[str, Any]:
+    products = north_star.stored_products(wiring.product_store(settings()).scan())
+    return north_star.north_star(products, group, size, top).model_dump(mode="json")
 
 
 @app.get("/kb/export")

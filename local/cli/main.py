@@ -340,6 +340,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 f"IAM-authorised routes ({len(authorised)}: /kb/...) need  Authorization: Bearer {server.token}"
             )
             print(f"  (the token is also in {token_file}, readable by you only; it changes every serve)")
+            # The token travels in the URL fragment, which the browser never sends to a server: the console
+            # keeps it in the tab's sessionStorage and removes it from the address bar (README, "Console").
+            print(f"Console: {server.url}/kb.html#token={server.token}  (search page: {server.url}/)")
         print("Ctrl-C to stop; tables are saved on exit.")
         try:
             # Stream delivery runs between requests too, as Lambda's pollers do.

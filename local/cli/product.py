@@ -5,6 +5,7 @@ normalised value, confidence and evidence, the consensus decision, each worker's
 verdicts, the supervisor's resolution (when it ran), the learnings injected and used (with their CURRENT text
 from the knowledge store) and the feedback applied. `product list` lists the stored products.
 
+The report itself is `cataloop.services.product_view.product_report` (also behind `GET /kb/products/{id}`).
 The Products table keeps the current version of a product only (`ProductStore` has no history read): the
 report says "history: not stored" rather than reconstructing one; the feedback history the product carries
 (`provenance.feedback`) is shown as recorded.
@@ -16,13 +17,13 @@ import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cataloop.services.product_view import HISTORY_NOT_STORED, product_report
 from cataloop_local.cli.common import local_cloud, printable, write_json
 
 EMPTY_HINT = (
     "no products are stored; run `cataloop demo` (or `cataloop events put events/product_created.json`)"
 )
 LIST_HINT = "list the stored products with `cataloop product list`"
-HISTORY_NOT_STORED = "not stored (the Products table keeps the current version only)"
 
 
 def _text(value: object) -> str:
@@ -34,69 +35,6 @@ def _evidence(value: Mapping[str, Any]) -> str:
     if not isinstance(span, Mapping) or not span.get("text"):
         return "-"
     return f'{span.get("field", "?")}[{span.get("start")}:{span.get("end")}] "{span["text"]}"'
-
-
-def _learning_rows(provenance: Mapping[str, Any], knowledge: Any) -> list[dict[str, Any]]:
-    """One row per learning injected or used: id, the version injected, whether it was used, and the
-    learning as the knowledge store holds it now (version, status, text), or None when it is gone."""
-    injected = {
-        str(item.get("id")): item.get("version")
-        for item in provenance.get("learnings_injected") or []
-        if isinstance(item, Mapping) and item.get("id")
-    }
-    used = [str(i) for i in provenance.get("learnings_used") or [] if i]
-    rows = []
-    for learning_id in dict.fromkeys([*injected, *used]):
-        current = knowledge.get_learning(learning_id) if knowledge is not None else None
-        rows.append(
-            {
-                "id": learning_id,
-                "injected_version": injected.get(learning_id),
-                "injected": learning_id in injected,
-                "used": learning_id in used,
-                "current": None
-                if current is None
-                else {
-                    "version": current.version,
-                    "status": getattr(current.status, "value", str(current.status)),
-                    "text": current.text,
-                    "helpful": current.helpful,
-                    "harmful": current.harmful,
-                },
-            }
-        )
-    return rows
-
-
-def product_report(stored: Any, knowledge: Any) -> dict[str, Any]:
-    """What `product show` prints, as data: `stored` is a `StoredProduct`, `knowledge` a `KnowledgeStore`."""
-    enrichment = stored.enrichment or {}
-    provenance = stored.provenance or {}
-    return {
-        "product_id": stored.product_id,
-        "version": stored.version,
-        "status": getattr(stored.status, "value", str(stored.status)),
-        "title": stored.listing.title,
-        "category_path": list(stored.listing.category_path),
-        "created_at": stored.created_at,
-        "updated_at": stored.updated_at,
-        "source_event_id": stored.source_event_id,
-        "attributes": dict(enrichment.get("attributes") or {}),
-        "search_title": enrichment.get("search_title"),
-        "decision": provenance.get("decision"),
-        "disagreed_attributes": list(provenance.get("disagreed_attributes") or []),
-        "consensus_reasons": list(provenance.get("consensus_reasons") or []),
-        "workers": list(provenance.get("workers") or []),
-        "evaluator": provenance.get("evaluator"),
-        "supervisor": provenance.get("supervisor"),
-        "learnings": _learning_rows(provenance, knowledge),
-        "models": list(provenance.get("models") or []),
-        "prompts": list(provenance.get("prompts") or []),
-        "tokens": provenance.get("tokens"),
-        "execution_id": provenance.get("execution_id"),
-        "feedback": list(provenance.get("feedback") or []),
-        "history": None,
-    }
 
 
 def format_report(report: Mapping[str, Any]) -> list[str]:
@@ -269,4 +207,10 @@ def add_product_parser(commands: Any) -> None:
     listing.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
 
 
-__all__: Sequence[str] = ("add_product_parser", "format_report", "list_rows", "product_report")
+__all__: Sequence[str] = (
+    "HISTORY_NOT_STORED",
+    "add_product_parser",
+    "format_report",
+    "list_rows",
+    "product_report",
+)

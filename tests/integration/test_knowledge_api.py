@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 from cataloop_local.emulator.cloud import LocalCloud
 
 pytestmark = pytest.mark.integration
+EXTERNAL_REFERENCE = re.compile(
+    r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import|fetch\(\s*["'`]https?:"""
+)
 
 
 def _call(token: str | None, url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -105,5 +109,56 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
             assert status == 401 and error == {"message": "Unauthorized"}
             status, _ = _call("not-the-token", f"{server.url}{path}", method, body)
             assert status == 401
+    finally:
+        server.stop()
+
+
+def test_the_console_reads_a_product_report_and_the_north_star_through_the_api(cloud: LocalCloud) -> None:
+    from tests.conftest import put_catalog_products
+
+    put_catalog_products(cloud, ["km-0001", "km-0097", "km-0360"])
+    server = cloud.http_server()
+    server.start()
+    try:
+        status, report = _call(server.token, f"{server.url}/kb/products/km-0001")
+        assert status == 200 and report["product_id"] == "km-0001" and report["decision"] == "AGREE"
+        assert report["attributes"]["brand"]["value"] == "야쿠르트" and report["history"] is None
+        assert report["modelled_cost"] > 0
+
+        status, error = _call(server.token, f"{server.url}/kb/products/no-such-product")
+        assert status == 404 and "no-such-product" in error["message"]
+
+        status, metrics = _call(server.token, f"{server.url}/kb/metrics?size=2&top=2")
+        assert status == 200 and metrics["overall"]["products"] == 3
+        assert metrics["overall"]["disagreement_rate"] == round(1 / 3, 4)  # km-0097 disagrees
+        assert [point["label"] for point in metrics["series"]] == ["1-2", "3"]
+        assert len(metrics["by_category"]) == 2
+
+        status, daily = _call(server.token, f"{server.url}/kb/metrics?group=day")
+        assert status == 200 and len(daily["series"]) == 1 and daily["group"] == "day"
+
+        for query in ("group=week", "size=0", "top=51"):
+            status, error = _call(server.token, f"{server.url}/kb/metrics?{query}")
+            assert status == 400 and error["message"].startswith("invalid request"), query
+
+        for path in ("/kb/products/km-0001", "/kb/metrics"):
+            status, error = _call(None, f"{server.url}{path}")
+            assert status == 401 and error == {"message": "Unauthorized"}
+    finally:
+        server.stop()
+
+
+def test_the_console_pages_are_served_and_carry_no_token(cloud: LocalCloud) -> None:
+    server = cloud.http_server()
+    server.start()
+    try:
+        for page in ("/", "/kb.html", "/product.html", "/metrics.html", "/common.js", "/metrics.js"):
+            with urllib.request.urlopen(f"{server.url}{page}", timeout=30) as response:
+                body = response.read().decode("utf-8")
+                assert response.status == 200, page
+                assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+            assert server.token not in body, page  # the token reaches a page only by its URL fragment
+            # nothing is loaded from elsewhere (no CDN script, stylesheet, font or fetch)
+            assert not EXTERNAL_REFERENCE.search(body), page
     finally:
         server.stop()

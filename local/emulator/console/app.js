@@ -1,42 +1,42 @@
-// The local search console: GET /search, render results and plan, then GET /search/comment.
+// The search page: GET /search (a page of results and the plan), then GET /search/comment.
 // Everything from the API is written with textContent, never innerHTML: product names are seller text.
+import { element, getJson, link, productHref } from "/common.js";
 
 const form = document.getElementById("search-form");
 const input = document.getElementById("q");
 const sortSelect = document.getElementById("sort");
+const sizeSelect = document.getElementById("size");
 const statusLine = document.getElementById("status");
 const errorBox = document.getElementById("error");
+const emptyBox = document.getElementById("empty");
 const resultsList = document.getElementById("results");
 const planList = document.getElementById("plan");
 const commentBox = document.getElementById("comment");
 const commentText = document.getElementById("comment-text");
 const commentSource = document.getElementById("comment-source");
+const pager = document.getElementById("pager");
+const prevButton = document.getElementById("prev-page");
+const nextButton = document.getElementById("next-page");
+const pageInfo = document.getElementById("page-info");
+
+const MAX_PAGE = 100; // the API's limit (page <= 100)
+const VARIANT_KINDS = { chosung: "초성", keyboard: "영문 자판", typo: "오타 교정" };
+const SORT_LABELS = {
+  relevance: "관련도",
+  price_asc: "낮은 가격",
+  price_desc: "높은 가격",
+  rating: "평점",
+  popularity: "인기",
+  newest: "최신",
+  value: "가성비 (단위 가격 낮은 순)",
+  bulk: "대용량",
+};
 
 let searchGeneration = 0; // a newer search makes older responses (and their comments) stale
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (className) node.className = className;
-  return node;
-}
+let lastSearch = null; // {query, sort, size, page} of the page on screen
 
 function won(price) {
   return price === null || price === undefined ? "가격 정보 없음" : `${Math.round(price).toLocaleString("ko-KR")}원`;
-}
-
-async function getJson(path, params) {
-  const response = await fetch(`${path}?${new URLSearchParams(params)}`, { headers: { accept: "application/json" } });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    body = { message: `unexpected response (${response.status})` };
-  }
-  if (!response.ok) {
-    throw new Error(body && body.message ? body.message : `request failed (${response.status})`);
-  }
-  return body;
 }
 
 function renderResults(response) {
@@ -45,7 +45,9 @@ function renderResults(response) {
     const item = element("li");
     item.dataset.productId = result.id;
     item.className = "result";
-    item.append(element("div", result.name, "result-name"));
+    const name = element("div", null, "result-name");
+    name.append(link(productHref(result.id), result.name));
+    item.append(name);
     const meta = [won(result.price), result.brand, (result.category_path || []).join(" > ")];
     if (result.rating !== null && result.rating !== undefined) meta.push(`평점 ${result.rating} (${result.review_count})`);
     item.append(element("div", meta.filter(Boolean).join(" · "), "result-meta"));
@@ -75,7 +77,7 @@ function renderPlan(plan) {
   planList.replaceChildren();
   planEntry("빠른 경로", plan.exact_match ? "상품명 정확히 일치: 키워드 결과" : "아니오");
   planEntry("검색 방식", plan.mode === "hybrid" ? "hybrid (lexical + k-NN)" : "keyword");
-  planEntry("정렬", plan.sort);
+  planEntry("정렬", SORT_LABELS[plan.sort] ? `${SORT_LABELS[plan.sort]} (${plan.sort})` : plan.sort);
   if (plan.guardrail && plan.guardrail.action !== "none") {
     planEntry("가드레일", [plan.guardrail.action, ...plan.guardrail.reasons]);
   }
@@ -89,7 +91,16 @@ function renderPlan(plan) {
       ...c.reasons,
     ]);
   }
-  if (plan.variants.length) planEntry("변환", plan.variants.map((v) => v.reason));
+  if (plan.variants && plan.variants.length) {
+    planEntry(
+      "변환",
+      plan.variants.map((v) => `${VARIANT_KINDS[v.kind] || v.kind} → ${v.text}: ${v.reason}`),
+    );
+    planList.lastElementChild.querySelectorAll("li").forEach((li, index) => {
+      li.dataset.variantKind = plan.variants[index].kind;
+    });
+  }
+  if (plan.fallback) planEntry("대체 검색", `키워드 결과가 부족해 의미 검색(hybrid)으로 찾았습니다: ${plan.fallback}`);
   planEntry("검색 절", plan.clauses.map((c) => `${c.purpose}: ${c.text}`));
   if (plan.ranking.length) planEntry("재정렬", plan.ranking);
   planEntry("후보 수", plan.candidates);
@@ -112,20 +123,44 @@ async function loadComment(token, generation) {
   }
 }
 
-async function runSearch(query, sort) {
+function renderPager(response) {
+  const pages = Math.max(1, Math.min(MAX_PAGE, Math.ceil(response.total / response.size)));
+  pager.hidden = response.total <= response.size && response.page === 1;
+  pageInfo.textContent = `${response.page} / ${pages} 페이지`;
+  pager.dataset.page = String(response.page);
+  prevButton.disabled = response.page <= 1;
+  nextButton.disabled = response.page >= pages;
+}
+
+async function runSearch(query, sort, page = 1) {
   const generation = ++searchGeneration;
   errorBox.hidden = true;
+  emptyBox.hidden = true;
   commentBox.hidden = true;
   delete commentBox.dataset.state;
+  delete statusLine.dataset.state;
   statusLine.textContent = "검색 중…";
-  const params = { q: query, size: "20" };
+  const size = sizeSelect.value || "20";
+  const params = { q: query, size, page: String(page) };
   if (sort) params.sort = sort;
   try {
     const response = await getJson("/search", params);
     if (generation !== searchGeneration) return;
+    lastSearch = { query, sort, page: response.page };
     renderResults(response);
     renderPlan(response.plan);
-    statusLine.textContent = `'${response.query}' 결과 ${response.total}개`;
+    renderPager(response);
+    if (response.total === 0) {
+      statusLine.textContent = `'${response.query}' 검색 결과가 없습니다.`;
+      emptyBox.textContent = "검색어의 철자를 확인하거나, 더 짧은 단어·다른 표현(예: 상품 종류나 브랜드)으로 검색해 보세요.";
+      emptyBox.hidden = false;
+    } else if (response.results.length === 0) {
+      statusLine.textContent = `'${response.query}' 결과 ${response.total}개 중 ${response.page} 페이지에는 결과가 없습니다.`;
+    } else {
+      const first = (response.page - 1) * response.size + 1;
+      const last = first + response.results.length - 1;
+      statusLine.textContent = `'${response.query}' 결과 ${response.total}개 (${first}–${last})`;
+    }
     statusLine.dataset.state = "done";
     // Results are on screen first; the comment arrives by its own request.
     if (response.comment_token) loadComment(response.comment_token, generation);
@@ -133,24 +168,44 @@ async function runSearch(query, sort) {
     if (generation !== searchGeneration) return;
     resultsList.replaceChildren();
     planList.replaceChildren();
+    pager.hidden = true;
     statusLine.textContent = "";
     statusLine.dataset.state = "error";
-    errorBox.textContent = error.message;
+    errorBox.textContent = `검색하지 못했습니다. ${error.message}`;
     errorBox.hidden = false;
   }
+}
+
+function remember(query, page) {
+  const url = new URL(window.location.href);
+  url.searchParams.set("q", query);
+  if (page > 1) url.searchParams.set("page", String(page));
+  else url.searchParams.delete("page");
+  history.replaceState(null, "", url);
 }
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const query = input.value;
-  const url = new URL(window.location.href);
-  url.searchParams.set("q", query);
-  history.replaceState(null, "", url);
-  runSearch(query, sortSelect.value);
+  remember(query, 1);
+  runSearch(query, sortSelect.value, 1);
 });
 
-const initial = new URL(window.location.href).searchParams.get("q");
+for (const [button, step] of [
+  [prevButton, -1],
+  [nextButton, 1],
+]) {
+  button.addEventListener("click", () => {
+    if (!lastSearch) return;
+    const page = Math.max(1, lastSearch.page + step);
+    remember(lastSearch.query, page);
+    runSearch(lastSearch.query, lastSearch.sort, page);
+  });
+}
+
+const initialParams = new URL(window.location.href).searchParams;
+const initial = initialParams.get("q");
 if (initial) {
   input.value = initial;
-  runSearch(initial, sortSelect.value);
+  runSearch(initial, sortSelect.value, Math.max(1, Number(initialParams.get("page")) || 1));
 }
