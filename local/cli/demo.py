@@ -32,12 +32,22 @@ KOREAN_CATALOG = PROJECT_ROOT / "data" / "korean-mall" / "products.jsonl"
 DEFAULT_PRODUCTS = 200
 DEFAULT_KOREAN = 120
 EXAMPLE_SEARCHES = [
-    ("exact product name", {"q": "야쿠르트 라이트 65ml x 5개"}),
+    (
+        "exact product name (spaced differently; the 10-pack first, not its siblings)",
+        {"q": "야쿠르트 라이트 65mlx10개"},
+    ),
     ("keyword", {"q": "유산균"}),
     ("chosung (initial consonants)", {"q": "ㅇㅋㄹㅌ"}),
+    ("chosung of two words run together", {"q": "ㄸㅁㄴㅇㄱㄹㅌ"}),
     ("Korean typed on an English keyboard", {"q": "diznfmxm"}),
+    ("Hangul typo (one jamo off)", {"q": "야구르트"}),
+    ("compound written with a space", {"q": "그릭 요거트"}),
     ("natural language", {"q": "다이어트에 좋은 것들"}),
-    ("sort intent", {"q": "저렴한 유산균"}),
+    ("value intent: price per ml, g or piece", {"q": "가성비 유산균"}),
+    ("bulk intent: largest total content", {"q": "대용량 요구르트"}),
+    ("a product, not the sets that contain it", {"q": "데일리락 딸기"}),
+    ("something the catalog does not sell: no results", {"q": "노트북 충전기"}),
+    ("Korean word, English products", {"q": "커피"}),
     ("food intent (drink above goods)", {"q": "야쿠르트"}),
     ("goods intent", {"q": "야쿠르트 키링"}),
     ("English", {"q": "dark roast coffee"}),
@@ -176,6 +186,10 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
             f"\n  [{label}] {printable(repr(params['q']))}: {path}{detail}{'; variants ' + variants if variants else ''}"
             f"{'; guardrail ' + plan.guardrail.action if plan.guardrail.action != 'none' else ''}"
         )
+        if plan.fallback:
+            print(f"     {printable(plan.fallback)}")
+        if not response.results:
+            print("     no results")
         for result in response.results:
             price = f"{result.price:,.0f}" if result.price is not None else "-"
             food = {True: "food", False: "goods", None: "?"}[result.is_food]
@@ -208,17 +222,19 @@ def run_demo(args: argparse.Namespace) -> int:
     except StateLocked as error:
         raise SystemExit(f"error: {error}") from error
     started = time.perf_counter()
-    records = interleave_by_category(read_oa_mine(OA_MINE_TRAIN))[: args.products or DEFAULT_PRODUCTS]
+    size = DEFAULT_PRODUCTS if args.products is None else args.products  # 0 replays none
+    records = interleave_by_category(read_oa_mine(OA_MINE_TRAIN))[:size]
     korean = korean_listings(args.korean if args.korean is not None else DEFAULT_KOREAN)
     with local_cloud(state_dir, holder="cataloop demo") as cloud:
-        with tqdm(total=len(records), desc="1/4 OA-Mine ProductCreated", unit="product") as bar:
+        # Progress bars only on a terminal (disable=None): a log file gets the summaries alone.
+        with tqdm(total=len(records), desc="1/4 OA-Mine ProductCreated", unit="product", disable=None) as bar:
             results, slices = replay(cloud, records, on_product=bar.update)
         _print_slices(slices)
 
         failed_arns = [r.execution_arn for r in results if not r.succeeded and r.execution_arn]
         failures = 0
         korean_results = []
-        for listing in tqdm(korean, desc="2/4 Korean catalog ProductCreated", unit="product"):
+        for listing in tqdm(korean, desc="2/4 Korean catalog ProductCreated", unit="product", disable=None):
             arn = submit(cloud, listing)
             korean_results.append(read_result(cloud, listing["product_id"], arn))
             if cloud.describe_execution(arn)["status"] != "SUCCEEDED":

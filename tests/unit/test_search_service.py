@@ -413,3 +413,11 @@ def test_a_query_for_something_the_catalog_lacks_returns_nothing(engine, few_sho
     assert response.results == [] and response.total == 0
     assert response.plan.fallback is not None
     assert response.plan.vector_floor is not None and response.plan.vector_floor.min_score == 0.75
+
+
+def test_a_masked_span_is_not_searched_for(engine, few_shot, log) -> None:
+    response = _service(engine, few_shot, log).search({"q": "010-1234-5678 유산균"})
+    assert response.plan.guardrail.action == "masked"
+    assert response.query == "{PHONE} 유산균" and "010" not in log.records[-1].query
+    assert response.plan.mode == "keyword" and response.plan.fallback is None
+    assert [clause.text for clause in response.plan.clauses][0] == "유산균"

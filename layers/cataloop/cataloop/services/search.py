@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cataloop.domain.search.classification import FewShotIndex, RulesQueryClassifier, sort_order_for
 from cataloop.domain.search.comment import COMMENT_TOP_N, DEFAULT_TOKEN_TTL_SECONDS, SearchComment
+from cataloop.domain.search.guardrail import without_masks
 from cataloop.domain.search.log import SearchLogRecord
 from cataloop.domain.search.plan import (
     MAX_PAGE_SIZE,
@@ -212,6 +213,10 @@ class SearchService:
                 + "); rephrase it without abusive words or personal data"
             )
         record.update(query=text, guardrail_action=verdict.action)
+        shown = text
+        text = without_masks(
+            text
+        )  # the log and the response keep the masked query; the search looks for the rest
         variant = self._variant(text)
         classification = self.classifier.classify(variant.text if variant else text)
         cleaned = classification.cleaned_query
@@ -244,7 +249,7 @@ class SearchService:
             candidates = self._candidates(plan, vector, request)
         return self._respond(
             request,
-            text,
+            shown,
             plan,
             candidates,
             total=candidates.total,

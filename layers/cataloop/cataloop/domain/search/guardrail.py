@@ -6,6 +6,7 @@ service can act on it without knowing which one ran.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -47,3 +48,14 @@ class GuardrailVerdict(BaseModel):
         if self.action == "blocked":
             return None
         return self.masked_text if self.masked_text is not None else original
+
+
+# A masked span as the guardrails write it: "{PHONE}", "{EMAIL}", "{NAME}" (Bedrock's and the offline one's).
+_MASK = re.compile(r"\{[A-Z][A-Z_]*\}")
+
+
+def without_masks(text: str) -> str:
+    """The text with its masked spans taken out ("{PHONE} 유산균" -> "유산균"): a placeholder is no word a
+    product has. The text itself when nothing else is left."""
+    remaining = " ".join(_MASK.sub(" ", text).split())
+    return remaining or text
