@@ -283,12 +283,15 @@ def run_demo(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - started, 1),
         "state_dir": str(state_dir),
     }
-    first, last = slices[0], slices[-1]
-    print(
-        f"\nDisagreement rate {first.disagreement_rate:.2f} in the first tenth -> {last.disagreement_rate:.2f} in "
-        f"the last; agreed-path precision {_precision(first.agreed_precision)} -> "
-        f"{_precision(last.agreed_precision)}."
-    )
+    if slices:
+        first, last = slices[0], slices[-1]
+        print(
+            f"\nDisagreement rate {first.disagreement_rate:.2f} in the first tenth -> "
+            f"{last.disagreement_rate:.2f} in the last; agreed-path precision "
+            f"{_precision(first.agreed_precision)} -> {_precision(last.agreed_precision)}."
+        )
+    else:
+        print("\nNo OA-Mine product was replayed (--products 0): no disagreement trend to show.")
     print(
         f"Took {summary['seconds']} s. State kept in {state_dir}: try `cataloop search 유산균`, "
         "`cataloop kb tree`, `cataloop serve`."
