@@ -33,7 +33,16 @@ class Decision(BaseModel):
 
 
 class Edit(Decision):
-    text: str = Field(min_length=1, max_length=400, description="the learning's new text")
+    text: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=400,
+        description="the new wording (derived from the directive when left out)",
+    )
+    directive: dict[str, Any] | None = Field(
+        default=None,
+        description="what extraction follows: {type: value_lexicon|not_value|pattern|attribute_fact, ...}",
+    )
 
 
 def _actor() -> str:
@@ -87,7 +96,10 @@ def retire(learning_id: str, decision: Decision) -> dict[str, Any]:
 
 @app.put("/kb/learnings/<learning_id>")
 def edit(learning_id: str, change: Edit) -> dict[str, Any]:
-    return kb.edit(_store(), learning_id, change.text, _actor(), change.reason).model_dump(mode="json")
+    directive = kb.parse_directive(change.directive) if change.directive is not None else None
+    return kb.edit(_store(), learning_id, change.text, _actor(), change.reason, directive).model_dump(
+        mode="json"
+    )
 
 
 @app.get("/kb/products/<product_id>")

@@ -63,11 +63,15 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
         print(f"{printable(learning.id)} is now {learning.status} (v{learning.version})")
         return learning.model_dump(mode="json")
     if action == "edit":
-        learning = kb.edit(store, args.learning_id, args.text, _actor(args), args.reason)
+        directive = kb.parse_directive(args.directive) if args.directive else None
+        learning = kb.edit(store, args.learning_id, args.text, _actor(args), args.reason, directive)
         print(
             f"{printable(args.learning_id)} replaced by {printable(learning.id)} v{learning.version}: "
             f"{printable(learning.text)}"
         )
+        print(f"  directive (what extraction follows): {printable(learning.directive.model_dump_json())}")
+        if directive is None:
+            print("  the directive is unchanged; pass --directive JSON to change what the learning does")
         return learning.model_dump(mode="json")
     if action == "export":
         snapshot = kb.export_snapshot(store)
@@ -155,6 +159,7 @@ def learning_lines(learning: Any, influenced: Sequence[Any], limit: int = 20) ->
         f"source: {printable(learning.source_channel)}",
         f"  attributes: {printable(', '.join(learning.attributes))}",
         f"  text: {printable(learning.text)}",
+        f"  directive: {printable(learning.directive.model_dump_json())}",
         f"  valid from {learning.valid_from.isoformat()}"
         + (f" to {learning.valid_to.isoformat()}" if learning.valid_to else "")
         + (f"; supersedes {printable(', '.join(learning.supersedes))}" if learning.supersedes else "")
@@ -216,9 +221,19 @@ def add_kb_parser(commands: Any) -> None:
         parser.add_argument("learning_id")
         parser.add_argument("--reason", required=True, help="why (kept in the audit trail)")
         parser.add_argument("--actor", help="who (default: the OS user)")
-    edit = add("edit", "replace a learning's text with a new version (the old one is kept, invalidated)")
+    edit = add(
+        "edit",
+        "replace a learning with a new version (the old one is kept, invalidated): its directive, its text, "
+        "or both",
+    )
     edit.add_argument("learning_id")
-    edit.add_argument("--text", required=True)
+    edit.add_argument(
+        "--directive",
+        help='what extraction follows, as JSON, e.g. \'{"type": "value_lexicon", "attribute": "Flavor", '
+        '"values": ["딸기"]}\' (also not_value, pattern, attribute_fact; `kb show` prints the current one); '
+        "without --text the text is written from it",
+    )
+    edit.add_argument("--text", help="the new wording; it must name what the directive is about")
     edit.add_argument("--reason", required=True)
     edit.add_argument("--actor")
     add("export", "write a knowledge snapshot (JSON)").add_argument("file")

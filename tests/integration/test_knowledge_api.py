@@ -84,6 +84,23 @@ def test_an_expert_browses_approves_edits_and_retires_through_the_api(cloud: Loc
         )
         assert status == 200 and edited["version"] >= 1
 
+        status, redirected = _call(
+            server.token,
+            f"{server.url}/kb/learnings/{edited['id']}",
+            "PUT",
+            {
+                "directive": {
+                    "type": "value_lexicon",
+                    "attribute": "Brand",
+                    "values": ["Death Wish Coffee Co"],
+                },
+                "reason": "the seller's full name",
+            },
+        )
+        assert status == 200 and redirected["directive"]["values"] == ["Death Wish Coffee Co"]
+        assert "Death Wish Coffee Co" in redirected["text"]
+        learning_id = redirected["id"]
+
         status, error = _call(
             server.token, f"{server.url}/kb/learnings/{learning_id}/retire", "POST", {"reason": "x"}
         )

@@ -362,6 +362,26 @@ def test_votes_edit_and_retire_through_the_store(store: DynamoKnowledgeStore) ->
     with pytest.raises(InvalidInput, match="abstract"):
         kb_admin.edit(store, edited.id, "Make sure brands are right.", "ana", "bad", now=_now)
 
+    # An expert changes what the learning does: the directive; its text is written from it.
+    corrected = kb_admin.edit(
+        store,
+        edited.id,
+        None,
+        "ana",
+        "also the short name",
+        kb_admin.parse_directive(
+            '{"type": "value_lexicon", "attribute": "Brand", "values": ["Lavazza", "Lavaza"]}'
+        ),
+        now=_now,
+    )
+    assert corrected.directive.values == ["Lavazza", "Lavaza"]  # type: ignore[union-attr]
+    assert "Lavaza" in corrected.text and store.get_learning(edited.id).superseded_by == corrected.id  # type: ignore[union-attr]
+    with pytest.raises(InvalidInput, match="directive, its new text, or both"):
+        kb_admin.edit(store, corrected.id, None, "ana", "nothing", now=_now)
+    with pytest.raises(InvalidInput, match="value_lexicon, not_value, pattern or attribute_fact"):
+        kb_admin.parse_directive('{"type": "lexicon", "attribute": "Brand"}')
+    edited = corrected
+
     kb_admin.vote(store, edited.id, -1, "wrong on p5", now=_now)
     gone = kb_admin.vote(store, edited.id, -1, "wrong on p6", now=_now)
     assert gone.status is LearningStatus.RETIRED and gone.votes == 0

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from cataloop.domain.knowledge.changes import IMPORT_ACTOR, change_for, imported_learning
+from cataloop.domain.knowledge.directives import describe_directive
 from cataloop.domain.knowledge.learning import LearningDirective, LearningDraft, LearningView
 from cataloop.domain.knowledge.lifecycle import approve_learning, edited_learning, retire_learning, vote_on
 from cataloop.domain.knowledge.tree import (
@@ -44,6 +45,9 @@ class LearningDetail(BaseModel):
 
     learning: Learning
     influenced: list[Any]
+
+
+_DIRECTIVE: TypeAdapter[LearningDirective] = TypeAdapter(LearningDirective)
 
 
 def _require(store: KnowledgeStore, learning_id: str) -> Learning:
@@ -124,10 +128,26 @@ def retire(
     return with_retries(attempt, f"retiring {learning_id}", max_attempts, backoff)
 
 
+def parse_directive(raw: str | Mapping[str, Any]) -> LearningDirective:
+    """A learning directive from JSON text or a mapping (`{"type": "value_lexicon", "attribute": ...,
+    "values": [...]}`, or not_value / pattern / attribute_fact); InvalidInput says what is wrong."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+        return _DIRECTIVE.validate_python(data)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"the directive is not JSON: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise InvalidInput(
+            f"the directive is not valid ({problems}); give its type (value_lexicon, not_value, pattern or "
+            "attribute_fact) and that type's fields"
+        ) from None
+
+
 def edit(
     store: KnowledgeStore,
     learning_id: str,
-    text: str,
+    text: str | None,
     actor: str,
     reason: str,
     directive: LearningDirective | None = None,
@@ -137,12 +157,18 @@ def edit(
     backoff: Callable[[int], None] = jittered_backoff,
 ) -> Learning:
     """Replace a learning with an edited copy (new id, same status); the old one is retired with valid_to
-    and superseded_by. InvalidInput when the new text is empty, oversized or abstract."""
+    and superseded_by. The directive is what extraction follows: an expert who corrects what a learning
+    does gives a new `directive`, and without `text` its prose is derived from it; a `text` alone rewords
+    the learning and must still name what its directive is about. InvalidInput when neither is given, or
+    the text is empty, oversized, abstract or about something else than the directive."""
+    if text is None and directive is None:
+        raise InvalidInput("give the learning's new directive, its new text, or both")
 
     def attempt() -> Learning:
         old = _require(store, learning_id)
+        wording = text if text is not None else describe_directive(directive or old.directive, old.scope_path)
         created, retired = _domain(
-            lambda: edited_learning(old, text, directive, now(), actor, reason, new_id())
+            lambda: edited_learning(old, wording, directive, now(), actor, reason, new_id())
         )
         _commit_learnings(store, [(created, None), (retired, old)])
         return created
