@@ -42,6 +42,10 @@ def _run(args: argparse.Namespace, kb: Any) -> Any:
     action = args.kb_command
     if action == "tree":
         nodes = sorted(kb.knowledge_tree(store), key=lambda n: n.path)
+        if not nodes:
+            print(
+                "the knowledge base is empty: run `cataloop demo`, or `cataloop kb import FILE` to load a snapshot"
+            )
         shown = []
         for node in nodes:
             learnings = store.node_partition(node.path)[1]

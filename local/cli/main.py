@@ -588,7 +588,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(words)
     PARAMETER_OVERRIDES.clear()
     PARAMETER_OVERRIDES.update(parse_parameter_overrides(overrides))
-    return int(args.handler(args))
+    from cataloop.errors import CataloopError
+
+    try:
+        return int(args.handler(args))
+    except CataloopError as error:
+        # Any command: a clear message and a non-zero exit instead of a traceback.
+        raise SystemExit(f"error: {error}") from error
+    except OSError as error:
+        if error.filename is None:
+            raise
+        raise SystemExit(f"error: {error.strerror or error}: {error.filename}") from error
 
 
 def split_parameter_overrides(argv: list[str]) -> tuple[list[str], list[str]]:

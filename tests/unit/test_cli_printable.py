@@ -43,3 +43,25 @@ def test_ordinary_text_is_unchanged() -> None:
 def test_newlines_can_be_kept_for_multi_line_output_and_other_values_are_stringified() -> None:
     assert printable("a\nb\x1b", keep_newlines=True) == "a\nb\\x1b"
     assert printable(None) == "None" and printable(ValueError("bad\x07")) == "bad\\x07"
+
+
+def test_a_missing_file_or_a_refused_input_is_an_error_line_not_a_traceback(monkeypatch) -> None:
+    import pytest
+
+    import cataloop_local.cli.main as cli
+    from cataloop.errors import InvalidInput
+
+    def missing(args: object) -> int:
+        open("/nonexistent/snapshot.json", encoding="utf-8")  # noqa: SIM115
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_reset", missing)
+    with pytest.raises(SystemExit, match=r"^error: No such file or directory: /nonexistent/snapshot.json$"):
+        cli.main(["reset"])
+
+    def refused(args: object) -> int:
+        raise InvalidInput("the snapshot has no learnings list")
+
+    monkeypatch.setattr(cli, "cmd_reset", refused)
+    with pytest.raises(SystemExit, match=r"^error: the snapshot has no learnings list$"):
+        cli.main(["reset"])
