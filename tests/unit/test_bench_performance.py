@@ -1,0 +1,49 @@
+"""bench/performance.py composes the figures of the other benchmarks without erasing unmeasured ones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import performance
+
+
+def test_figures_come_from_each_source_and_a_missing_source_keeps_its_old_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(performance, "RESULTS", tmp_path)
+    written: dict[str, object] = {}
+    monkeypatch.setattr(performance, "write_result", lambda name, payload: written.update({name: payload}))
+    (tmp_path / "performance.json").write_text(
+        json.dumps({"figures": {"cold_start.api": {"value": 2.0}, "search.keyword.p50": {"value": 99}}}),
+        encoding="utf-8",
+    )
+    row = {"p50_ms": 6.0, "p95_ms": 12.0, "n": 10}
+    search = {
+        "rounds": 5,
+        "paths": {
+            "keyword": {"queries": 2, "floor": {"p50_ms": 2.0, "p95_ms": 4.0}, "engine_only": row},
+            "hybrid": {
+                "queries": 2,
+                "floor": {"p50_ms": 20.0, "p95_ms": 24.0},
+                "engine_only": row,
+                "with_offline_models": {"search": {"p50_ms": 22.0, "p95_ms": 30.0, "n": 10}},
+            },
+        },
+    }
+    (tmp_path / "search_api.json").write_text(json.dumps(search), encoding="utf-8")
+
+    figures = performance.main()["figures"]
+
+    assert figures["search.keyword.p50"]["ratio"] == 3.0  # replaced by the new measurement
+    assert figures["search.hybrid.p95_with_embedding"] == {
+        "value": 30.0,
+        "floor": 25.0,
+        "ratio": 1.2,
+        "n": 10,
+        "how": figures["search.hybrid.p95_with_embedding"]["how"],
+    }
+    assert figures["cold_start.api"] == {"value": 2.0}  # no cold_start.json this run: kept as it was
+    assert written["performance"]["figures"] == figures  # type: ignore[index]
