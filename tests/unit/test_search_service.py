@@ -420,4 +420,4 @@ def test_a_masked_span_is_not_searched_for(engine, few_shot, log) -> None:
     assert response.plan.guardrail.action == "masked"
     assert response.query == "{PHONE} 유산균" and "010" not in log.records[-1].query
     assert response.plan.mode == "keyword" and response.plan.fallback is None
-    assert [clause.text for clause in response.plan.clauses][0] == "유산균"
+    assert response.plan.clauses[0].text == "유산균"

@@ -1,13 +1,24 @@
 """What the embedded index engines share: versioned generations behind an alias pointer file, atomic file
-writes, and unit-normalised vector rows (the OpenSearch semantics both embedded indexes mirror)."""
+writes, unit-normalised vector rows (the OpenSearch semantics both embedded indexes mirror), and the
+sidecar store of a generation: a snapshot plus an append-only journal of changes.
+
+Sidecar persistence (`SidecarStore`): every commit appends one journal line (`<crc32> <json>`, fsync'd)
+holding only that commit's changes, so a commit costs its own size, not the index's. The snapshot
+(`state.json` + a `vectors-<seq>.npy` it names) is rewritten only when the journal has grown past the
+snapshot's size (or `MAX_JOURNAL_ENTRIES`), so the total rewrite work stays linear in what was written.
+Opening loads the snapshot and replays the journal entries newer than it, up to the last complete line:
+a torn last line (a crash mid-append) is dropped and cut off the file.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +27,209 @@ import numpy as np
 from cataloop.domain.search.documents import index_generation, index_name
 from cataloop.errors import InvalidInput
 
+STATE_FILE = "state.json"
+LEGACY_VECTORS_FILE = "vectors.npy"
+JOURNAL_FILE = "journal.jsonl"
+# Compaction: when the journal holds more than this many entries, or more bytes than the snapshot (and at
+# least MIN_COMPACT_BYTES), the snapshot is rewritten and the journal emptied.
+MAX_JOURNAL_ENTRIES = 10_000
+MIN_COMPACT_BYTES = 1_000_000
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or a new file in `path` durable (the directory entry itself)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename, so readers never see half a file."""
+    """Write `data` to `path` through a temporary file, an fsync and a rename, so readers (and a process
+    restarted after a crash) see the old file or the new one, never half a file."""
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
         handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(handle.name, path)
+    fsync_directory(path.parent)
+
+
+def encode_vector(row: np.ndarray) -> str:
+    """A float32 row as base64 of its little-endian bytes (exact, and a third the size of JSON floats)."""
+    return base64.b64encode(np.ascontiguousarray(row, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype="<f4").astype(np.float32)
+
+
+class VectorRows:
+    """Row-aligned vectors of documents: `ids[row]` owns `matrix[row]`. Appends go into a buffer that
+    doubles when full (amortised O(1), not a copy of the matrix per write); a removal moves the last row
+    into the gap."""
+
+    def __init__(self, dimension: int, ids: Sequence[str] = (), matrix: np.ndarray | None = None) -> None:
+        self.ids = list(ids)
+        self.rows = {doc_id: row for row, doc_id in enumerate(self.ids)}
+        initial = np.zeros((0, dimension), np.float32) if matrix is None else np.asarray(matrix, np.float32)
+        if initial.shape != (len(self.ids), dimension):
+            raise InvalidInput(f"vector matrix {initial.shape} does not match {len(self.ids)} ids")
+        self._buffer = np.array(initial, dtype=np.float32, copy=True)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The live rows (a view; valid until the next write)."""
+        return self._buffer[: len(self.ids)]
+
+    def put(self, doc_id: str, vector: np.ndarray) -> None:
+        row = self.rows.get(doc_id)
+        if row is None:
+            row = len(self.ids)
+            if row == self._buffer.shape[0]:
+                grown = np.zeros((max(16, 2 * row), self._buffer.shape[1]), dtype=np.float32)
+                grown[:row] = self._buffer[:row]
+                self._buffer = grown
+            self.rows[doc_id] = row
+            self.ids.append(doc_id)
+        self._buffer[row] = vector
+
+    def drop(self, doc_id: str) -> None:
+        row = self.rows.pop(doc_id, None)
+        if row is None:
+            return
+        last = len(self.ids) - 1
+        if row != last:
+            moved = self.ids[last]
+            self._buffer[row] = self._buffer[last]
+            self.ids[row] = moved
+            self.rows[moved] = row
+        self.ids.pop()
+
+
+class SidecarStore:
+    """The durable sidecar state of one generation: a snapshot (`state.json`, naming its vector file) and
+    an append-only journal of the changes committed since (see the module docstring)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.journal_path = directory / JOURNAL_FILE
+        self.seq = 0  # sequence number of the last committed change set
+        self.journal_entries = 0
+        self.journal_bytes = 0
+        self.snapshot_bytes = 0
+
+    def load(self) -> tuple[dict[str, Any] | None, np.ndarray | None, list[dict[str, Any]]]:
+        """The snapshot state (None when there is none), its vector matrix, and the journal entries newer
+        than the snapshot, oldest first. A torn or corrupt tail of the journal is cut off."""
+        state: dict[str, Any] | None = None
+        vectors: np.ndarray | None = None
+        state_path = self.directory / STATE_FILE
+        if state_path.exists():
+            raw = state_path.read_bytes()
+            state = json.loads(raw)
+            vectors_path = self.directory / state.get("vectors_file", LEGACY_VECTORS_FILE)
+            if vectors_path.exists():
+                vectors = np.load(vectors_path)
+                self.snapshot_bytes = len(raw) + vectors_path.stat().st_size
+            else:
+                self.snapshot_bytes = len(raw)
+            self.seq = int(state.get("seq", 0))
+        entries = [entry for entry in self._read_journal() if entry["seq"] > self.seq]
+        if entries:
+            self.seq = entries[-1]["seq"]
+        return state, vectors, entries
+
+    def _read_journal(self) -> list[dict[str, Any]]:
+        if not self.journal_path.exists():
+            return []
+        data = self.journal_path.read_bytes()
+        entries: list[dict[str, Any]] = []
+        good = 0
+        while good < len(data):
+            end = data.find(b"\n", good)
+            if end < 0:
+                break  # the last append was cut short: no newline yet
+            entry = _journal_entry(data[good:end])
+            if entry is None:
+                break
+            entries.append(entry)
+            good = end + 1
+        if good < len(data):
+            with open(self.journal_path, "r+b") as handle:
+                handle.truncate(good)
+                handle.flush()
+                os.fsync(handle.fileno())
+        self.journal_entries = len(entries)
+        self.journal_bytes = good
+        return entries
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Durably add one change set (its `seq` is set here) before the change is published."""
+        entry["seq"] = self.seq + 1
+        payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        line = b"%08x %s\n" % (zlib.crc32(payload), payload)
+        created = not self.journal_path.exists()
+        with open(self.journal_path, "ab") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if created:
+            fsync_directory(self.directory)
+        self.seq += 1
+        self.journal_entries += 1
+        self.journal_bytes += len(line)
+
+    def compaction_due(self) -> bool:
+        return self.journal_entries > MAX_JOURNAL_ENTRIES or self.journal_bytes > max(
+            self.snapshot_bytes, MIN_COMPACT_BYTES
+        )
+
+    def compact(self, state: dict[str, Any], vectors: np.ndarray) -> None:
+        """Write the whole state as the snapshot at the current `seq`, then empty the journal. Crash-safe in
+        any order: the vector file is new and named by `seq`, `state.json` switches atomically, and journal
+        entries the snapshot already holds are skipped on replay."""
+        if self.journal_entries == 0 and (self.directory / STATE_FILE).exists():
+            return
+        vectors_file = f"vectors-{self.seq:08d}.npy"
+        with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".npy.tmp", delete=False) as handle:
+            np.save(handle, np.ascontiguousarray(vectors, dtype=np.float32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, self.directory / vectors_file)
+        payload = json.dumps(
+            {**state, "seq": self.seq, "vectors_file": vectors_file}, ensure_ascii=False
+        ).encode("utf-8")
+        atomic_write(self.directory / STATE_FILE, payload)
+        # Older snapshots' matrices, and temporary files a crash mid-compaction left behind.
+        for stale in [*self.directory.glob("vectors*.npy"), *self.directory.glob("*.npy.tmp")]:
+            if stale.name != vectors_file:
+                stale.unlink(missing_ok=True)
+        with open(self.journal_path, "wb") as journal:
+            journal.flush()
+            os.fsync(journal.fileno())
+        self.snapshot_bytes = len(payload) + (self.directory / vectors_file).stat().st_size
+        self.journal_entries = 0
+        self.journal_bytes = 0
+
+
+def _journal_entry(line: bytes) -> dict[str, Any] | None:
+    """The entry of one journal line, or None when its checksum or JSON is wrong (a torn write)."""
+    checksum, _, payload = line.partition(b" ")
+    try:
+        if int(checksum, 16) != zlib.crc32(payload):
+            return None
+        entry = json.loads(payload)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("seq"), int) else None
+
+
+def journal_ops(entries: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
+    """The change operations of journal entries, in commit order."""
+    for entry in entries:
+        yield from entry["ops"]
 
 
 def unit_rows(vectors: Sequence[Sequence[float]], dimension: int) -> np.ndarray:

@@ -1,16 +1,14 @@
 """The embedded learnings index: numpy cosine search over learning vectors, with the OpenSearch learnings
 index's semantics (generations behind an alias, external versions, tombstones, keyword filters).
 
-A knowledge base holds thousands of learnings, not millions, so one JSON state file and one `.npy`
-matrix per generation, rewritten atomically on every commit, are simpler than a second tantivy schema
-and fast enough (brute-force cosine over 10k x 384 floats is well under a millisecond per query).
+A knowledge base holds thousands of learnings, not millions, so a JSON snapshot, a `.npy` matrix and a
+journal of the commits since (the `SidecarStore` the product index uses) per generation are simpler than a
+second tantivy schema and fast enough (brute-force cosine over 10k x 384 floats is well under a
+millisecond per query).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,71 +16,94 @@ from typing import Any
 
 import numpy as np
 
-from cataloop.adapters.embedded_generations import AliasedGenerations, atomic_write, unit_rows
+from cataloop.adapters.embedded_generations import (
+    AliasedGenerations,
+    SidecarStore,
+    VectorRows,
+    decode_vector,
+    encode_vector,
+    journal_ops,
+    unit_rows,
+)
 from cataloop.domain.knowledge.learning_search import LearningFilter
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, index_name
 from cataloop.domain.search.plan import SearchHit
 from cataloop.errors import InvalidInput
 from cataloop.ports import Embedder
 
-STATE_FILE = "state.json"
-VECTORS_FILE = "vectors.npy"
-
 
 class _Generation:
-    """One physical learnings index: sources, versions, tombstones and a row-aligned vector matrix."""
+    """One physical learnings index: sources, versions, tombstones and a row-aligned vector matrix, kept on
+    disk as a snapshot plus a journal of the commits since (`SidecarStore`)."""
 
     def __init__(self, directory: Path | None, dimension: int) -> None:
         self.directory = directory
+        self.dimension = dimension
         self.versions: dict[str, int] = {}
         self.tombstones: dict[str, int] = {}
         self.sources: dict[str, dict[str, Any]] = {}
-        self.ids: list[str] = []
-        self.rows: dict[str, int] = {}
-        self.vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._vectors = VectorRows(dimension)
+        self._pending: list[list[Any]] = []
+        self.store: SidecarStore | None = None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
-            state_path = directory / STATE_FILE
-            if state_path.exists():
-                state = json.loads(state_path.read_text(encoding="utf-8"))
+            self.store = SidecarStore(directory)
+            state, vectors, entries = self.store.load()
+            if state is not None:
                 self.versions, self.tombstones = state["versions"], state["tombstones"]
-                self.sources, self.ids = state["sources"], state["ids"]
-                self.rows = {doc_id: row for row, doc_id in enumerate(self.ids)}
-                self.vectors = np.load(directory / VECTORS_FILE)
+                self.sources = state["sources"]
+                self._vectors = VectorRows(dimension, state["ids"], vectors if state["ids"] else None)
+            for op in journal_ops(entries):
+                self._apply(op, decode_vector(op[4]) if op[0] == "u" else None)
+
+    @property
+    def ids(self) -> list[str]:
+        return self._vectors.ids
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors.matrix
 
     def current_version(self, doc_id: str) -> int:
         return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
 
-    def put(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
-        self.versions[doc_id] = version
-        self.tombstones.pop(doc_id, None)
-        self.sources[doc_id] = source
-        row = self.rows.get(doc_id)
-        if row is None:
-            self.rows[doc_id] = len(self.ids)
-            self.ids.append(doc_id)
-            self.vectors = np.vstack([self.vectors, vector[None, :]])
+    def _apply(self, op: list[Any], vector: np.ndarray | None) -> None:
+        kind, doc_id, version = op[0], op[1], op[2]
+        if kind == "u":
+            assert vector is not None
+            self.versions[doc_id] = version
+            self.tombstones.pop(doc_id, None)
+            self.sources[doc_id] = op[3]
+            self._vectors.put(doc_id, vector)
         else:
-            self.vectors[row] = vector
+            self.versions.pop(doc_id, None)
+            self.sources.pop(doc_id, None)
+            self.tombstones[doc_id] = version
+            self._vectors.drop(doc_id)
+
+    def put(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
+        op = ["u", doc_id, version, source, vector]
+        self._apply(op, vector)
+        self._pending.append(op)
 
     def remove(self, doc_id: str, version: int) -> None:
-        self.versions.pop(doc_id, None)
-        self.sources.pop(doc_id, None)
-        self.tombstones[doc_id] = version
-        row = self.rows.pop(doc_id, None)
-        if row is None:
-            return
-        last = len(self.ids) - 1
-        if row != last:
-            moved = self.ids[last]
-            self.vectors[row] = self.vectors[last]
-            self.ids[row] = moved
-            self.rows[moved] = row
-        self.ids.pop()
-        self.vectors = self.vectors[:last]
+        op = ["d", doc_id, version]
+        self._apply(op, None)
+        self._pending.append(op)
 
     def save(self) -> None:
-        if self.directory is None:
+        """Journal the pending changes (fsync'd); rewrite the snapshot when the journal has grown enough."""
+        if self.store is None or not self._pending:
+            self._pending = []
+            return
+        ops = [[*op[:4], encode_vector(op[4])] if op[0] == "u" else op for op in self._pending]
+        self.store.append({"ops": ops})
+        self._pending = []
+        if self.store.compaction_due():
+            self.compact()
+
+    def compact(self) -> None:
+        if self.store is None:
             return
         state = {
             "versions": self.versions,
@@ -90,12 +111,7 @@ class _Generation:
             "sources": self.sources,
             "ids": self.ids,
         }
-        with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".npy", delete=False) as handle:
-            np.save(handle, self.vectors)
-        os.replace(handle.name, self.directory / VECTORS_FILE)
-        # The state file is written last: a crash in between leaves the old state with a matrix whose
-        # extra rows are never addressed, never a state that points past the matrix.
-        atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
+        self.store.compact(state, self.vectors)
 
 
 class EmbeddedLearningIndex(AliasedGenerations):

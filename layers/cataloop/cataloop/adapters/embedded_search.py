@@ -29,7 +29,7 @@ import tantivy
 from cataloop.adapters.embedded_generations import AliasedGenerations, unit_rows
 from cataloop.adapters.embedded_search_queries import PlanQueries, filter_queries
 from cataloop.adapters.embedded_search_storage import Generation, english_analyzer
-from cataloop.adapters.korean_analyzer import KoreanAnalyzer, SynonymRules
+from cataloop.adapters.korean_analyzer import AnalyzedToken, KoreanAnalyzer, SynonymRules, joined_terms
 from cataloop.domain.search.documents import BulkOutcome, ProductDocument, index_name, prefix_grams
 from cataloop.domain.search.plan import (
     SearchHit,
@@ -42,6 +42,9 @@ from cataloop.domain.search.plan import (
 )
 from cataloop.errors import InvalidInput
 from cataloop.ports import Embedder
+
+# Token streams of analysed texts remembered per index (about 1-3 kB each; the memo is cleared when full).
+ANALYSIS_MEMO_SIZE = 20_000
 
 _SORT_FIELDS: dict[SortKey, tuple[str, bool]] = {
     "price_asc": ("price", False),
@@ -86,6 +89,7 @@ class EmbeddedSearchIndex(AliasedGenerations):
         self._generations: dict[str, Generation] = {}
         self._memory_alias: str | None = None
         self._lock = threading.RLock()
+        self._token_memo: dict[str, list[AnalyzedToken]] = {}
         if self.root is not None:
             self.root.mkdir(parents=True, exist_ok=True)
 
@@ -101,7 +105,7 @@ class EmbeddedSearchIndex(AliasedGenerations):
         generation = self._generations.get(name)
         if generation is None:
             directory = self.root / name if self.root is not None else None
-            generation = Generation(name, directory, self.dimension)
+            generation = Generation(name, directory, self.dimension, rebuild=self._rebuilt_document)
             self._generations[name] = generation
         return generation
 
@@ -144,15 +148,12 @@ class EmbeddedSearchIndex(AliasedGenerations):
                 return outcome
             rows = self._vectors_for([documents[i] for i in fresh], vectors, fresh)
             writer = generation.writer
-            for position in fresh:
+            for row, position in zip(rows, fresh, strict=True):
                 document = documents[position]
                 writer.delete_documents_by_term("id", document.id)
                 writer.add_document(self._tantivy_document(document))
-                generation.versions[document.id] = document.version
-                generation.tombstones.pop(document.id, None)
-                generation.sources[document.id] = document.source()
+                generation.upsert(document.id, document.version, document.source(), row)
                 outcome.indexed += 1
-            generation.put_vectors([documents[position].id for position in fresh], rows)
             generation.commit()
         return outcome
 
@@ -173,12 +174,10 @@ class EmbeddedSearchIndex(AliasedGenerations):
                     outcome.stale_skipped.append(doc_id)
                     continue
                 generation.writer.delete_documents_by_term("id", doc_id)
-                generation.versions.pop(doc_id, None)
-                generation.sources.pop(doc_id, None)
-                generation.tombstones[doc_id] = version
-                generation.drop_vector(doc_id)
+                generation.delete(doc_id, version)
                 outcome.deleted += 1
-            generation.commit()
+            if outcome.deleted:
+                generation.commit()
         return outcome
 
     def _vectors_for(
@@ -196,8 +195,35 @@ class EmbeddedSearchIndex(AliasedGenerations):
         embedded = self._embedder.embed([document.embedding_text for document in documents], "passage")
         return unit_rows(embedded, self.dimension)
 
+    def _rebuilt_document(self, source: dict[str, Any], version: int) -> tantivy.Document:
+        """The tantivy document of a journalled source (`ProductDocument.source()` plus its version): what
+        a generation redoes on open when its last commit reached the journal but not tantivy."""
+        fields = {key: value for key, value in source.items() if not key.startswith("attr_")}
+        attributes = {key: value for key, value in source.items() if key.startswith("attr_")}
+        return self._tantivy_document(ProductDocument(**fields, attributes=attributes, version=version))
+
     def _tokens(self, text: str) -> str:
-        return " ".join(self._analyzer.analyze(text)) if text else ""
+        return " ".join(self._analyzed(text)) if text else ""
+
+    def _analyzed(self, text: str) -> list[str]:
+        """`analyzer.analyze(text)`, from the memoised token stream."""
+        return [token.term for token in self._token_stream(text)]
+
+    def _joined(self, text: str) -> list[str]:
+        """`analyzer.joined(text)` from the memoised token stream, so a name is parsed once for both its field
+        and its joined field."""
+        return joined_terms(self._token_stream(text))
+
+    def _token_stream(self, text: str) -> list[AnalyzedToken]:
+        """`analyzer.tokens(text)`, memoised: categories, brands, keywords, attribute values and an updated
+        product's unchanged fields repeat across writes, and Korean analysis is most of indexing's cost."""
+        tokens = self._token_memo.get(text)
+        if tokens is None:
+            tokens = self._analyzer.tokens(text)
+            if len(self._token_memo) >= ANALYSIS_MEMO_SIZE:
+                self._token_memo.clear()  # bounded; what repeats comes back
+            self._token_memo[text] = tokens
+        return tokens
 
     def _tantivy_document(self, document: ProductDocument) -> tantivy.Document:
         doc = tantivy.Document()
@@ -219,10 +245,8 @@ class EmbeddedSearchIndex(AliasedGenerations):
         if document.name_key:
             doc.add_text("name_key", document.name_key)
         joined = {
-            "name_joined": self._analyzer.joined(document.name),
-            "keywords_joined": [
-                term for keyword in document.keywords for term in self._analyzer.joined(keyword)
-            ],
+            "name_joined": self._joined(document.name),
+            "keywords_joined": [term for keyword in document.keywords for term in self._joined(keyword)],
         }
         for field, terms in joined.items():
             if terms:

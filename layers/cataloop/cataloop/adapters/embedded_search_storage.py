@@ -1,6 +1,6 @@
 """Storage of the embedded product index: the tantivy schema and tokenizers, and `Generation`, one physical
-index (tantivy segments, the vector matrix, and the version/tombstone/source sidecar state, persisted
-atomically next to the segments).
+index (tantivy segments, the vector matrix, and the version/tombstone/source sidecar state, persisted next
+to the segments as a snapshot plus a write-ahead journal: `SidecarStore` in `embedded_generations.py`).
 
 `embedded_search.py` holds the index API (alias, writes, search) over these generations.
 """
@@ -8,22 +8,25 @@ atomically next to the segments).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tantivy
 
-from cataloop.adapters.embedded_generations import atomic_write
+from cataloop.adapters.embedded_generations import (
+    SidecarStore,
+    VectorRows,
+    decode_vector,
+    encode_vector,
+    journal_ops,
+)
 from cataloop.adapters.korean_analyzer import SHINGLE_FILLER
 from cataloop.errors import InvalidInput
 
 WRITER_HEAP_BYTES = 50_000_000
-STATE_FILE = "state.json"
-VECTORS_FILE = "vectors.npy"
+TANTIVY_META = "meta.json"
 
 # Korean-analysed fields: the logical plan field -> the tantivy field and the document text it holds.
 KOREAN_FIELDS = ("name", "description", "keywords", "brand", "category", "child_names", "attributes")
@@ -87,9 +90,22 @@ def register_tokenizers(index: tantivy.Index) -> None:
 
 
 class Generation:
-    """One physical index: tantivy segments, vectors, and the version/tombstone/source state."""
+    """One physical index: tantivy segments, vectors, and the version/tombstone/source state.
 
-    def __init__(self, name: str, directory: Path | None, dimension: int) -> None:
+    Writes go through `upsert` / `delete` (memory) and `commit` (disk). A commit first appends its changes
+    to the journal (fsync'd), then commits tantivy: the journal is the write-ahead log. Each entry records
+    tantivy's last commit opstamp before it; on open, entries tantivy has not committed yet (the process
+    died between the journal append and the tantivy commit) are redone from their sources through
+    `rebuild`, which is idempotent (delete by id, then add). So a restart never loses an acknowledged write
+    nor brings back a deleted document, and search never sees an id the sidecar state does not know."""
+
+    def __init__(
+        self,
+        name: str,
+        directory: Path | None,
+        dimension: int,
+        rebuild: Callable[[dict[str, Any], int], tantivy.Document] | None = None,
+    ) -> None:
         self.name = name
         self.directory = directory
         self.dimension = dimension
@@ -109,15 +125,16 @@ class Generation:
             self.index = tantivy.Index(self.schema)
         register_tokenizers(self.index)
         self._writer: tantivy.IndexWriter | None = None
+        self._rebuild = rebuild
         self.versions: dict[str, int] = {}
         self.tombstones: dict[str, int] = {}
         self.sources: dict[str, dict[str, Any]] = {}
-        self.vector_ids: list[str] = []
-        self.vector_rows: dict[str, int] = {}
-        self.vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._vectors = VectorRows(dimension)
+        self._pending: list[list[Any]] = []
         self._vocabulary: dict[str, int] | None = None
-        if directory is not None:
-            self._load()
+        self.store = SidecarStore(directory) if directory is not None else None
+        if self.store is not None:
+            self._load(self.store)
 
     @property
     def writer(self) -> tantivy.IndexWriter:
@@ -125,24 +142,92 @@ class Generation:
             self._writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         return self._writer
 
-    def _load(self) -> None:
-        assert self.directory is not None
-        state_path = self.directory / STATE_FILE
-        if not state_path.exists():
-            return
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        self.versions = state["versions"]
-        self.tombstones = state["tombstones"]
-        self.sources = state["sources"]
-        self.vector_ids = state["vector_ids"]
-        self.vector_rows = {doc_id: row for row, doc_id in enumerate(self.vector_ids)}
-        vectors_path = self.directory / VECTORS_FILE
-        if vectors_path.exists():
-            self.vectors = np.load(vectors_path)
+    @property
+    def vector_ids(self) -> list[str]:
+        return self._vectors.ids
 
-    def save(self) -> None:
-        """Persist the sidecar state atomically (temp file + os.replace) after a commit."""
-        if self.directory is None:
+    @property
+    def vector_rows(self) -> dict[str, int]:
+        return self._vectors.rows
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors.matrix
+
+    def _load(self, store: SidecarStore) -> None:
+        state, vectors, entries = store.load()
+        if state is not None:
+            self.versions = state["versions"]
+            self.tombstones = state["tombstones"]
+            self.sources = state["sources"]
+            ids = state["vector_ids"]
+            self._vectors = VectorRows(self.dimension, ids, vectors if ids else None)
+        for op in journal_ops(entries):
+            self._apply(op, decode_vector(op[4]) if op[0] == "u" else None)
+        committed = _committed_opstamp(self.directory / TANTIVY_META) if self.directory else None
+        unpublished = [entry for entry in entries if committed is not None and entry["opstamp"] >= committed]
+        if unpublished:
+            self._redo(unpublished)
+
+    def _redo(self, entries: list[dict[str, Any]]) -> None:
+        """Apply to tantivy the journal entries whose tantivy commit never happened."""
+        if self._rebuild is None:
+            raise InvalidInput(
+                f"the search index in {self.directory} needs its journal redone; open it with the index"
+            )
+        writer = self.writer
+        for op in journal_ops(entries):
+            writer.delete_documents_by_term("id", op[1])
+            if op[0] == "u":
+                writer.add_document(self._rebuild(op[3], op[2]))
+        writer.commit()
+        self.index.reload()
+
+    def _apply(self, op: list[Any], vector: np.ndarray | None) -> None:
+        kind, doc_id, version = op[0], op[1], op[2]
+        if kind == "u":
+            self.versions[doc_id] = version
+            self.tombstones.pop(doc_id, None)
+            self.sources[doc_id] = op[3]
+            assert vector is not None
+            self._vectors.put(doc_id, vector)
+        else:
+            self.versions.pop(doc_id, None)
+            self.sources.pop(doc_id, None)
+            self.tombstones[doc_id] = version
+            self._vectors.drop(doc_id)
+
+    def upsert(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
+        """Record a document's new version, source and (unit) vector; durable and visible at `commit`."""
+        op = ["u", doc_id, version, source, vector]
+        self._apply(op, vector)
+        self._pending.append(op)
+
+    def delete(self, doc_id: str, version: int) -> None:
+        """Record a delete as of `version` (a tombstone); durable and visible at `commit`."""
+        op = ["d", doc_id, version]
+        self._apply(op, None)
+        self._pending.append(op)
+
+    def current_version(self, doc_id: str) -> int:
+        return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
+
+    def commit(self) -> None:
+        """Journal the pending changes (fsync'd), then commit and reload tantivy; compact when due."""
+        writer = self.writer
+        if self.store is not None and self._pending:
+            ops = [[*op[:4], encode_vector(op[4])] if op[0] == "u" else op for op in self._pending]
+            self.store.append({"opstamp": writer.commit_opstamp, "ops": ops})
+        self._pending = []
+        writer.commit()
+        self.index.reload()
+        self._vocabulary = None
+        if self.store is not None and self.store.compaction_due():
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the snapshot with the whole state and empty the journal."""
+        if self.store is None:
             return
         state = {
             "versions": self.versions,
@@ -150,49 +235,7 @@ class Generation:
             "sources": self.sources,
             "vector_ids": self.vector_ids,
         }
-        atomic_write(self.directory / STATE_FILE, json.dumps(state, ensure_ascii=False).encode("utf-8"))
-        with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".npy", delete=False) as handle:
-            np.save(handle, self.vectors)
-        os.replace(handle.name, self.directory / VECTORS_FILE)
-
-    def current_version(self, doc_id: str) -> int:
-        return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
-
-    def put_vectors(self, doc_ids: Sequence[str], rows: np.ndarray) -> None:
-        """Store the vectors of `doc_ids` (row i of `rows` for doc_ids[i]): existing rows are overwritten, new
-        rows are appended with one copy of the matrix, not one per document (per-document `vstack` made a
-        50k-document build quadratic)."""
-        appended: dict[str, int] = {}  # new id -> its last position in the batch (the newest version)
-        for position, doc_id in enumerate(doc_ids):
-            row = self.vector_rows.get(doc_id)
-            if row is not None:
-                self.vectors[row] = rows[position]
-            else:
-                appended[doc_id] = position
-        if appended:
-            for doc_id in appended:
-                self.vector_rows[doc_id] = len(self.vector_ids)
-                self.vector_ids.append(doc_id)
-            self.vectors = np.vstack([self.vectors, rows[list(appended.values())]])
-
-    def drop_vector(self, doc_id: str) -> None:
-        row = self.vector_rows.pop(doc_id, None)
-        if row is None:
-            return
-        last = len(self.vector_ids) - 1
-        if row != last:
-            moved = self.vector_ids[last]
-            self.vectors[row] = self.vectors[last]
-            self.vector_ids[row] = moved
-            self.vector_rows[moved] = row
-        self.vector_ids.pop()
-        self.vectors = self.vectors[:last]
-
-    def commit(self) -> None:
-        self.writer.commit()
-        self.index.reload()
-        self._vocabulary = None
-        self.save()
+        self.store.compact(state, self.vectors)
 
     def vocabulary(self) -> dict[str, int]:
         """Vocabulary terms with their document frequency (summed over the vocabulary fields)."""
@@ -210,3 +253,11 @@ class Generation:
         if self._writer is not None:
             self._writer.wait_merging_threads()
             self._writer = None
+
+
+def _committed_opstamp(meta: Path) -> int | None:
+    """The opstamp of tantivy's last commit in a directory (its meta.json), read without taking the writer
+    lock; None when there is no meta file yet."""
+    if not meta.exists():
+        return None
+    return int(json.loads(meta.read_text(encoding="utf-8"))["opstamp"])

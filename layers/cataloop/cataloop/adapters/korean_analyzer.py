@@ -168,6 +168,23 @@ class SynonymRules:
         )
 
 
+def joined_terms(tokens: Sequence[AnalyzedToken]) -> list[str]:
+    """Index-time terms of a compound field from a token stream: the `korean_index` terms and each pair of
+    neighbours written together ("주방 세제" -> 주방, 세제, 주방세제), as a shingle filter (size 2, no
+    separator, unigrams kept) emits them; a position left empty by a stopped word is the filler "_" ("주방용
+    세제" -> 주방_, _세제), as in Lucene. A compound kept whole beside its parts (decompound "mixed") is left
+    out: its parts are joined."""
+    terms = {token.position: token.term for token in tokens if token.position_length == 1}
+    if not terms:
+        return []
+    pairs = []
+    for position in range(min(terms), max(terms)):
+        left, right = terms.get(position, SHINGLE_FILLER), terms.get(position + 1, SHINGLE_FILLER)
+        if left != SHINGLE_FILLER or right != SHINGLE_FILLER:
+            pairs.append(left + right)
+    return [*terms.values(), *pairs]
+
+
 def _parse_synonym_line(line: str, number: int) -> SynonymRule | None:
     if line.startswith("#"):
         return None
@@ -322,19 +339,8 @@ class KoreanAnalyzer:
         return [token.term for token in self.tokens(text)]
 
     def joined(self, text: str) -> list[str]:
-        """Index-time terms of a compound field: the `korean_index` terms and each pair of neighbours written
-        together ("주방 세제" -> 주방, 세제, 주방세제), as a shingle filter (size 2, no separator, unigrams
-        kept) emits them; a position left empty by a stopped word is the filler "_" ("주방용 세제" ->
-        주방_, _세제), as in Lucene."""
-        terms = {token.position: token.term for token in self._path(text)}
-        if not terms:
-            return []
-        pairs = []
-        for position in range(min(terms), max(terms)):
-            left, right = terms.get(position, SHINGLE_FILLER), terms.get(position + 1, SHINGLE_FILLER)
-            if left != SHINGLE_FILLER or right != SHINGLE_FILLER:
-                pairs.append(left + right)
-        return [*terms.values(), *pairs]
+        """Index-time terms of a compound field (see `joined_terms`)."""
+        return joined_terms(self.tokens(text))
 
     def joined_query(self, text: str) -> list[str]:
         """Search-time terms of a compound field: only the pairs of a query of several words ("주방 세제" ->
