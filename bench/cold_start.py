@@ -7,10 +7,12 @@ runtime does (working directory = the function's code, the layer's `cataloop` on
 function's environment as the template resolves it (Globals merged, parameter defaults, placeholder resource
 names) plus what Lambda itself sets, so the Powertools tracer is on and patches as in AWS. The floor is
 `python -c "import boto3"` in the same environment, run alternately with the handler (floor, handler, floor,
-handler, ...). Both are wall times of the whole process, interpreter start included; medians of n.
+handler, ...). Both are wall times of the whole process, interpreter start included; medians of n. The same
+runs' CPU time (user + system of the child process) is reported beside them: on a loaded machine the wall
+time also counts waiting for a CPU, the CPU time much less.
 
-Writes bench/results/cold_start.json: {"handlers": {NAME: {"value", "floor", "ratio", "n", "how"}}};
-handlers not measured in this run keep their previous figures.
+Writes bench/results/cold_start.json: {"handlers": {NAME: {"value", "floor", "ratio", "cpu_value",
+"cpu_floor", "cpu_ratio", "n", "how"}}}; handlers not measured in this run keep their previous figures.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from resource import RUSAGE_CHILDREN, getrusage
 from typing import Any
 
 from bench.common import RESULTS, machine, print_table
@@ -85,7 +88,14 @@ def _process_environment(environment: dict[str, str], root: Path = ROOT) -> dict
     return {**inherited, **LAMBDA_ENVIRONMENT, **environment, "PYTHONPATH": str(root / "layers" / "cataloop")}
 
 
-def _run_ms(code: str, cwd: Path, environment: dict[str, str]) -> float:
+def _children_cpu_ms() -> float:
+    usage = getrusage(RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
+def _run_ms(code: str, cwd: Path, environment: dict[str, str]) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one fresh interpreter running `code`."""
+    cpu_before = _children_cpu_ms()
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=environment, capture_output=True, text=True, check=False
@@ -93,7 +103,7 @@ def _run_ms(code: str, cwd: Path, environment: dict[str, str]) -> float:
     elapsed = (time.perf_counter() - started) * 1000
     if completed.returncode != 0:
         raise RuntimeError(f"{code!r} in {cwd} failed:\n{completed.stderr[-2000:]}")
-    return elapsed
+    return elapsed, _children_cpu_ms() - cpu_before
 
 
 def measure(
@@ -107,16 +117,20 @@ def measure(
     for _ in range(n):
         floors.append(_run_ms(FLOOR_IMPORT, code_dir, env))
         values.append(_run_ms(handler_code, code_dir, env))
-    value, floor = statistics.median(values), statistics.median(floors)
+    value, floor = statistics.median(v[0] for v in values), statistics.median(f[0] for f in floors)
+    cpu_value, cpu_floor = statistics.median(v[1] for v in values), statistics.median(f[1] for f in floors)
     return {
         "value": round(value, 1),
         "floor": round(floor, 1),
         "ratio": round(value / floor, 2),
+        "cpu_value": round(cpu_value, 1),
+        "cpu_floor": round(cpu_floor, 1),
+        "cpu_ratio": round(cpu_value / cpu_floor, 2),
         "n": n,
         "how": (
             f"median wall ms of a fresh `python -c 'import {module}'` in functions/{name} with its template "
             "environment and Lambda's (tracer on), vs `python -c 'import boto3'` run alternately in the same "
-            "environment; interpreter start included in both"
+            "environment; interpreter start included in both; cpu_*: the same runs' user + system CPU time"
         ),
     }
 
@@ -142,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         figure = handlers[name]
         print(
             f"{name:<16} {figure['value']:>7.1f} ms  floor {figure['floor']:>6.1f} ms  {figure['ratio']:.2f}x"
+            f"  | cpu {figure['cpu_value']:>7.1f} ms  floor {figure['cpu_floor']:>6.1f} ms  {figure['cpu_ratio']:.2f}x"
         )
     payload = {
         "benchmark": "cold_start",

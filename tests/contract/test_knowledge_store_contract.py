@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from cataloop.adapters import dynamodb_knowledge_items as knowledge_items
 from cataloop.adapters.dynamodb_codec import from_item, to_item
 from cataloop.adapters.dynamodb_knowledge import DynamoKnowledgeStore
 from cataloop.adapters.dynamodb_knowledge_items import is_learning_key, learning_from_image, learning_id_of
@@ -23,11 +24,13 @@ from cataloop.domain.knowledge.learning import (
     AttributeFact,
     LearningDraft,
     LearningProvenance,
+    NotValue,
     UnitPattern,
     ValueLexicon,
 )
 from cataloop.domain.knowledge.outcomes import LearningOutcome
 from cataloop.domain.knowledge.placement import decide_placement
+from cataloop.domain.knowledge.retrieval import PromptCandidate, rank_for_prompt
 from cataloop.domain.knowledge.tree import (
     DeploymentMode,
     KnowledgeChange,
@@ -70,6 +73,15 @@ def pack_unit(term: str, scope: list[str], product: str) -> LearningDraft:
         attributes=["Pack Count"],
         directive=UnitPattern(attribute="Pack Count", unit_terms=[term]),
         provenance=LearningProvenance(product_id=product),
+    )
+
+
+def not_brand(value: str, scope: list[str]) -> LearningDraft:
+    return LearningDraft(
+        text=f"'{value}' is not a Brand value.",
+        scope_path=scope,
+        attributes=["Brand"],
+        directive=NotValue(attribute="Brand", value=value),
     )
 
 
@@ -241,6 +253,110 @@ def test_active_learnings_along_is_retrieval_input_root_first(knowledge_store: A
     assert root.id not in [item.id for item in knowledge_store.active_learnings_along(path)]
 
 
+def _candidates_of(store: Any, path: list[str]) -> list[PromptCandidate]:
+    return [PromptCandidate.of(item) for item in store.active_learnings_along(path)]
+
+
+def test_prompt_candidates_read_one_item_per_level_however_many_learnings_a_node_holds(
+    knowledge_store: Any,
+) -> None:
+    new_id = ids()
+    (root,) = place(knowledge_store, fact("true", ["Food"]), new_id)
+    (active,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    path = ["Food", "Coffee", "Pods"]  # no node at Food/Coffee/Pods: an index Query that reads nothing
+
+    def reads(call: Callable[[], Any]) -> tuple[Any, int]:
+        before = knowledge_store.items_read
+        result = call()
+        return result, knowledge_store.items_read - before
+
+    assert reads(lambda: knowledge_store.prompt_candidates_along(path)) == (
+        _candidates_of(knowledge_store, path),
+        3,
+    )
+    _junk(knowledge_store, active, 20)  # retired and proposed learnings: not candidates
+    for number in range(30):  # 30 more active learnings at Food/Coffee
+        place(knowledge_store, not_brand(f"Decaf{number:02d}", ["Food", "Coffee"]), new_id)
+    expected = _candidates_of(knowledge_store, path)
+    assert len(expected) == 32 and expected[0].id == root.id
+    # the same three items (the root, Food and Food/Coffee prompt sets) whatever the nodes hold
+    assert reads(lambda: knowledge_store.prompt_candidates_along(path)) == (expected, 3)
+    assert reads(lambda: knowledge_store.active_learnings_along(path))[1] == 32
+
+    # retrieval ranks candidates exactly as it ranks the learnings they stand for
+    text = "Lavazza Decaf07 coffee pods"
+    assert kb.retrieve_for_prompt(knowledge_store, path, text, now=LATER) == rank_for_prompt(
+        knowledge_store.active_learnings_along(path), text, path, now=LATER
+    )
+
+
+def test_prompt_sets_follow_every_write_of_their_learnings(knowledge_store: Any) -> None:
+    new_id = ids()
+    (coffee,) = place(knowledge_store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), new_id)
+    place(knowledge_store, brand(["Illy"], ["Food", "Coffee"], "p2"), new_id)  # merged: a new version
+    place(knowledge_store, fact("true", ["Food"]), new_id)
+    place(knowledge_store, fact("false", ["Food"]), new_id, now=LATER)  # replaces (retires) the first
+    place(
+        knowledge_store,
+        pack_unit("Count", ["Food", "Coffee", "Pods"], "p3"),
+        new_id,
+        mode=DeploymentMode.LEARN_THEN_DEPLOY,
+    )
+    path = ["Food", "Coffee", "Pods"]
+    assert knowledge_store.prompt_candidates_along(path) == _candidates_of(knowledge_store, path)
+    assert len(knowledge_store.prompt_candidates_along(path)) == 2  # the proposed pattern is not one
+
+    current = knowledge_store.get_learning(coffee.id)
+    report = record_outcomes(knowledge_store, [
+        LearningOutcome(learning_id=coffee.id, helpful=True, attribute="Brand", shaped_value="Lavazza",
+                        confirmed_value="Lavazza", source="audit", product_id="p9"),
+    ], now=lambda: LATER)  # fmt: skip
+    assert report.helpful == 1
+    (candidate,) = [c for c in knowledge_store.prompt_candidates_along(path) if c.id == coffee.id]
+    assert (candidate.helpful, candidate.view.version) == (1, current.version + 1)
+
+    node = knowledge_store.get_node(["Food", "Coffee"])
+    latest = knowledge_store.get_learning(coffee.id)
+    retired = latest.revise(LATER, "ana", "retired", "wrong", status=LearningStatus.RETIRED, valid_to=LATER)
+    knowledge_store.commit(change_for([(retired, latest)], {node.key: node}))
+    assert coffee.id not in [c.id for c in knowledge_store.prompt_candidates_along(path)]
+    assert knowledge_store.prompt_candidates_along(path) == _candidates_of(knowledge_store, path)
+
+
+def test_a_prompt_set_past_its_size_limit_is_read_through_the_active_learnings(
+    knowledge_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knowledge_items, "MAX_PROMPT_SET_BYTES", 600)
+    new_id = ids()
+    for number in range(4):
+        place(knowledge_store, not_brand(f"Decaf{number}", ["Food", "Coffee"]), new_id)
+    path = ["Food", "Coffee"]
+    assert knowledge_store.prompt_candidates_along(path) == _candidates_of(knowledge_store, path)
+    assert len(knowledge_store.prompt_candidates_along(path)) == 4
+    monkeypatch.setattr(knowledge_items, "MAX_PROMPT_SET_BYTES", 200_000)
+    place(knowledge_store, not_brand("Decaf9", ["Food", "Coffee"]), new_id)  # recomputed, fits again
+    before = knowledge_store.items_read
+    assert len(knowledge_store.prompt_candidates_along(path)) == 5
+    assert knowledge_store.items_read - before == 3  # the root, Food and Food/Coffee prompt sets
+
+
+def test_imported_learnings_reach_the_prompt_sets(
+    knowledge_store: Any, new_knowledge_store: KnowledgeStoreFactory
+) -> None:
+    populate(knowledge_store)
+    target = new_knowledge_store()
+    target.import_snapshot(state(knowledge_store))
+    path = ["Food", "Dairy", "Yogurt"]
+    assert target.prompt_candidates_along(path) == _candidates_of(target, path) == []  # imports land proposed
+    (proposed,) = [item for item in target.learnings_along(path) if item.live]
+    node = target.get_node(proposed.scope_path)
+    approved = proposed.revise(LATER, "ana", "approved", "checked", status=LearningStatus.ACTIVE)
+    target.commit(change_for([(approved, proposed)], {node.key: node}))
+    assert (
+        target.prompt_candidates_along(path) == _candidates_of(target, path) == [PromptCandidate.of(approved)]
+    )
+
+
 def test_the_memory_manager_reads_each_node_partition_once_per_attempt() -> None:
     class Counting(InMemoryKnowledgeStore):
         def __init__(self) -> None:
@@ -262,6 +378,54 @@ def test_the_memory_manager_reads_each_node_partition_once_per_attempt() -> None
     assert result.attempts == 1
     assert sorted(store.partitions) == sorted(set(store.partitions))
     assert {"food/coffee", "food/tea", "food/dairy"} <= set(store.partitions)
+
+
+def test_outcomes_read_each_learning_and_node_once_per_call() -> None:
+    class Counting(InMemoryKnowledgeStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reads: list[str] = []
+
+        def get_node(self, path: Any) -> Any:
+            self.reads.append("node " + "/".join(path).lower())
+            return super().get_node(path)
+
+        def get_learning(self, learning_id: str) -> Any:
+            self.reads.append("learning " + learning_id)
+            return super().get_learning(learning_id)
+
+    store = Counting()
+    (learning,) = place(store, brand(["Lavazza"], ["Food", "Coffee"], "p1"), ids())
+    store.reads.clear()
+    outcomes = [
+        LearningOutcome(learning_id=learning.id, helpful=helpful, attribute="Brand", shaped_value="Lavazza",
+                        confirmed_value="Lavazza", source="audit", product_id=product)
+        for helpful, product in ((True, "p2"), (True, "p3"), (False, "p4"))
+    ]  # fmt: skip
+    report = record_outcomes(store, outcomes, now=lambda: LATER)
+    assert (report.helpful, report.harmful) == (2, 1)
+    assert store.reads == [f"learning {learning.id}", "node food/coffee"]
+    current = store.get_learning(learning.id)
+    assert (current.helpful, current.harmful, current.version) == (2, 1, learning.version + 3)
+
+    # a writer in between: the commit built on what the call last saw conflicts, and the retry reads again
+    class Racing(Counting):
+        def commit(self, change: KnowledgeChange) -> None:
+            if self.race and change.learnings:
+                self.race = False
+                node = super().get_node(["Food", "Coffee"])
+                latest = super().get_learning(learning.id)
+                super().commit(change_for([(upvoted(latest), latest)], {node.key: node}))
+            super().commit(change)
+
+    racing = Racing()
+    racing.race = False
+    (learning,) = place(racing, brand(["Lavazza"], ["Food", "Coffee"], "p1"), ids())
+    racing.race = True
+    report = record_outcomes(racing, outcomes[:1], now=lambda: LATER, backoff=lambda attempt: None)
+    assert report.helpful == 1
+    stored = racing.get_learning(learning.id)
+    assert (stored.helpful, stored.votes) == (1, learning.votes + 1)
 
 
 def test_get_learning_returns_the_current_version(knowledge_store: Any) -> None:
@@ -652,7 +816,7 @@ def test_the_key_scheme_decoders_read_learning_items_and_pass_over_the_rest(dyna
             decoded.append(learning)
         else:
             assert learning_id_of(keys) is None
-    assert entities == {"node", "learning", "locator", "influence", "audit"}
+    assert entities == {"node", "learning", "locator", "influence", "audit", "prompt_set"}
     assert sorted(decoded, key=lambda item: item.id) == state(store).learnings
 
 
@@ -696,14 +860,43 @@ def test_without_the_index_active_learnings_along_reads_partitions_then_a_backfi
 
     indexed = unique_table("backfilled")
     create_table_from_template(dynamodb._client, "KnowledgeTable", indexed)
-    for item in dynamodb.scan(TableName=old)["Items"]:  # items written before the index: no active_node
+    for item in dynamodb.scan(TableName=old)["Items"]:  # written before the index and the prompt sets
         item.pop("active_node", None)
-        dynamodb.put_item(TableName=indexed, Item=item)
+        if item["entity"]["S"] != "prompt_set":
+            dynamodb.put_item(TableName=indexed, Item=item)
     store = DynamoKnowledgeStore(dynamodb, indexed)
     assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == []
+    assert store.prompt_candidates_along(["Food", "Dairy", "Yogurt"]) == []
     assert store.backfill_active_index() == 3 and store.backfill_active_index() == 0
     assert store.active_learnings_along(["Food", "Dairy", "Yogurt"]) == expected
+    assert store.prompt_candidates_along(["Food", "Dairy", "Yogurt"]) == [PromptCandidate.of(expected[0])]
+    # a level without its prompt set (a table from before them, not yet backfilled) reads the index
+    dynamodb.delete_item(
+        TableName=indexed, Key={"pk": {"S": "NODE#/food/dairy/yogurt"}, "sk": {"S": "#ACTIVE"}}
+    )
+    assert store.prompt_candidates_along(["Food", "Dairy", "Yogurt"]) == [PromptCandidate.of(expected[0])]
     assert len(store.active_learnings_along(["Food", "Coffee", "Pods"])) == 2
+
+
+def test_prompt_sets_cost_fewer_read_units_than_the_index_once_nodes_fill(dynamodb: Any) -> None:
+    name = unique_table("read-units")
+    create_table_from_template(dynamodb._client, "KnowledgeTable", name)
+    store = DynamoKnowledgeStore(dynamodb, name)
+    new_id = ids()
+    for number in range(30):
+        place(store, not_brand(f"Decaf{number:02d}", ["Food", "Coffee"]), new_id)
+    path = ["Food", "Coffee"]
+
+    def units(call: Callable[[], Any]) -> float:
+        before = store.read_units
+        call()
+        return store.read_units - before
+
+    by_sets, by_index = (
+        units(lambda: store.prompt_candidates_along(path)),
+        units(lambda: store.active_learnings_along(path)),
+    )
+    assert 0 < by_sets < by_index
 
 
 def test_learning_from_image_names_the_learning_that_does_not_validate() -> None:

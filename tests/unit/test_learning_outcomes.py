@@ -35,7 +35,13 @@ from cataloop.domain.knowledge.outcomes import (
     judge_influence,
 )
 from cataloop.domain.knowledge.placement import PlacementDecision, PlacementPlan, check_plan, decide_placement
-from cataloop.domain.knowledge.retrieval import helpfulness, last_changed, prompt_score, rank_for_prompt
+from cataloop.domain.knowledge.retrieval import (
+    PromptCandidate,
+    helpfulness,
+    last_changed,
+    prompt_score,
+    rank_for_prompt,
+)
 from cataloop.domain.knowledge.tree import (
     MAX_OUTCOME_KEYS,
     DeploymentMode,
@@ -400,6 +406,13 @@ def test_counting_an_outcome_does_not_make_a_learning_look_recent() -> None:
     scored = apply_outcome(old, outcome(False, learning_id="L-old"), NOW, "scorer")
     assert scored.updated_at == NOW and last_changed(scored) == old.valid_from
     assert prompt_score(scored, "Lavazza", COFFEE, NOW) < prompt_score(old, "Lavazza", COFFEE, NOW)
+    # the stores' prompt sets keep what ranking needs: a candidate scores as its learning does
+    candidate = PromptCandidate.of(scored)
+    assert candidate.last_changed == old.valid_from and candidate.helpful == scored.helpful
+    assert prompt_score(candidate, "Lavazza", COFFEE, NOW) == prompt_score(scored, "Lavazza", COFFEE, NOW)
+    assert rank_for_prompt([candidate], "Lavazza", COFFEE, now=NOW) == rank_for_prompt(
+        [scored], "Lavazza", COFFEE, now=NOW
+    )
 
 
 # ------------------------------------------------------------------------------------ near-duplicate merges

@@ -16,26 +16,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
-from cataloop.domain.catalog.listing import ProductListing
-from cataloop.domain.catalog.stored import StoredProduct
-from cataloop.domain.knowledge.learning import LearningView
-from cataloop.domain.knowledge.learning_search import LearningFilter
-from cataloop.domain.knowledge.tree import (
-    ImportResult,
-    Influence,
-    KnowledgeChange,
-    KnowledgeNode,
-    KnowledgeSnapshot,
-    Learning,
-)
-from cataloop.domain.model_calls import ModelRequest, ModelResponse, OutputT
-from cataloop.domain.search.classification import QueryClassification
-from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument
-from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
-from cataloop.domain.search.log import SearchLogRecord
-from cataloop.domain.search.plan import SearchHit, SearchPage, SearchPlan
+# The domain's value objects appear in annotations only: importing them here would make every importer of a
+# port (each handler) build all of their pydantic models at cold start.
+if TYPE_CHECKING:
+    from cataloop.domain.catalog.listing import ProductListing
+    from cataloop.domain.catalog.stored import StoredProduct
+    from cataloop.domain.knowledge.learning import LearningView
+    from cataloop.domain.knowledge.learning_search import LearningFilter
+    from cataloop.domain.knowledge.retrieval import PromptCandidate
+    from cataloop.domain.knowledge.tree import (
+        ImportResult,
+        Influence,
+        KnowledgeChange,
+        KnowledgeNode,
+        KnowledgeSnapshot,
+        Learning,
+    )
+    from cataloop.domain.model_calls import ModelRequest, ModelResponse, OutputT
+    from cataloop.domain.search.classification import QueryClassification
+    from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument
+    from cataloop.domain.search.guardrail import GuardrailSource, GuardrailVerdict
+    from cataloop.domain.search.log import SearchLogRecord
+    from cataloop.domain.search.plan import SearchHit, SearchPage, SearchPlan
+
 
 # ----------------------------------------------------------------------------------------------- models
 
@@ -162,6 +167,10 @@ class KnowledgeStore(Protocol):
       superseded or proposed learnings of the nodes, nor with audit, influence or locator items.
       `learnings_along` and `node_partition` return every learning (any status) and read whole node
       partitions. Both stores count the items their reads read in `items_read`.
+    - `prompt_candidates_along(path)` returns what retrieval ranks (`PromptCandidate`: view, counters,
+      votes, times) of the same learnings in the same order, reading at most one item per level (the
+      node's prompt set, kept in step by every commit of the node's learnings), so its reads per call do
+      not grow with the learnings the nodes hold. It may lag a commit like `active_learnings_along`.
     """
 
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None: ...
@@ -171,6 +180,8 @@ class KnowledgeStore(Protocol):
     def learnings_along(self, path: Sequence[str]) -> list[Learning]: ...
 
     def active_learnings_along(self, path: Sequence[str]) -> list[Learning]: ...
+
+    def prompt_candidates_along(self, path: Sequence[str]) -> list[PromptCandidate]: ...
 
     def get_learning(self, learning_id: str) -> Learning | None: ...
 
@@ -201,7 +212,7 @@ class KnowledgeStore(Protocol):
 # ----------------------------------------------------------------------------------------------- search
 
 
-DocumentT = TypeVar("DocumentT", ProductDocument, LearningDocument, contravariant=True)
+DocumentT = TypeVar("DocumentT", "ProductDocument", "LearningDocument", contravariant=True)
 
 
 class VersionedIndex(Protocol[DocumentT]):
@@ -233,7 +244,7 @@ class VersionedIndex(Protocol[DocumentT]):
     def bulk_delete(self, items: Sequence[tuple[str, int]], *, index: str | None = None) -> BulkOutcome: ...
 
 
-class ProductIndex(VersionedIndex[ProductDocument], Protocol):
+class ProductIndex(VersionedIndex["ProductDocument"], Protocol):
     """The product index (embedded tantivy + numpy engine, or OpenSearch).
 
     Contract, besides `VersionedIndex`:
@@ -276,7 +287,7 @@ class StoredVocabulary(Protocol):
     def extend_vocabulary(self, terms: Mapping[str, int]) -> None: ...
 
 
-class LearningIndex(VersionedIndex[LearningDocument], Protocol):
+class LearningIndex(VersionedIndex["LearningDocument"], Protocol):
     """The learnings index: one document per learning, for similarity and audit queries.
 
     Contract, besides `VersionedIndex`: `similar(query_vector, learning_filter, k)` returns at most `k` hits

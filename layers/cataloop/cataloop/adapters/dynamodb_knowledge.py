@@ -7,9 +7,11 @@ later versions only over the version before them, and the nodes the decision rea
 The item layout, key scheme and item decoders are in `dynamodb_knowledge_items.py`, with the checks and errors
 this store shares with `InMemoryKnowledgeStore`.
 
-Hot-path reads go by key: `active_learnings_along` (retrieval for a prompt) queries the sparse
-`ActiveLearnings` index once per level of the path, so it reads only the live active learnings there, however
-many retired or proposed learnings the nodes keep. `items_read` counts the items Query and GetItem read.
+Hot-path reads go by key: `prompt_candidates_along` (retrieval for a prompt) reads each level's prompt set
+(one item per node, all levels in one BatchGetItem), so what it reads does not grow with the learnings the
+nodes keep; `active_learnings_along` queries the sparse `ActiveLearnings` index once per level (only the live
+active learnings, whole items; a node whose prompt set overflowed is read this way). `items_read` counts the
+items Query, GetItem and BatchGetItem read; `read_units` estimates the read capacity they consume.
 """
 
 from __future__ import annotations
@@ -32,14 +34,21 @@ from cataloop.adapters.dynamodb_knowledge_items import (
     MAX_TRANSACTION_ITEMS,
     NODE_PREFIX,
     NODE_SK,
+    PROMPT_ENTITY,
+    PROMPT_SK,
+    PromptEntries,
     audit_key,
     conflict,
+    decode_prompt_entries,
     duplicate_items,
+    encode_prompt_entries,
     influence_sk,
     learning_from_image,
     learning_item,
     learning_pk_for,
     node_pk_for,
+    prompt_candidates,
+    prompt_entries_with,
     retrievable,
     strip_item,
     too_many_writes,
@@ -52,6 +61,7 @@ from cataloop.domain.knowledge.changes import (
     store_imported,
 )
 from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.knowledge.retrieval import PromptCandidate
 from cataloop.domain.knowledge.tree import (
     ImportResult,
     Influence,
@@ -87,6 +97,7 @@ class DynamoKnowledgeStore:
         # None (or an index the table does not have yet, found on first use): read whole node partitions.
         self._active_index = active_index
         self.items_read = 0  # items read by Query (ScannedCount, before any filter) and GetItem
+        self.read_units = 0.0  # estimated RCUs of those reads (`_read_units`)
 
     @property
     def table(self) -> str:
@@ -105,6 +116,7 @@ class DynamoKnowledgeStore:
             )
             items = page.get("Items", [])
             self.items_read += int(page.get("ScannedCount", len(items)))
+            self.read_units += _read_units(sum(_item_size(item) for item in items), consistent)
             yield from items
             start = page.get("LastEvaluatedKey")
             if not start:
@@ -156,6 +168,7 @@ class DynamoKnowledgeStore:
             TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
         ).get("Item")
         self.items_read += item is not None
+        self.read_units += _read_units(0 if item is None else _item_size(item), True)
         return item
 
     def get_node(self, path: Sequence[str]) -> KnowledgeNode | None:
@@ -166,8 +179,9 @@ class DynamoKnowledgeStore:
         """The node at `path` and every learning stored under it (any status), in one consistent Query."""
         node: KnowledgeNode | None = None
         learnings: list[Learning] = []
-        for item in self._query(
-            KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": node_pk_for(path)}}
+        for item in self._query(  # from #NODE on: the node and its learnings, not its prompt set
+            KeyConditionExpression="pk = :pk AND sk >= :node",
+            ExpressionAttributeValues={":pk": {"S": node_pk_for(path)}, ":node": {"S": NODE_SK}},
         ):
             if item["sk"]["S"] == NODE_SK:
                 node = KnowledgeNode.model_validate(strip_item(item))
@@ -196,6 +210,40 @@ class DynamoKnowledgeStore:
         for depth in range(len(path) + 1):
             found.extend(self._active_under(node_pk_for(path[:depth])))
         return found
+
+    def prompt_candidates_along(self, path: Sequence[str]) -> list[PromptCandidate]:
+        """What retrieval ranks: the candidates of the live active learnings under the root and every prefix
+        of `path`, root first, by id within a level. One BatchGetItem of the levels' prompt sets (eventually
+        consistent, like the index), so at most one item per level is read however many learnings the nodes
+        hold; a level whose prompt set overflowed or is missing (no such node, or a table from before
+        prompt sets until `backfill_active_index`) is read through `ActiveLearnings`."""
+        keys = list(dict.fromkeys(node_pk_for(path[:depth]) for depth in range(len(path) + 1)))
+        found = self._batch_get([{"pk": {"S": key}, "sk": {"S": PROMPT_SK}} for key in keys])
+        candidates: list[PromptCandidate] = []
+        for key in keys:
+            item = found.get(key)
+            if item is not None and "candidates" in item:
+                candidates.extend(prompt_candidates(decode_prompt_entries(item["candidates"]["S"])))
+            else:
+                candidates.extend(PromptCandidate.of(learning) for learning in self._active_under(key))
+        return candidates
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Items by pk (keys of distinct partitions, at most 100), retrying unprocessed keys."""
+        found: dict[str, dict[str, Any]] = {}
+        pending: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": False}}
+        for _ in range(8):
+            page = self._client.batch_get_item(RequestItems=pending)
+            returned = page.get("Responses", {}).get(self._table, [])
+            for item in returned:
+                found[item["pk"]["S"]] = item
+            self.items_read += len(returned)
+            self.read_units += sum(_read_units(_item_size(item), False) for item in returned)
+            self.read_units += _read_units(0, False) * (len(pending[self._table]["Keys"]) - len(returned))
+            pending = page.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+        raise CataloopError("DynamoDB kept knowledge reads unprocessed; retry")
 
     def _active_under(self, node_pk: str) -> list[Learning]:
         if self._active_index is not None:
@@ -329,8 +377,15 @@ class DynamoKnowledgeStore:
             )
         for learning in change.learnings:
             actions.extend(self._learning_puts(learning))
-        if len(actions) > MAX_TRANSACTION_ITEMS:
-            raise too_many_writes(len(actions))
+        # one prompt set write per node created (empty) or whose learnings change
+        created: dict[str, list[Learning]] = {
+            node_pk_for(node.path): [] for node in change.nodes if node.version == 1
+        }
+        grouped = {**created, **_by_node(change.learnings)}
+        if len(actions) + len(grouped) > MAX_TRANSACTION_ITEMS:
+            raise too_many_writes(len(actions) + len(grouped))
+        for node_pk, learnings in grouped.items():
+            actions.append(self._prompt_set_put(node_pk, learnings, created=node_pk in created))
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as error:
@@ -341,6 +396,69 @@ class DynamoKnowledgeStore:
             if code == "TransactionConflictException":
                 raise Conflict("another transaction is writing the same knowledge items; retry") from error
             raise
+
+    def _retrievable_entries(self, node_pk: str) -> PromptEntries:
+        """A node's prompt set recomputed from its partition (consistent Query of its learnings)."""
+        learnings = [
+            Learning.model_validate(strip_item(item))
+            for item in self._query(
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :learning)",
+                ExpressionAttributeValues={":pk": {"S": node_pk}, ":learning": {"S": LEARNING_PREFIX}},
+            )
+        ]
+        return prompt_entries_with({}, learnings)
+
+    def _prompt_set_put(
+        self, node_pk: str, learnings: Sequence[Learning], *, created: bool
+    ) -> dict[str, Any]:
+        """The Put of a node's prompt set after `learnings` are written, conditional on the revision read (a
+        node created by the same change starts empty; a missing or overflowed set is recomputed)."""
+        stored = None if created else self._get(node_pk, PROMPT_SK)
+        if created:
+            entries: PromptEntries = {}
+        elif stored is None or "candidates" not in stored:
+            entries = self._retrievable_entries(node_pk)
+        else:
+            entries = decode_prompt_entries(stored["candidates"]["S"])
+        return self._prompt_set_write(node_pk, prompt_entries_with(entries, learnings), stored)
+
+    def _prompt_set_write(
+        self, node_pk: str, entries: PromptEntries, stored: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        revision = 0 if stored is None else int(stored["rev"]["N"])
+        item: dict[str, Any] = {
+            "pk": {"S": node_pk},
+            "sk": {"S": PROMPT_SK},
+            "entity": {"S": PROMPT_ENTITY},
+            "rev": {"N": str(revision + 1)},
+        }
+        encoded = encode_prompt_entries(entries)
+        if encoded is None:
+            item["overflow"] = {"BOOL": True}
+        else:
+            item["candidates"] = {"S": encoded}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(pk)"}
+            if stored is None
+            else {
+                "ConditionExpression": "#r = :rev",
+                "ExpressionAttributeNames": {"#r": "rev"},
+                "ExpressionAttributeValues": {":rev": {"N": str(revision)}},
+            }
+        )
+        return {"Put": {"TableName": self._table, "Item": item, **condition}}
+
+    def _rebuild_prompt_set(self, node_pk: str) -> None:
+        """Recompute a node's prompt set from its partition (after an import, or for a table written before
+        prompt sets); Conflict when another writer changed it meanwhile."""
+        stored = self._get(node_pk, PROMPT_SK)
+        put = self._prompt_set_write(node_pk, self._retrievable_entries(node_pk), stored)["Put"]
+        try:
+            self._client.put_item(**put)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            raise conflict(["ConditionalCheckFailed"]) from error
 
     def put_node(self, node: KnowledgeNode) -> None:
         """Create `node` (version 1) or write it over version - 1; Conflict otherwise."""
@@ -461,16 +579,20 @@ class DynamoKnowledgeStore:
             self._retrying(lambda node=node: self._recount(node.path), max_attempts)
         return ImportResult(nodes=len(snapshot.nodes), learnings_written=written, learnings_kept=kept)
 
-    def backfill_active_index(self) -> int:
-        """One-off, for a table created before the `ActiveLearnings` index: set `active_node` on every
-        retrievable learning that lacks it (a conditional update at its current version, so a concurrent
-        writer wins and writes the attribute itself). Idempotent; returns how many items it updated."""
+    def backfill_active_index(self, max_attempts: int = 8) -> int:
+        """One-off, for a table created before the `ActiveLearnings` index or the prompt sets: set
+        `active_node` on every retrievable learning that lacks it (a conditional update at its current
+        version, so a concurrent writer wins and writes the attribute itself), and write the prompt set of
+        every node with a retrievable learning that has none. Idempotent; returns how many learning items
+        it updated."""
         updated = 0
+        nodes: set[str] = set()
         for page in self.scan_learnings():
             for learning in page:
                 if not retrievable(learning):
                     continue
                 node_pk = node_pk_for(learning.scope_path)
+                nodes.add(node_pk)
                 try:
                     self._client.update_item(
                         TableName=self._table,
@@ -487,6 +609,9 @@ class DynamoKnowledgeStore:
                 except ClientError as error:
                     if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                         raise
+        for node_pk in sorted(nodes):
+            if self._get(node_pk, PROMPT_SK) is None:
+                self._retrying(lambda node_pk=node_pk: self._rebuild_prompt_set(node_pk), max_attempts)
         return updated
 
     @staticmethod
@@ -506,3 +631,38 @@ class DynamoKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
+            self._rebuild_prompt_set(node_pk_for(path))
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, data), *_ = value.items()
+    if kind in ("S", "B"):
+        return len(data.encode() if isinstance(data, str) else data)
+    if kind == "N":
+        return len(str(data).lstrip("-").replace(".", "")) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "L":
+        return 3 + sum(1 + _value_size(item) for item in data)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(item) for name, item in data.items())
+    return sum(len(str(item).encode()) for item in data)  # sets
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size, approximately: attribute names plus values (numbers about half their digits)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _read_units(size: int, consistent: bool) -> float:
+    """RCUs of one read of `size` bytes (one item, or a Query page's items together): a unit per 4 KB or
+    part of it (at least one), halved when eventually consistent."""
+    return max(1, -(-size // 4096)) * (1.0 if consistent else 0.5)
+
+
+def _by_node(learnings: Sequence[Learning]) -> dict[str, list[Learning]]:
+    """The learnings of a change grouped by the pk of their node, in change order."""
+    grouped: dict[str, list[Learning]] = {}
+    for learning in learnings:
+        grouped.setdefault(node_pk_for(learning.scope_path), []).append(learning)
+    return grouped

@@ -2,6 +2,8 @@
 
 Item layout (pk, sk):
 - node          NODE#<path key>        #NODE                          the category node (version-locked)
+- prompt set    NODE#<path key>        #ACTIVE                        the node's retrievable learnings as
+                                                                      retrieval ranks them (`PromptCandidate`)
 - learning      NODE#<path key>        LEARNING#<id>                  a learning, in its node's partition,
                                                                       so one Query reads a node and its learnings
 - locator       LEARNING#<id>          #LOCATOR                       where learning <id> lives (never moves)
@@ -16,6 +18,16 @@ stay out of it (audit, influence and locator items live outside node partitions 
 write is a whole-item Put built by `learning_item`, so a learning that stops being active leaves the index
 in the same write. Tables created before the index need `DynamoKnowledgeStore.backfill_active_index` once.
 
+Prompt set (`#ACTIVE`, entity `prompt_set`): per node, the `PromptCandidate` of every retrievable learning
+there (a JSON list by id in `candidates`, with a revision `rev`), so retrieval reads ONE item per level of
+the category path, whatever the node holds. Every commit that writes learnings of a node rewrites its prompt
+set in the same transaction, conditional on the revision it started from (a concurrent writer makes the
+commit a Conflict, as the node's version check already does); a node whose set would pass
+MAX_PROMPT_SET_BYTES is marked `overflow` instead, and retrieval reads that node through the index. A node
+is created with an empty set, so a missing set means no node or a table written before prompt sets: that
+level is read through the index too (run `DynamoKnowledgeStore.backfill_active_index` once to write the
+sets; the import recomputes the sets of the nodes it touched).
+
 This module owns the key scheme: `is_learning_key` and `learning_from_image` decode stream images and scanned
 items; nothing outside it should parse `pk`/`sk`. `DynamoKnowledgeStore` (`dynamodb_knowledge.py`) writes
 and reads items with these keys; `InMemoryKnowledgeStore` (`memory.py`) keys its fake table the same way and
@@ -24,12 +36,14 @@ raises the same errors (`validated_snapshot`, `duplicate_items`, `too_many_write
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
 
 from cataloop.adapters.dynamodb_codec import from_item, plain
+from cataloop.domain.knowledge.retrieval import PromptCandidate
 from cataloop.domain.knowledge.tree import (
     KnowledgeChange,
     KnowledgeSnapshot,
@@ -48,6 +62,12 @@ MAX_TRANSACTION_ITEMS = 100
 ACTIVE_INDEX = "ActiveLearnings"  # sparse GSI: the learnings retrieval may use, by node
 ACTIVE_NODE = "active_node"  # its hash key, set only on such learnings (the node's pk)
 _ITEM_KEYS = ("pk", "sk", "entity", ACTIVE_NODE)
+PROMPT_SK = "#ACTIVE"  # a node's prompt set, in the node's partition (sorts before #NODE)
+PROMPT_ENTITY = "prompt_set"
+# Well under DynamoDB's 400 KB item limit; a node past it (hundreds of active learnings) reads the index.
+MAX_PROMPT_SET_BYTES = 200_000
+
+PromptEntries = dict[str, dict[str, Any]]  # learning id -> PromptCandidate data (JSON-ready)
 
 
 def node_pk_for(path: Sequence[str]) -> str:
@@ -73,6 +93,33 @@ def learning_item(learning: Learning) -> dict[str, Any]:
     if retrievable(learning):
         item[ACTIVE_NODE] = node_pk
     return {**item, **learning.model_dump(mode="json")}
+
+
+def prompt_entries_with(entries: PromptEntries, learnings: Iterable[Learning]) -> PromptEntries:
+    """A node's prompt set after `learnings` (new states of learnings of that node) are written: each one
+    leaves it, and comes back as its new candidate when it is `retrievable`."""
+    updated = dict(entries)
+    for learning in learnings:
+        updated.pop(learning.id, None)
+        if retrievable(learning):
+            updated[learning.id] = PromptCandidate.of(learning).model_dump(mode="json")
+    return updated
+
+
+def encode_prompt_entries(entries: PromptEntries) -> str | None:
+    """The stored form of a prompt set (a compact JSON list by learning id), or None past
+    MAX_PROMPT_SET_BYTES (the node is then marked overflow)."""
+    text = json.dumps([entries[key] for key in sorted(entries)], ensure_ascii=False, separators=(",", ":"))
+    return None if len(text.encode()) > MAX_PROMPT_SET_BYTES else text
+
+
+def decode_prompt_entries(text: str) -> PromptEntries:
+    return {str(entry["view"]["id"]): entry for entry in json.loads(text)}
+
+
+def prompt_candidates(entries: PromptEntries) -> list[PromptCandidate]:
+    """The candidates of a prompt set, by learning id (the order `active_learnings_along` uses)."""
+    return [PromptCandidate.model_validate(entries[key]) for key in sorted(entries)]
 
 
 def influence_sk(product_id: str, product_version: int) -> str:

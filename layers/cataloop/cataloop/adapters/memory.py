@@ -25,10 +25,15 @@ from typing import Any
 from cataloop.adapters.dynamodb_codec import stored_form
 from cataloop.adapters.dynamodb_knowledge_items import (
     MAX_TRANSACTION_ITEMS,
+    PromptEntries,
     audit_key,
     conflict,
+    decode_prompt_entries,
     duplicate_items,
+    encode_prompt_entries,
     influence_sk,
+    prompt_candidates,
+    prompt_entries_with,
     retrievable,
     too_many_writes,
     validated_snapshot,
@@ -52,6 +57,7 @@ from cataloop.domain.knowledge.changes import (
     store_imported,
 )
 from cataloop.domain.knowledge.learning import LearningView
+from cataloop.domain.knowledge.retrieval import PromptCandidate
 from cataloop.domain.knowledge.tree import (
     ImportResult,
     Influence,
@@ -203,7 +209,8 @@ class InMemoryKnowledgeStore:
     """The `KnowledgeStore` port in dicts, with the DynamoDB adapter's rules (see `DynamoKnowledgeStore`):
     the same items (nodes, learnings under their node, locators, influence and audit records), the same
     conditions, the same orders. `items_read` counts the items the table's Query and GetItem calls would
-    read (a node partition: its node and every learning; the active index: only live active learnings)."""
+    read (a node partition: its node and every learning; the active index: only live active learnings; a
+    prompt set: one item per node, read by retrieval and rewritten by every commit of the node's learnings)."""
 
     def __init__(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         if page_size < 1:
@@ -213,6 +220,8 @@ class InMemoryKnowledgeStore:
         self._locators: dict[str, str] = {}  # learning id -> node key (written with version 1)
         self._influence: dict[tuple[str, str], dict[str, Any]] = {}  # (learning id, sk) -> influence
         self._audit: dict[tuple[str, str], dict[str, Any]] = {}  # (day, sk) -> audit entry
+        # node key -> {"rev": n, "candidates": encoded entries, or None when the set overflowed}
+        self._prompt_sets: dict[str, dict[str, Any]] = {}
         self._page_size = page_size
         self._lock = threading.RLock()
         self.items_read = 0  # what DynamoDB's Query (ScannedCount) and GetItem would read
@@ -269,6 +278,40 @@ class InMemoryKnowledgeStore:
         with self._lock:
             return [item for depth in range(len(path) + 1) for item in self._active(path_key(path[:depth]))]
 
+    def prompt_candidates_along(self, path: Sequence[str]) -> list[PromptCandidate]:
+        """The candidates of the live active learnings under the root and every prefix of `path`, root
+        first, by id within a level: one prompt set item read per level that has one (a level whose set
+        overflowed or is missing reads its active learnings, as the DynamoDB adapter reads the index)."""
+        with self._lock:
+            found: list[PromptCandidate] = []
+            for key in dict.fromkeys(path_key(path[:depth]) for depth in range(len(path) + 1)):
+                stored = self._prompt_sets.get(key)
+                self.items_read += stored is not None
+                if stored is None or stored["candidates"] is None:
+                    found.extend(PromptCandidate.of(learning) for learning in self._active(key))
+                else:
+                    found.extend(prompt_candidates(decode_prompt_entries(stored["candidates"])))
+            return found
+
+    def _retrievable_entries(self, key: str) -> PromptEntries:
+        return prompt_entries_with({}, self._partition(key))
+
+    def _prompt_set_after(self, key: str, learnings: Sequence[Learning], created: bool) -> dict[str, Any]:
+        """A node's next prompt set, read as the DynamoDB adapter reads it (the set, or the partition when
+        it is missing or overflowed; nothing for a node the change creates)."""
+        stored = None if created else self._prompt_sets.get(key)
+        self.items_read += stored is not None
+        if created:
+            entries: PromptEntries = {}
+        elif stored is None or stored["candidates"] is None:
+            entries = self._retrievable_entries(key)
+        else:
+            entries = decode_prompt_entries(stored["candidates"])
+        return {
+            "rev": (0 if stored is None else stored["rev"]) + 1,
+            "candidates": encode_prompt_entries(prompt_entries_with(entries, learnings)),
+        }
+
     def get_learning(self, learning_id: str) -> Learning | None:
         """The current version, found through the learning's locator."""
         with self._lock:
@@ -324,6 +367,7 @@ class InMemoryKnowledgeStore:
                 + len(self._locators)
                 + len(self._influence)
                 + len(self._audit)
+                + len(self._prompt_sets)
             )
 
     # ----------------------------------------------------------------------------------------- writes
@@ -337,7 +381,11 @@ class InMemoryKnowledgeStore:
         twice = duplicate_items(change)
         if twice:
             raise CataloopError(f"one knowledge change writes or checks {', '.join(twice)} more than once")
-        writes = len(change.nodes) + len(change.checks)
+        # one prompt set write per node created (empty) or whose learnings change, as in the table
+        by_node: dict[str, list[Learning]] = {node.key: [] for node in change.nodes if node.version == 1}
+        for learning in change.learnings:
+            by_node.setdefault(path_key(learning.scope_path), []).append(learning)
+        writes = len(change.nodes) + len(change.checks) + len(by_node)
         writes += sum(1 + (learning.version == 1) + bool(learning.audit) for learning in change.learnings)
         if writes > MAX_TRANSACTION_ITEMS:
             raise too_many_writes(writes)
@@ -366,8 +414,15 @@ class InMemoryKnowledgeStore:
                     or (learning.version == 1 and learning.id in self._locators)
                 ),
             ]
+            created = {node.key for node in change.nodes if node.version == 1}
+            prompt_sets = {
+                key: self._prompt_set_after(key, learnings, key in created)
+                for key, learnings in by_node.items()
+            }
+            failed += [key for key in created & set(prompt_sets) if key in self._prompt_sets]
             if failed:
                 raise conflict(["ConditionalCheckFailed"])
+            self._prompt_sets.update(prompt_sets)
             for node_key, data in nodes:
                 self._nodes[node_key] = data
             for (scope_key, learning_id), data in learnings:
@@ -465,3 +520,10 @@ class InMemoryKnowledgeStore:
         node, learnings = self.node_partition(path)
         if node is not None:
             self.commit(recount_change(node, learnings))
+            key = path_key(path)
+            stored = self._prompt_sets.get(key)
+            self.items_read += stored is not None
+            self._prompt_sets[key] = {
+                "rev": (0 if stored is None else stored["rev"]) + 1,
+                "candidates": encode_prompt_entries(self._retrievable_entries(key)),
+            }

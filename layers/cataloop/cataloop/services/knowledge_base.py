@@ -313,9 +313,10 @@ def retrieve_for_prompt(
     now: datetime | None = None,
 ) -> list[LearningView]:
     """The active learnings along `category_path`, ranked (similarity, helpfulness, votes, recency,
-    specificity) within `budget` estimated tokens. Each view carries id and version, for Persist to record."""
+    specificity) within `budget` estimated tokens. Each view carries id and version, for Persist to record.
+    Reads the prompt set of each level (`KnowledgeStore.prompt_candidates_along`): one item per node."""
     return rank_for_prompt(
-        store.active_learnings_along(category_path), product_text, category_path, budget, now
+        store.prompt_candidates_along(category_path), product_text, category_path, budget, now
     )
 
 

@@ -8,6 +8,9 @@ confirmed, and nothing in the enrichment or feedback workflow calls it yet.
 
 Each outcome is one read -> apply -> conditional commit of its learning, retried on Conflict like the expert
 actions (`knowledge_admin`); the write bumps the learning's node, so it serialises with placements there.
+Within one call, a learning and a node are read once: after a commit, the states it wrote are what the next
+outcome on them starts from (every write is conditional on the version it replaces, so if another writer
+changed them meanwhile the commit is a Conflict, and the retry reads them again).
 
 Idempotency: a learning remembers the keys ('<source>:<product id>') of its last MAX_OUTCOME_KEYS (50)
 counted outcomes in `Learning.outcome_keys`, written in the same conditional write as the counters. An
@@ -32,8 +35,8 @@ from cataloop.domain.knowledge.outcomes import (
     apply_outcome,
     judge_influence,
 )
-from cataloop.domain.knowledge.tree import KnowledgeNode, Learning, utc_now
-from cataloop.errors import CataloopError
+from cataloop.domain.knowledge.tree import KnowledgeNode, Learning, path_key, utc_now
+from cataloop.errors import CataloopError, Conflict
 from cataloop.ports import KnowledgeStore
 from cataloop.services.enrichment import WorkerRun
 from cataloop.services.knowledge_base import DEFAULT_MAX_ATTEMPTS, jittered_backoff, with_retries
@@ -61,12 +64,35 @@ class OutcomeReport(BaseModel):
 Applied = Literal["helpful", "harmful", "retired", "unknown", "not_live", "replayed"]
 
 
-def _commit(store: KnowledgeStore, new: Learning, old: Learning) -> None:
-    node = store.get_node(new.scope_path)
-    if node is None:
-        raise CataloopError(f"knowledge node {new.scope_path} is missing for learning {new.id}")
-    tree: dict[str, KnowledgeNode] = {node.key: node}
-    store.commit(change_for([(new, old)], tree))
+class _Known:
+    """The learnings and nodes one `record_outcomes` call has read or written, at the state it last saw."""
+
+    def __init__(self) -> None:
+        self.learnings: dict[str, Learning] = {}
+        self.nodes: dict[str, KnowledgeNode] = {}
+
+    def learning(self, store: KnowledgeStore, learning_id: str) -> Learning | None:
+        if learning_id not in self.learnings:
+            found = store.get_learning(learning_id)
+            if found is None:
+                return None
+            self.learnings[learning_id] = found
+        return self.learnings[learning_id]
+
+    def commit(self, store: KnowledgeStore, new: Learning, old: Learning) -> None:
+        key = path_key(new.scope_path)
+        node = self.nodes.get(key) or store.get_node(new.scope_path)
+        if node is None:
+            raise CataloopError(f"knowledge node {new.scope_path} is missing for learning {new.id}")
+        change = change_for([(new, old)], {node.key: node})
+        try:
+            store.commit(change)
+        except Conflict:  # someone else wrote: the retry reads both again
+            self.nodes.pop(key, None)
+            self.learnings.pop(new.id, None)
+            raise
+        self.nodes.update({written.key: written for written in change.nodes})
+        self.learnings[new.id] = new
 
 
 def record_outcomes(
@@ -87,10 +113,11 @@ def record_outcomes(
     counts: dict[str, int] = {"helpful": 0, "harmful": 0}
     retired: dict[str, str] = {}
     skipped: dict[str, list[str]] = {"unknown": [], "not_live": [], "replayed": []}
+    known = _Known()
     for outcome in outcomes:
 
         def attempt(outcome: LearningOutcome = outcome) -> tuple[Applied, Learning | None]:
-            learning = store.get_learning(outcome.learning_id)
+            learning = known.learning(store, outcome.learning_id)
             if learning is None:
                 return "unknown", None
             if not learning.live:
@@ -98,7 +125,7 @@ def record_outcomes(
             if already_scored(learning, outcome):
                 return "replayed", learning
             updated = apply_outcome(learning, outcome, now(), actor)
-            _commit(store, updated, learning)
+            known.commit(store, updated, learning)
             return ("retired" if not updated.live else "helpful" if outcome.helpful else "harmful"), updated
 
         what = (
