@@ -1,5 +1,6 @@
 """Knowledge-base administration API (IAM-authorised routes): browse, show, approve, retire, edit, export, import;
-and the operator console's read-only views: one product's report and the north-star metrics.
+the operator console's read-only views: one product's report and the north-star metrics; and the human-review
+queue: the products waiting for a reviewer, one of them with its candidates, and the reviewer's decision.
 
 The actor recorded in each audit entry is the caller's IAM identity from the request context, so an
 expert's change is attributable without trusting anything in the request body.
@@ -15,14 +16,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cataloop import wiring
-from cataloop.errors import CataloopError, Conflict
+from cataloop.domain.knowledge.tree import DeploymentMode
+from cataloop.errors import CataloopError, Conflict, NotFound
 from cataloop.http_errors import describe_request_validation, error_response
 from cataloop.observability import logger, tracer
 from cataloop.services import knowledge_admin as kb
-from cataloop.services import north_star, product_view
+from cataloop.services import north_star, product_view, review_decisions
 from cataloop.settings import settings
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -42,6 +44,21 @@ class Edit(Decision):
     directive: dict[str, Any] | None = Field(
         default=None,
         description="what extraction follows: {type: value_lexicon|not_value|pattern|attribute_fact, ...}",
+    )
+
+
+class ReviewDecisionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: dict[str, str | None] = Field(
+        min_length=1,
+        max_length=50,
+        description="attribute -> the decided value; null (or '') clears the attribute",
+    )
+    reason: str = Field(
+        default="",
+        max_length=review_decisions.MAX_REASON_CHARS,
+        description="why (kept with the decision in the product's feedback history)",
     )
 
 
@@ -71,7 +88,8 @@ def _not_found(error: NotFoundError) -> Response[str]:
 
 @app.exception_handler(CataloopError)
 def _domain_error(error: CataloopError) -> Response[str]:
-    return error_response(409 if isinstance(error, Conflict) else 400, str(error))
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    return error_response(status, str(error))
 
 
 @app.get("/kb/tree")
@@ -124,6 +142,36 @@ def metrics(
 ) -> dict[str, Any]:
     products = north_star.stored_products(wiring.product_store(settings()).scan())
     return north_star.north_star(products, group, size, top).model_dump(mode="json")
+
+
+@app.get("/kb/review")
+def review_queue() -> list[dict[str, Any]]:
+    return [
+        item.model_dump(mode="json")
+        for item in review_decisions.waiting_for_review(wiring.product_store(settings()))
+    ]
+
+
+@app.get("/kb/review/<product_id>")
+def review_item(product_id: str) -> dict[str, Any]:
+    detail = review_decisions.review_detail(wiring.product_store(settings()), _store(), product_id)
+    return detail.model_dump(mode="json")
+
+
+@app.post("/kb/review/<product_id>/decide")
+def review_decide(product_id: str, body: ReviewDecisionBody) -> dict[str, Any]:
+    config = settings()
+    return review_decisions.apply_review_decision(
+        product_id,
+        body.decisions,
+        _actor(),
+        wiring.product_store(config),
+        _store(),
+        DeploymentMode(config.deployment_mode),
+        memory_model=wiring.memory_manager_model(config),
+        reason=body.reason,
+        waiting_only=True,
+    ).model_dump(mode="json")
 
 
 @app.get("/kb/export")

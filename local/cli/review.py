@@ -1,8 +1,12 @@
 """`cataloop review ...`: the human-review desk of the local cloud (same service a review tool would call).
 
 `review list` shows the products the supervisor left NEEDS_REVIEW (from the Products table) with their
-unresolved attributes; `review decide PRODUCT_ID ATTRIBUTE=VALUE ...` writes the reviewer's values as the
-product's next version and teaches them (`cataloop.services.review_decisions`).
+unresolved attributes; `review show PRODUCT_ID` shows one of them as a reviewer works it (per attribute: the
+value it holds now, each worker's value, the evaluator's verdict, the candidates, and the supervisor's reason;
+`review_decisions.review_detail`, read through the report behind `cataloop product show`);
+`review decide PRODUCT_ID ATTRIBUTE=VALUE ...` writes the reviewer's values as the product's next version and
+teaches them (`cataloop.services.review_decisions`). `GET /kb/review`, `GET /kb/review/{id}` and
+`POST /kb/review/{id}/decide` are the same over the API, and `review.html` in the console.
 """
 
 from __future__ import annotations
@@ -30,6 +34,58 @@ def parse_decisions(words: list[str]) -> dict[str, str | None]:
     return decisions
 
 
+def format_detail(detail: Any) -> list[str]:
+    """A `review_decisions.ReviewDetail` as lines for a terminal (seller and model text through `printable`)."""
+    item = detail.item
+    lines = [
+        f"{printable(item.product_id)} v{item.version}  {printable(item.title)}",
+        f"  category: {printable(' > '.join(item.category_path) or '(none)')}",
+        f"  decision: {printable(detail.decision or '-')}   unresolved: {printable(', '.join(item.unresolved) or '-')}"
+        f"   disputed: {printable(', '.join(item.disputed) or '-')}",
+    ]
+    supervisor = detail.supervisor or {}
+    if supervisor:
+        lines.append(
+            f"  supervisor ({printable(supervisor.get('model_id') or '?')}): confidence "
+            f"{printable(supervisor.get('confidence'))}, reason: {printable(supervisor.get('reason') or '-')}"
+        )
+    else:
+        lines.append("  supervisor: did not run")
+    for reason in detail.consensus_reasons[:5]:
+        lines.append(f"  - {printable(reason)}")
+    for attribute in detail.attributes:
+        marks = [
+            m for m, on in (("unresolved", attribute.unresolved), ("disputed", attribute.disputed)) if on
+        ]
+        lines.append(f"{printable(attribute.name)}" + (f"  [{', '.join(marks)}]" if marks else ""))
+        confidence = attribute.proposal_confidence
+        lines.append(
+            f"  proposal (value now): {printable(attribute.proposal if attribute.proposal is not None else '(none)')}"
+            + (f"  conf {confidence:.2f}" if confidence is not None else "")
+        )
+        for worker in attribute.workers:
+            lines.append(
+                f"  worker {printable(worker.role)}: {printable(worker.value if worker.value is not None else '(none)')}"
+                + (f"  conf {worker.confidence:.2f}" if worker.confidence is not None else "")
+                + (f"  evidence {printable(worker.evidence)}" if worker.evidence else "")
+            )
+        if attribute.verdict:
+            lines.append(
+                f"  evaluator: {printable(attribute.verdict)}"
+                + (f" (suggests {printable(attribute.suggested_value)})" if attribute.suggested_value else "")
+                + (f" - {printable(attribute.verdict_reason)}" if attribute.verdict_reason else "")
+            )
+        candidates = "; ".join(
+            f"{printable(c.value)} ({printable(', '.join(c.sources))})" for c in attribute.candidates
+        )
+        lines.append(f"  candidates: {candidates or '(none)'}")
+    lines.append(f"schema attributes: {printable(', '.join(detail.schema_attributes))}")
+    lines.append(
+        f"decide with: cataloop review decide {printable(item.product_id)} ATTRIBUTE=VALUE ... (ATTRIBUTE= clears it)"
+    )
+    return lines
+
+
 def _reviewer(args: argparse.Namespace) -> str:
     return args.reviewer or f"{getpass.getuser()}@cli"
 
@@ -52,7 +108,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, decisions: dict[str, str | None]) -> Any:
     from cataloop import wiring
     from cataloop.domain.knowledge.tree import DeploymentMode
-    from cataloop.services.review_decisions import apply_review_decision, waiting_for_review
+    from cataloop.services.review_decisions import apply_review_decision, review_detail, waiting_for_review
     from cataloop.settings import settings
 
     config = settings()
@@ -70,6 +126,11 @@ def _run(args: argparse.Namespace, decisions: dict[str, str | None]) -> Any:
         print(f"{len(items)} products wait for review")
         return [item.model_dump(mode="json") for item in items]
     knowledge = wiring.knowledge_store(config)
+    if args.review_command == "show":
+        detail = review_detail(products, knowledge, args.product_id)
+        for line in format_detail(detail):
+            print(line)
+        return detail.model_dump(mode="json")
     result = apply_review_decision(
         args.product_id,
         decisions,
@@ -78,6 +139,7 @@ def _run(args: argparse.Namespace, decisions: dict[str, str | None]) -> Any:
         knowledge,
         DeploymentMode(config.deployment_mode),
         memory_model=wiring.memory_manager_model(config),
+        reason=args.reason or "",
     )
     print(
         f"{printable(result.product_id)}: {result.status} (version {result.version}), reviewed by {printable(result.reviewer)}"
@@ -114,6 +176,14 @@ def add_review_parser(commands: Any) -> None:
     listing = sub.add_parser("list", help="products in NEEDS_REVIEW with their unresolved attributes")
     listing.set_defaults(handler=cmd_review)
     listing.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    show = sub.add_parser(
+        "show",
+        help="one product waiting for review: its attributes, each worker's value, the evaluator's verdicts, "
+        "the candidates and the supervisor's proposal and reason",
+    )
+    show.set_defaults(handler=cmd_review)
+    show.add_argument("product_id")
+    show.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
     decide = sub.add_parser(
         "decide",
         help="write a reviewer's values as the product's next version (ENRICHED) and teach them as learnings",
@@ -129,4 +199,5 @@ def add_review_parser(commands: Any) -> None:
     decide.add_argument(
         "--reviewer", help="who decides (default: the OS user; kept in the product's provenance)"
     )
+    decide.add_argument("--reason", help="why (kept with the decision in the product's feedback history)")
     decide.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")

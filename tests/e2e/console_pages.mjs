@@ -1,12 +1,14 @@
-// Drives the operator console (search, knowledge tree, product, north star) in headless Chromium; writes a
-// screenshot of each page to ARTIFACTS_DIR and prints what it saw as one JSON object.
-// Usage: node console_pages.mjs BASE_URL TOKEN PROPOSED_LEARNING_ID ARTIFACTS_DIR BATCH_SIZE
+// Drives the operator console (search, knowledge tree, product, north star, review queue) in headless
+// Chromium; writes a screenshot of each page to ARTIFACTS_DIR and prints what it saw as one JSON object.
+// Usage: node console_pages.mjs BASE_URL TOKEN PROPOSED_LEARNING_ID ARTIFACTS_DIR BATCH_SIZE REVIEW_PRODUCT_ID
 import { chromium } from "playwright-core";
 import path from "node:path";
 
-const [baseUrl, token, proposedId, artifacts, batchSize] = process.argv.slice(2);
-if (!baseUrl || !token || !proposedId || !artifacts || !batchSize) {
-  console.error("usage: node console_pages.mjs BASE_URL TOKEN PROPOSED_LEARNING_ID ARTIFACTS_DIR BATCH_SIZE");
+const [baseUrl, token, proposedId, artifacts, batchSize, reviewId] = process.argv.slice(2);
+if (!baseUrl || !token || !proposedId || !artifacts || !batchSize || !reviewId) {
+  console.error(
+    "usage: node console_pages.mjs BASE_URL TOKEN PROPOSED_LEARNING_ID ARTIFACTS_DIR BATCH_SIZE REVIEW_PRODUCT_ID",
+  );
   process.exit(2);
 }
 
@@ -149,6 +151,50 @@ try {
     'figure[data-series="disagreement_rate"] circle.point',
     (points) => points.length,
   );
+
+  // ----------------------------------------------------------------------------------------- review queue
+  // Same tab. The page opens the first waiting product (REVIEW_PRODUCT_ID, km-0097: 30 capsules of 500mg);
+  // the reviewer picks a worker's candidate for pack_count, types a net_content, and saves: the product
+  // leaves the queue.
+  await page.goto(`${baseUrl}/review.html`, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector('#status[data-state="done"]', { state: "attached" });
+  const queued = () => page.$$eval("#queue > li", (items) => items.map((item) => item.dataset.productId));
+  if ((await page.getAttribute("#item", "data-product-id")) !== reviewId) {
+    await page.click(`#queue > li[data-product-id="${reviewId}"] a`);
+  }
+  await page.waitForSelector(`#item[data-product-id="${reviewId}"]`);
+  const review = {
+    queue_before: await queued(),
+    title: await page.textContent("#item-title"),
+    facts: await page.textContent("#item-facts"),
+    attributes: Object.fromEntries(
+      await page.$$eval("fieldset[data-attribute]", (sets) => sets.map((set) => [set.dataset.attribute, set.textContent])),
+    ),
+    nav: await texts(page, ".site-nav a"),
+  };
+  await page.click("#decide-button"); // nothing chosen yet: refused in the page, nothing sent
+  await page.waitForSelector('#decide-status[data-state="error"]', { state: "attached" });
+  review.nothing_chosen = await page.textContent("#decide-status");
+  await page.check('fieldset[data-attribute="pack_count"] input[data-value="30"]');
+  await page.fill('fieldset[data-attribute="net_content"] .typed-value', "15g");
+  await page.fill("#reason", "포장에서 확인함");
+  await shot(page, "review.png");
+  await page.click("#decide-button");
+  await page.waitForSelector('#decided[data-state="done"]', { state: "attached" });
+  review.decided = {
+    message: await page.textContent("#decided"),
+    item_hidden: await page.isHidden("#item"),
+    queue_after: await queued(),
+    status: await page.textContent("#status"),
+  };
+  await page.goto(`${baseUrl}/product.html?id=${encodeURIComponent(reviewId)}`, { waitUntil: "domcontentloaded" });
+  await page.waitForSelector('#status[data-state="done"]', { state: "attached" });
+  review.product_after = {
+    facts: await page.textContent("#product-facts"),
+    net_content: await page.textContent('#attributes tbody tr[data-attribute="net_content"]'),
+    history: await texts(page, "#history li"),
+  };
+  report.review = review;
 
   // -------------------------------------------------------------- a new tab without the token in its URL
   const fresh = await newPage();

@@ -1,9 +1,10 @@
-"""The operator console end to end: knowledge tree, product page, north-star page and the search page's
-pagination and variants, on a local cloud + HTTP server, in headless Chromium driven by Playwright (node).
+"""The operator console end to end: knowledge tree, product page, north-star page, the review queue and the
+search page's pagination and variants, on a local cloud + HTTP server, in headless Chromium driven by
+Playwright (node).
 
 Prerequisites as in test_search_page.py (`make e2e-deps`: node, playwright-core, Debian's chromium and
 fonts-noto-cjk). A screenshot of each page is written to `.cataloop/artifacts/console/` (or
-$CATALOOP_CONSOLE_ARTIFACTS): search.png, kb.png, product.png, metrics.png.
+$CATALOOP_CONSOLE_ARTIFACTS): search.png, kb.png, product.png, metrics.png, review.png.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(os.environ.get("CATALOOP_CONSOLE_ARTIFACTS", ROOT / ".cataloop" / "artifacts" / "console"))
 BATCH_SIZE = 2  # the north-star page is opened with N=2: 5 products make 3 points
+# The catalog's disagreeing product: the offline supervisor reads its pack count and net content with low
+# confidence (the workers read '1' and '30' packs, one of them no net content) and leaves it NEEDS_REVIEW,
+# so it waits in the review queue (the page decides it last, after the product and north-star pages).
+REVIEW_ID = "km-0097"
 
 
 def _place(store: Any, text: str, scope: list[str], attribute: str, values: list[str], mode: Any) -> str:
@@ -45,8 +50,9 @@ def _place(store: Any, text: str, scope: list[str], attribute: str, values: list
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The search test's catalog, plus an active learning the enrichment injects into the yogurt drinks
-    (so they show learnings used and the learning shows influenced products) and a proposed one to approve."""
+    """The search test's catalog (km-0097 waits for review), plus an active learning the enrichment injects
+    into the yogurt drinks (so they show learnings used and the learning shows influenced products) and a
+    proposed one to approve."""
     reason = _missing()
     if reason is not None:
         if os.environ.get("CATALOOP_ALLOW_NO_BROWSER") == "1":
@@ -100,6 +106,7 @@ def report(console: dict[str, str]) -> dict[str, Any]:
             console["proposed"],
             str(ARTIFACTS),
             str(BATCH_SIZE),
+            REVIEW_ID,
         ],
         capture_output=True,
         text=True,
@@ -166,6 +173,29 @@ def test_north_star_page_draws_one_point_per_batch(report: dict[str, Any]) -> No
     assert metrics["day_points"] == 1
 
 
+def test_the_review_queue_decides_an_item_which_then_leaves_the_queue(report: dict[str, Any]) -> None:
+    review = report["review"]
+    assert review["queue_before"] == [REVIEW_ID]
+    assert "검토 대기열" in review["nav"]
+    assert review["title"] == "바른장 프로바이오틱스 골드 30캡슐"
+    assert "불일치 (DISAGREE)" in review["facts"] and "low-confidence reading" in review["facts"]
+    assert set(review["attributes"]) == {"net_content", "pack_count"}
+    pack = review["attributes"]["pack_count"]
+    assert "불일치" in pack and "모호함" in pack  # disputed; the evaluator's verdict
+    # the candidates, with who read them
+    assert "1 — 작업자 A" in pack and "30 — 작업자 B, 현재 값(감독자)" in pack
+    assert "결정할 속성을 하나 이상 고르세요" in review["nothing_chosen"]
+    decided = review["decided"]
+    assert f"상품 {REVIEW_ID} 결정을 저장했습니다 (버전 v3, 검토자 local-developer)" in decided["message"]
+    assert "net_content: 500mg → 15g" in decided["message"]
+    assert decided["item_hidden"] is True and decided["queue_after"] == []
+    assert decided["status"] == "검토를 기다리는 상품이 없습니다."
+    after = review["product_after"]
+    assert "보강 완료" in after["facts"] and "15g" in after["net_content"]
+    history = after["history"]
+    assert any("human_review HumanReviewDecision: net_content: 500mg → 15g" in line for line in history)
+
+
 def test_a_pasted_token_opens_the_page_when_the_url_had_none(report: dict[str, Any]) -> None:
     assert report["paste"] == {"panel_shown": True, "loaded": True}
 
@@ -182,7 +212,7 @@ def test_search_pages_through_results_and_shows_the_typo_variant(report: dict[st
 
 
 def test_screenshots_are_written_and_nothing_leaves_the_machine(report: dict[str, Any]) -> None:
-    for name in ("search.png", "kb.png", "product.png", "metrics.png"):
+    for name in ("search.png", "kb.png", "product.png", "metrics.png", "review.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
     assert report["external_requests"] == []
     # The only console errors allowed are the browser's own lines for the 404 the product test asks for.

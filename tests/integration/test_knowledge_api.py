@@ -169,7 +169,15 @@ def test_the_console_pages_are_served_and_carry_no_token(cloud: LocalCloud) -> N
     server = cloud.http_server()
     server.start()
     try:
-        for page in ("/", "/kb.html", "/product.html", "/metrics.html", "/common.js", "/metrics.js"):
+        for page in (
+            "/",
+            "/kb.html",
+            "/product.html",
+            "/metrics.html",
+            "/review.html",
+            "/common.js",
+            "/review.js",
+        ):
             with urllib.request.urlopen(f"{server.url}{page}", timeout=30) as response:
                 body = response.read().decode("utf-8")
                 assert response.status == 200, page
@@ -177,5 +185,90 @@ def test_the_console_pages_are_served_and_carry_no_token(cloud: LocalCloud) -> N
             assert server.token not in body, page  # the token reaches a page only by its URL fragment
             # nothing is loaded from elsewhere (no CDN script, stylesheet, font or fetch)
             assert not EXTERNAL_REFERENCE.search(body), page
+    finally:
+        server.stop()
+
+
+def test_a_reviewer_works_the_review_queue_through_the_api(cloud: LocalCloud) -> None:
+    from cataloop import wiring
+    from cataloop.settings import settings
+
+    # The supervisor cannot settle two item forms it does not know: the product waits for a reviewer.
+    listing = {
+        "product_id": "p-nebula",
+        "title": "Nebula Roasters Espresso Beans, Zorbic Pods, 12 oz",
+        "category_path": ["Coffee"],
+    }
+    cloud.put_events(
+        [{"Source": "cataloop.catalog", "DetailType": "ProductCreated", "Detail": {"product": listing}}]
+    )
+    cloud.pump_streams()
+    server = cloud.http_server()
+    server.start()
+    try:
+        status, queue = _call(server.token, f"{server.url}/kb/review")
+        assert status == 200 and [item["product_id"] for item in queue] == ["p-nebula"]
+        waiting = queue[0]
+        assert waiting["title"] == listing["title"] and "confidence" in waiting["reason"]
+
+        status, detail = _call(server.token, f"{server.url}/kb/review/p-nebula")
+        assert status == 200 and detail["item"]["version"] == waiting["version"]
+        assert detail["supervisor"]["needs_review"] is True and detail["supervisor"]["reason"]
+        names = [attribute["name"] for attribute in detail["attributes"]]
+        assert names and set(waiting["unresolved"]) <= set(names)
+        assert all(attribute["workers"] for attribute in detail["attributes"])  # each worker's reading
+        assert any(attribute["candidates"] for attribute in detail["attributes"])
+        assert "Item form" in detail["schema_attributes"]
+
+        decide = f"{server.url}/kb/review/p-nebula/decide"
+        for body, problem in (
+            ({}, "decisions"),
+            ({"decisions": {}}, "decisions"),
+            ({"decisions": {"Item form": 3}}, "decisions"),
+            ({"decisions": {"Item form": "Whole Bean"}, "reviewer": "me"}, "reviewer"),
+            ({"decisions": {"Warranty": "2 years"}}, "'Warranty' is not an attribute of product p-nebula"),
+            ({"decisions": {"Item form": "x" * 300}}, "Item form"),
+            (b"{not json", "invalid request"),
+        ):
+            status, error = _call(server.token, decide, "POST", body)
+            assert status == 400 and problem in error["message"], (body, error)
+        status, error = _call(
+            server.token,
+            f"{server.url}/kb/review/no-such-product/decide",
+            "POST",
+            {"decisions": {"Brand": "X"}},
+        )
+        assert status == 404 and "no-such-product" in error["message"]
+        status, error = _call(server.token, f"{server.url}/kb/review/no-such-product")
+        assert status == 404 and "no-such-product" in error["message"]
+        status, error = _call(None, decide, "POST", {"decisions": {"Brand": "X"}})
+        assert status == 401
+
+        status, result = _call(
+            server.token,
+            decide,
+            "POST",
+            {
+                "decisions": {"Item form": "Whole Bean", "Brand": "Nebula Roasters"},
+                "reason": "the bag says beans",
+            },
+        )
+        assert status == 200, result
+        assert result["status"] == "ENRICHED" and result["version"] == waiting["version"] + 1
+        assert result["reviewer"] == "local-developer" and "Item form" in result["changed"]
+
+        stored = wiring.product_store(settings()).get("p-nebula")
+        assert stored is not None and stored.version == result["version"] and stored.enrichment is not None
+        assert stored.enrichment["attributes"]["Item form"]["value"] == "Whole Bean"
+        assert stored.enrichment["attributes"]["Brand"]["value"] == "Nebula Roasters"
+        entry = (stored.provenance or {})["feedback"][-1]
+        assert entry["reason"] == "the bag says beans" and entry["reviewer"] == "local-developer"
+
+        status, queue = _call(server.token, f"{server.url}/kb/review")
+        assert status == 200 and queue == []
+        status, error = _call(server.token, f"{server.url}/kb/review/p-nebula")
+        assert status == 409 and "no longer waits for review" in error["message"]
+        status, error = _call(server.token, decide, "POST", {"decisions": {"Brand": "Nebula"}})
+        assert status == 409 and "no longer waits for review" in error["message"]
     finally:
         server.stop()

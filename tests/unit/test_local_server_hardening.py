@@ -241,6 +241,6 @@ def test_route_auth_is_read_from_the_templates_http_api_events() -> None:
 
     by_key = {route.route_key: route for route in routes}
     kb_routes = [route for key, route in by_key.items() if " /kb/" in key]
-    assert len(kb_routes) == 9 and all(route.needs_token and route.auth == "AWS_IAM" for route in kb_routes)
+    assert len(kb_routes) == 12 and all(route.needs_token and route.auth == "AWS_IAM" for route in kb_routes)
     assert not by_key["GET /search"].needs_token and not by_key["GET /health"].needs_token
     assert Route("GET", "/x", "F", auth="NONE").needs_token is False

@@ -11,6 +11,10 @@ class InvalidInput(CataloopError):
     """The input failed validation; the message lists the fields and what is wrong."""
 
 
+class NotFound(InvalidInput):
+    """The input names something that does not exist (an unknown product): an API answers 404."""
+
+
 class Conflict(CataloopError):
     """A conditional write lost: the item changed since it was read."""
 

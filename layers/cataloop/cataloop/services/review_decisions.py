@@ -16,6 +16,13 @@ at most MAX_VALUE_CHARS characters, an empty value clears the attribute; an attr
 does not know, an unknown product or one still being enriched is `InvalidInput` naming what exists. A value
 that cannot be a learned value (`knowledge.learning.value_problem`) still corrects the product but teaches
 nothing. `waiting_for_review` lists the NEEDS_REVIEW products with their unresolved attributes.
+
+`review_detail` is one waiting product as a reviewer works it: per attribute under review, the value the
+product holds now (the supervisor's resolution, its proposal), each worker's value, the evaluator's verdict
+and the distinct candidate values with who proposed them, and the supervisor's reason; it reads the stored
+provenance through `product_view.product_report` (the report behind `cataloop product show`). The review
+queue's API decides with `waiting_only`: a product that no longer waits for review (decided meanwhile) is a
+`Conflict`, an unknown one `NotFound`.
 """
 
 from __future__ import annotations
@@ -40,14 +47,17 @@ from cataloop.domain.feedback.corrections import (
 from cataloop.domain.feedback.triage import resolve_attribute
 from cataloop.domain.knowledge.tree import DeploymentMode, utc_now
 from cataloop.domain.text import clean_name
-from cataloop.errors import InvalidInput
+from cataloop.errors import Conflict, InvalidInput, NotFound
 from cataloop.ports import KnowledgeStore, ModelClient, ProductStore
 from cataloop.services.feedback import PlacedLearning
 from cataloop.services.feedback_apply import downvote_culprits, place_drafts, write_corrections
+from cataloop.services.product_view import product_report
 from cataloop.validation import parse_as
 
 REVIEW_CHANNEL: Final[Literal["human_review"]] = "human_review"
 REVIEW_KIND = "HumanReviewDecision"
+
+MAX_REASON_CHARS = 500
 
 DecidedValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_VALUE_CHARS)]
 
@@ -62,6 +72,7 @@ class ReviewDecision(BaseModel):
         Field(min_length=1, max_length=50)
     )
     reviewer: str = Field(min_length=1, max_length=128)
+    reason: str = Field(default="", max_length=MAX_REASON_CHARS)
 
     @field_validator("decisions", mode="before")
     @classmethod
@@ -76,7 +87,7 @@ class ReviewDecision(BaseModel):
             cleaned[key] = decided
         return cleaned
 
-    @field_validator("reviewer", mode="before")
+    @field_validator("reviewer", "reason", mode="before")
     @classmethod
     def _clean_reviewer(cls, value: Any) -> Any:
         return clean_name(value) if isinstance(value, str) else value
@@ -120,6 +131,14 @@ def _not_pending(product: StoredProduct) -> None:
         )
 
 
+def _waiting(product: StoredProduct) -> None:
+    if product.status != ProductStatus.NEEDS_REVIEW:
+        raise Conflict(
+            f"product {product.product_id} no longer waits for review: it is {product.status.value} at "
+            f"version {product.version} (decided meanwhile, or re-enriched)"
+        )
+
+
 def _resolve(decisions: Mapping[str, str | None], product: StoredProduct) -> dict[AttributeSpec, str | None]:
     schema = schema_for(product.listing.category_path)
     resolved: dict[AttributeSpec, str | None] = {}
@@ -145,22 +164,29 @@ def apply_review_decision(
     mode: DeploymentMode,
     now: Callable[[], datetime] = utc_now,
     memory_model: ModelClient | None = None,
+    *,
+    reason: str = "",
+    waiting_only: bool = False,
 ) -> ReviewDecisionResult:
     """Write the reviewer's values as the product's next version (ENRICHED) and teach each changed attribute
-    (see the module docstring). InvalidInput for a bad decision, an unknown attribute or product, or a
-    product still being enriched. Safe to repeat: the same decision changes nothing the second time."""
+    (see the module docstring). InvalidInput for a bad decision, an unknown attribute or a product still
+    being enriched; NotFound (an InvalidInput) for an unknown product. `reason` is kept with the decision in
+    the product's feedback history. `waiting_only`: only a product in NEEDS_REVIEW may be decided (the
+    review queue), anything else is a Conflict. Safe to repeat: the same decision changes nothing the
+    second time (with `waiting_only`, the second time is a Conflict: the product no longer waits)."""
     decision = parse_as(
         ReviewDecision,
-        {"product_id": product_id, "decisions": dict(decisions), "reviewer": reviewer},
+        {"product_id": product_id, "decisions": dict(decisions), "reviewer": reviewer, "reason": reason},
         "review decision",
     )
     current = products.get(decision.product_id)
     if current is None:
-        raise InvalidInput(
+        raise NotFound(
             f"product {decision.product_id} is not in the catalog (`cataloop review list` shows the products "
             "waiting for review)"
         )
-    _not_pending(current)
+    check = _waiting if waiting_only else _not_pending
+    check(current)
     resolved = _resolve(decision.decisions, current)
     listing = current.listing
     attributes = (current.enrichment or {}).get("attributes") or {}
@@ -179,6 +205,8 @@ def apply_review_decision(
         "previous_status": current.status.value,
         "previous_version": current.version,
     }
+    if decision.reason:
+        entry["reason"] = decision.reason
     written, changed = write_corrections(
         products,
         current.product_id,
@@ -187,7 +215,7 @@ def apply_review_decision(
         now(),
         keep_changed=False,
         status=ProductStatus.ENRICHED,
-        check=_not_pending,
+        check=check,
     )
     schema = schema_for(listing.category_path)
     taught = [
@@ -256,31 +284,184 @@ class ReviewItem(BaseModel):
 
 def waiting_for_review(products: ProductStore) -> list[ReviewItem]:
     """Every NEEDS_REVIEW product (a full scan of the store), with its unresolved attributes first."""
-    items: list[ReviewItem] = []
-    for page in products.scan():
-        for product in page:
-            if product.status != ProductStatus.NEEDS_REVIEW:
-                continue
-            provenance = product.provenance or {}
-            supervisor = provenance.get("supervisor") or {}
-            unresolved = [str(name) for name in supervisor.get("unresolved") or []]
-            disputed = [str(name) for name in provenance.get("disagreed_attributes") or []]
-            attributes = (product.enrichment or {}).get("attributes") or {}
-            shown = list(dict.fromkeys([*unresolved, *disputed]))
-            confidence = supervisor.get("confidence")
-            reason = str(supervisor.get("reason") or "")
-            if confidence is not None:
-                reason = f"{reason} (confidence {confidence})".strip()
-            items.append(
-                ReviewItem(
-                    product_id=product.product_id,
-                    version=product.version,
-                    title=product.listing.title,
-                    category_path=list(product.listing.category_path),
-                    unresolved=unresolved,
-                    disputed=disputed,
-                    reason=reason,
-                    values={name: (attributes.get(name) or {}).get("value") for name in shown},
-                )
-            )
+    items = [
+        _review_item(product)
+        for page in products.scan()
+        for product in page
+        if product.status == ProductStatus.NEEDS_REVIEW
+    ]
     return sorted(items, key=lambda item: item.product_id)
+
+
+class WorkerValue(BaseModel):
+    """What one worker (generator) extracted for an attribute."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: str
+    model_id: str | None = None
+    value: str | None = None
+    confidence: float | None = None
+    evidence: str | None = None
+
+
+class CandidateValue(BaseModel):
+    """One distinct value a reviewer may pick, with who proposed it (worker roles, 'evaluator' for its
+    suggestion, 'supervisor' for the value the product holds now)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: str
+    sources: list[str]
+
+
+class AttributeUnderReview(BaseModel):
+    """One attribute of a waiting product, with everything the pipeline said about it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    unresolved: bool = False
+    disputed: bool = False
+    proposal: str | None = Field(
+        default=None, description="the value the product holds now (the supervisor's resolution)"
+    )
+    proposal_confidence: float | None = None
+    workers: list[WorkerValue] = Field(default_factory=list)
+    verdict: str | None = Field(default=None, description="the evaluator's verdict (ok, ambiguous, ...)")
+    verdict_reason: str | None = None
+    suggested_value: str | None = None
+    candidates: list[CandidateValue] = Field(default_factory=list)
+
+
+class ReviewDetail(BaseModel):
+    """One product waiting for review, as a reviewer works it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    item: ReviewItem
+    decision: str | None = None
+    consensus_reasons: list[str] = Field(default_factory=list)
+    supervisor: dict[str, Any] | None = None
+    attributes: list[AttributeUnderReview]
+    schema_attributes: list[str] = Field(
+        default_factory=list, description="every attribute of the product's schema (any may be decided)"
+    )
+
+
+def _review_item(product: StoredProduct) -> ReviewItem:
+    provenance = product.provenance or {}
+    supervisor = provenance.get("supervisor") or {}
+    unresolved = [str(name) for name in supervisor.get("unresolved") or []]
+    disputed = [str(name) for name in provenance.get("disagreed_attributes") or []]
+    attributes = (product.enrichment or {}).get("attributes") or {}
+    shown = list(dict.fromkeys([*unresolved, *disputed]))
+    confidence = supervisor.get("confidence")
+    reason = str(supervisor.get("reason") or "")
+    if confidence is not None:
+        reason = f"{reason} (confidence {confidence})".strip()
+    return ReviewItem(
+        product_id=product.product_id,
+        version=product.version,
+        title=product.listing.title,
+        category_path=list(product.listing.category_path),
+        unresolved=unresolved,
+        disputed=disputed,
+        reason=reason,
+        values={name: (attributes.get(name) or {}).get("value") for name in shown},
+    )
+
+
+def _value(entry: Any) -> str | None:
+    value = entry.get("value") if isinstance(entry, Mapping) else entry
+    return None if value is None or value == "" else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _evidence_text(entry: Any) -> str | None:
+    span = entry.get("evidence") if isinstance(entry, Mapping) else None
+    if not isinstance(span, Mapping) or not span.get("text"):
+        return None
+    return f"{span.get('field', '?')}[{span.get('start')}:{span.get('end')}] {span['text']}"
+
+
+def _under_review(name: str, item: ReviewItem, report: Mapping[str, Any]) -> AttributeUnderReview:
+    current = (report.get("attributes") or {}).get(name)
+    workers = []
+    for worker in report.get("workers") or []:
+        if not isinstance(worker, Mapping):
+            continue
+        extracted = ((worker.get("extraction") or {}).get("attributes") or {}).get(name)
+        workers.append(
+            WorkerValue(
+                role=str(worker.get("role") or "worker"),
+                model_id=worker.get("model_id"),
+                value=_value(extracted),
+                confidence=_number(extracted.get("confidence")) if isinstance(extracted, Mapping) else None,
+                evidence=_evidence_text(extracted),
+            )
+        )
+    evaluator = report.get("evaluator") or {}
+    verdict = next(
+        (
+            v
+            for v in (evaluator.get("verdicts") or [] if isinstance(evaluator, Mapping) else [])
+            if isinstance(v, Mapping) and v.get("attribute") == name
+        ),
+        None,
+    )
+    proposal = _value(current)
+    suggested = _value(verdict.get("suggested_value")) if verdict else None
+    sources: dict[str, list[str]] = {}
+    for worker_value in workers:
+        if worker_value.value is not None:
+            sources.setdefault(worker_value.value, []).append(worker_value.role)
+    if suggested is not None:
+        sources.setdefault(suggested, []).append("evaluator")
+    if proposal is not None:
+        sources.setdefault(proposal, []).append("supervisor")
+    return AttributeUnderReview(
+        name=name,
+        unresolved=name in item.unresolved,
+        disputed=name in item.disputed,
+        proposal=proposal,
+        proposal_confidence=_number(current.get("confidence")) if isinstance(current, Mapping) else None,
+        workers=workers,
+        verdict=str(verdict["verdict"]) if verdict and verdict.get("verdict") else None,
+        verdict_reason=str(verdict["reason"]) if verdict and verdict.get("reason") else None,
+        suggested_value=suggested,
+        candidates=[CandidateValue(value=value, sources=who) for value, who in sources.items()],
+    )
+
+
+def review_detail(products: ProductStore, knowledge: KnowledgeStore | None, product_id: str) -> ReviewDetail:
+    """One product waiting for review with its attributes under review: the unresolved and disputed ones,
+    or, when the supervisor named none, every attribute a worker or the product holds. NotFound for an
+    unknown product, Conflict for one that does not wait for review (any more)."""
+    stored = products.get(product_id)
+    if stored is None:
+        raise NotFound(f"product {product_id} is not in the catalog")
+    _waiting(stored)
+    item = _review_item(stored)
+    report = product_report(stored, knowledge)
+    names = list(dict.fromkeys([*item.unresolved, *item.disputed]))
+    if not names:
+        extracted = [
+            name
+            for worker in report.get("workers") or []
+            if isinstance(worker, Mapping)
+            for name in ((worker.get("extraction") or {}).get("attributes") or {})
+        ]
+        names = sorted({*report.get("attributes", {}), *extracted})
+    supervisor = report.get("supervisor")
+    return ReviewDetail(
+        item=item,
+        decision=report.get("decision"),
+        consensus_reasons=[str(reason) for reason in report.get("consensus_reasons") or []],
+        supervisor=dict(supervisor) if isinstance(supervisor, Mapping) else None,
+        attributes=[_under_review(name, item, report) for name in names],
+        schema_attributes=list(schema_for(stored.listing.category_path).names),
+    )
