@@ -38,6 +38,7 @@ def test_figures_come_from_each_source_and_a_missing_source_keeps_its_old_figure
     figures = performance.main()["figures"]
 
     assert figures["search.keyword.p50"]["ratio"] == 3.0  # replaced by the new measurement
+    assert figures["search.hybrid.p95"]["ratio"] == 1.25  # with the embedding, as its floor is
     assert figures["search.hybrid.p95_with_embedding"] == {
         "value": 30.0,
         "floor": 25.0,
