@@ -232,6 +232,84 @@ def journal_ops(entries: Iterable[dict[str, Any]]) -> Iterable[list[Any]]:
         yield from entry["ops"]
 
 
+class VersionedDocuments:
+    """What one generation knows besides its engine: each document's version, source and (unit) vector, and
+    the tombstones of deleted ones. Changed through `upsert` / `delete`, which wait in `_pending` until the
+    owner journals them (`take_journal_ops`); restored from a snapshot and the journal's ops."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self.versions: dict[str, int] = {}
+        self.tombstones: dict[str, int] = {}
+        self.sources: dict[str, dict[str, Any]] = {}
+        self._vectors = VectorRows(dimension)
+        self._pending: list[list[Any]] = []
+
+    def restore(
+        self, state: dict[str, Any] | None, vectors: np.ndarray | None, ids_key: str, entries: Any
+    ) -> None:
+        """Load a snapshot (`ids_key` names its vector ids) and replay the journal entries after it."""
+        if state is not None:
+            self.versions, self.tombstones = state["versions"], state["tombstones"]
+            self.sources = state["sources"]
+            ids = state[ids_key]
+            self._vectors = VectorRows(self.dimension, ids, vectors if ids else None)
+        for op in journal_ops(entries):
+            self._apply(op, decode_vector(op[4]) if op[0] == "u" else None)
+
+    def snapshot_state(self, ids_key: str) -> dict[str, Any]:
+        return {
+            "versions": self.versions,
+            "tombstones": self.tombstones,
+            "sources": self.sources,
+            ids_key: self.ids,
+        }
+
+    @property
+    def ids(self) -> list[str]:
+        return self._vectors.ids
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._vectors.matrix
+
+    def current_version(self, doc_id: str) -> int:
+        return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
+
+    def _apply(self, op: list[Any], vector: np.ndarray | None) -> None:
+        kind, doc_id, version = op[0], op[1], op[2]
+        if kind == "u":
+            if vector is None:
+                raise ValueError(f"journal upsert of {doc_id} has no vector")
+            self.versions[doc_id] = version
+            self.tombstones.pop(doc_id, None)
+            self.sources[doc_id] = op[3]
+            self._vectors.put(doc_id, vector)
+        else:
+            self.versions.pop(doc_id, None)
+            self.sources.pop(doc_id, None)
+            self.tombstones[doc_id] = version
+            self._vectors.drop(doc_id)
+
+    def upsert(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
+        """Record a document's new version, source and (unit) vector; durable and visible at the commit."""
+        op = ["u", doc_id, version, source, vector]
+        self._apply(op, vector)
+        self._pending.append(op)
+
+    def delete(self, doc_id: str, version: int) -> None:
+        """Record a delete as of `version` (a tombstone); durable and visible at the commit."""
+        op = ["d", doc_id, version]
+        self._apply(op, None)
+        self._pending.append(op)
+
+    def take_journal_ops(self) -> list[list[Any]]:
+        """The pending changes as journal ops (vectors base64-encoded), and none pending after."""
+        ops = [[*op[:4], encode_vector(op[4])] if op[0] == "u" else op for op in self._pending]
+        self._pending = []
+        return ops
+
+
 def unit_rows(vectors: Sequence[Sequence[float]], dimension: int) -> np.ndarray:
     """Vectors as float32 rows of length 1 (zero rows stay zero); InvalidInput on a wrong dimension."""
     matrix = np.asarray(vectors, dtype=np.float32)

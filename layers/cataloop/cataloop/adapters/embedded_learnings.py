@@ -19,10 +19,7 @@ import numpy as np
 from cataloop.adapters.embedded_generations import (
     AliasedGenerations,
     SidecarStore,
-    VectorRows,
-    decode_vector,
-    encode_vector,
-    journal_ops,
+    VersionedDocuments,
     unit_rows,
 )
 from cataloop.domain.knowledge.learning_search import LearningFilter
@@ -32,86 +29,33 @@ from cataloop.errors import InvalidInput
 from cataloop.ports import Embedder
 
 
-class _Generation:
+class _Generation(VersionedDocuments):
     """One physical learnings index: sources, versions, tombstones and a row-aligned vector matrix, kept on
     disk as a snapshot plus a journal of the commits since (`SidecarStore`)."""
 
     def __init__(self, directory: Path | None, dimension: int) -> None:
+        super().__init__(dimension)
         self.directory = directory
-        self.dimension = dimension
-        self.versions: dict[str, int] = {}
-        self.tombstones: dict[str, int] = {}
-        self.sources: dict[str, dict[str, Any]] = {}
-        self._vectors = VectorRows(dimension)
-        self._pending: list[list[Any]] = []
         self.store: SidecarStore | None = None
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
             self.store = SidecarStore(directory)
             state, vectors, entries = self.store.load()
-            if state is not None:
-                self.versions, self.tombstones = state["versions"], state["tombstones"]
-                self.sources = state["sources"]
-                self._vectors = VectorRows(dimension, state["ids"], vectors if state["ids"] else None)
-            for op in journal_ops(entries):
-                self._apply(op, decode_vector(op[4]) if op[0] == "u" else None)
-
-    @property
-    def ids(self) -> list[str]:
-        return self._vectors.ids
-
-    @property
-    def vectors(self) -> np.ndarray:
-        return self._vectors.matrix
-
-    def current_version(self, doc_id: str) -> int:
-        return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
-
-    def _apply(self, op: list[Any], vector: np.ndarray | None) -> None:
-        kind, doc_id, version = op[0], op[1], op[2]
-        if kind == "u":
-            assert vector is not None
-            self.versions[doc_id] = version
-            self.tombstones.pop(doc_id, None)
-            self.sources[doc_id] = op[3]
-            self._vectors.put(doc_id, vector)
-        else:
-            self.versions.pop(doc_id, None)
-            self.sources.pop(doc_id, None)
-            self.tombstones[doc_id] = version
-            self._vectors.drop(doc_id)
-
-    def put(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
-        op = ["u", doc_id, version, source, vector]
-        self._apply(op, vector)
-        self._pending.append(op)
-
-    def remove(self, doc_id: str, version: int) -> None:
-        op = ["d", doc_id, version]
-        self._apply(op, None)
-        self._pending.append(op)
+            self.restore(state, vectors, "ids", entries)
 
     def save(self) -> None:
         """Journal the pending changes (fsync'd); rewrite the snapshot when the journal has grown enough."""
-        if self.store is None or not self._pending:
-            self._pending = []
+        ops = self.take_journal_ops()
+        if self.store is None or not ops:
             return
-        ops = [[*op[:4], encode_vector(op[4])] if op[0] == "u" else op for op in self._pending]
         self.store.append({"ops": ops})
-        self._pending = []
         if self.store.compaction_due():
             self.compact()
 
     def compact(self) -> None:
         if self.store is None:
             return
-        state = {
-            "versions": self.versions,
-            "tombstones": self.tombstones,
-            "sources": self.sources,
-            "ids": self.ids,
-        }
-        self.store.compact(state, self.vectors)
+        self.store.compact(self.snapshot_state("ids"), self.vectors)
 
 
 class EmbeddedLearningIndex(AliasedGenerations):
@@ -202,7 +146,7 @@ class EmbeddedLearningIndex(AliasedGenerations):
                     if document.version <= generation.current_version(document.id):
                         outcome.stale_skipped.append(document.id)
                         continue
-                    generation.put(document.id, document.version, document.source(), row)
+                    generation.upsert(document.id, document.version, document.source(), row)
                     outcome.indexed += 1
                 generation.save()
         return outcome
@@ -218,7 +162,7 @@ class EmbeddedLearningIndex(AliasedGenerations):
                 if version <= generation.current_version(doc_id):
                     outcome.stale_skipped.append(doc_id)
                     continue
-                generation.remove(doc_id, version)
+                generation.delete(doc_id, version)
                 outcome.deleted += 1
             generation.save()
         return outcome

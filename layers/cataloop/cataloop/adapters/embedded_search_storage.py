@@ -12,14 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tantivy
 
 from cataloop.adapters.embedded_generations import (
     SidecarStore,
-    VectorRows,
-    decode_vector,
-    encode_vector,
+    VersionedDocuments,
     journal_ops,
 )
 from cataloop.adapters.korean_analyzer import SHINGLE_FILLER
@@ -89,7 +86,7 @@ def register_tokenizers(index: tantivy.Index) -> None:
     )
 
 
-class Generation:
+class Generation(VersionedDocuments):
     """One physical index: tantivy segments, vectors, and the version/tombstone/source state.
 
     Writes go through `upsert` / `delete` (memory) and `commit` (disk). A commit first appends its changes
@@ -106,9 +103,9 @@ class Generation:
         dimension: int,
         rebuild: Callable[[dict[str, Any], int], tantivy.Document] | None = None,
     ) -> None:
+        super().__init__(dimension)
         self.name = name
         self.directory = directory
-        self.dimension = dimension
         self.schema = product_schema()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -126,11 +123,6 @@ class Generation:
         register_tokenizers(self.index)
         self._writer: tantivy.IndexWriter | None = None
         self._rebuild = rebuild
-        self.versions: dict[str, int] = {}
-        self.tombstones: dict[str, int] = {}
-        self.sources: dict[str, dict[str, Any]] = {}
-        self._vectors = VectorRows(dimension)
-        self._pending: list[list[Any]] = []
         self._vocabulary: dict[str, int] | None = None
         self.store = SidecarStore(directory) if directory is not None else None
         if self.store is not None:
@@ -144,26 +136,15 @@ class Generation:
 
     @property
     def vector_ids(self) -> list[str]:
-        return self._vectors.ids
+        return self.ids
 
     @property
     def vector_rows(self) -> dict[str, int]:
         return self._vectors.rows
 
-    @property
-    def vectors(self) -> np.ndarray:
-        return self._vectors.matrix
-
     def _load(self, store: SidecarStore) -> None:
         state, vectors, entries = store.load()
-        if state is not None:
-            self.versions = state["versions"]
-            self.tombstones = state["tombstones"]
-            self.sources = state["sources"]
-            ids = state["vector_ids"]
-            self._vectors = VectorRows(self.dimension, ids, vectors if ids else None)
-        for op in journal_ops(entries):
-            self._apply(op, decode_vector(op[4]) if op[0] == "u" else None)
+        self.restore(state, vectors, "vector_ids", entries)
         committed = _committed_opstamp(self.directory / TANTIVY_META) if self.directory else None
         unpublished = [entry for entry in entries if committed is not None and entry["opstamp"] >= committed]
         if unpublished:
@@ -183,42 +164,12 @@ class Generation:
         writer.commit()
         self.index.reload()
 
-    def _apply(self, op: list[Any], vector: np.ndarray | None) -> None:
-        kind, doc_id, version = op[0], op[1], op[2]
-        if kind == "u":
-            self.versions[doc_id] = version
-            self.tombstones.pop(doc_id, None)
-            self.sources[doc_id] = op[3]
-            assert vector is not None
-            self._vectors.put(doc_id, vector)
-        else:
-            self.versions.pop(doc_id, None)
-            self.sources.pop(doc_id, None)
-            self.tombstones[doc_id] = version
-            self._vectors.drop(doc_id)
-
-    def upsert(self, doc_id: str, version: int, source: dict[str, Any], vector: np.ndarray) -> None:
-        """Record a document's new version, source and (unit) vector; durable and visible at `commit`."""
-        op = ["u", doc_id, version, source, vector]
-        self._apply(op, vector)
-        self._pending.append(op)
-
-    def delete(self, doc_id: str, version: int) -> None:
-        """Record a delete as of `version` (a tombstone); durable and visible at `commit`."""
-        op = ["d", doc_id, version]
-        self._apply(op, None)
-        self._pending.append(op)
-
-    def current_version(self, doc_id: str) -> int:
-        return max(self.versions.get(doc_id, 0), self.tombstones.get(doc_id, 0))
-
     def commit(self) -> None:
         """Journal the pending changes (fsync'd), then commit and reload tantivy; compact when due."""
         writer = self.writer
-        if self.store is not None and self._pending:
-            ops = [[*op[:4], encode_vector(op[4])] if op[0] == "u" else op for op in self._pending]
+        ops = self.take_journal_ops()
+        if self.store is not None and ops:
             self.store.append({"opstamp": writer.commit_opstamp, "ops": ops})
-        self._pending = []
         writer.commit()
         self.index.reload()
         self._vocabulary = None
@@ -229,13 +180,7 @@ class Generation:
         """Rewrite the snapshot with the whole state and empty the journal."""
         if self.store is None:
             return
-        state = {
-            "versions": self.versions,
-            "tombstones": self.tombstones,
-            "sources": self.sources,
-            "vector_ids": self.vector_ids,
-        }
-        self.store.compact(state, self.vectors)
+        self.store.compact(self.snapshot_state("vector_ids"), self.vectors)
 
     def vocabulary(self) -> dict[str, int]:
         """Vocabulary terms with their document frequency (summed over the vocabulary fields)."""
