@@ -217,7 +217,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from cataloop_local.cli.feedback_round import catalog_gold, print_round, run_feedback_round
 
     state_dir: Path = args.state_dir
-    try:  # the demo starts from an empty cloud; its results stay for later commands
+    # The demo starts from an empty cloud (the e5 vector cache stays: content-addressed, so every run reuses
+    # the vectors of the same texts); its results stay for later commands.
+    try:
         LocalState(state_dir).clear("cataloop demo")
     except StateLocked as error:
         raise SystemExit(f"error: {error}") from error

@@ -372,10 +372,10 @@ def cmd_reset(args: argparse.Namespace) -> int:
     from cataloop_local.emulator.state import LocalState, StateLocked
 
     try:
-        LocalState(args.state_dir).clear()
+        LocalState(args.state_dir).clear(everything=args.all)
     except StateLocked as error:
         raise SystemExit(f"error: {error}") from error
-    print(f"cleared {args.state_dir}")
+    print(f"cleared {args.state_dir}" + ("" if args.all else " (kept the e5 vector cache in embeddings/)"))
     return 0
 
 
@@ -563,7 +563,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="with --stack: only read and say what a rebuild would do"
     )
 
-    add("reset", cmd_reset, "delete the local state in .cataloop/", reports=False)
+    reset = add(
+        "reset", cmd_reset, "delete the local state in .cataloop/ (the e5 vector cache stays)", reports=False
+    )
+    reset.add_argument(
+        "--all", action="store_true", help="also delete the e5 vector cache (.cataloop/embeddings/)"
+    )
 
     from cataloop_local.cli.deploy import add_deploy_parser
     from cataloop_local.cli.dictionary import add_dictionary_parser

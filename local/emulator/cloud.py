@@ -136,6 +136,7 @@ class LocalCloud:
         moto_patches.run_executions_synchronously()
         moto_patches.emit_execution_status_events(self.functions._lock._is_owned)
         moto_patches.light_transaction_backups()
+        moto_patches.count_table_writes()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
         creator = ResourceCreator(
@@ -160,6 +161,7 @@ class LocalCloud:
             # Restored items are history, not new changes: the mappings start after them.
             self.streams.start_at_latest()
         if self.state is not None:
+            self.state.mark_saved(self.table_versions())  # unwritten tables are not saved again
             self.state.restore_buckets(self.bucket_names())
         return self
 
@@ -200,7 +202,8 @@ class LocalCloud:
     def save(self) -> None:
         """Write the tables and the buckets' objects to the state directory (no-op without one)."""
         if self.state is not None:
-            self.state.save(self.table_names())
+            # Versions read before the scans: a write during the save makes the next save write again.
+            self.state.save(self.table_names(), self.table_versions())
             self.state.save_buckets(self.bucket_names())
 
     def __enter__(self) -> LocalCloud:
@@ -296,6 +299,15 @@ class LocalCloud:
             for logical, spec in self.resources.items()
             if spec["Type"] == "AWS::DynamoDB::Table"
         }
+
+    def table_versions(self) -> dict[str, object]:
+        """Each table's write version (logical id -> token that changes on every write to it)."""
+        versions = {}
+        for logical, name in self.table_names().items():
+            version = moto_patches.table_version(name, ACCOUNT, REGION)
+            if version is not None:
+                versions[logical] = version
+        return versions
 
     def bucket_names(self) -> dict[str, str]:
         """The S3 buckets the template created (logical id -> bucket name)."""

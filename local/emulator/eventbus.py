@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from cataloop.wiring import aws_client
 MAX_ENTRIES_PER_REQUEST = 10
 MAX_ENTRY_BYTES = 256 * 1024
 ENTRY_TOO_LARGE = "ValidationException"
+KEEP_DELIVERIES = 1000
 
 
 def entry_size(entry: dict[str, Any]) -> int:
@@ -62,11 +64,12 @@ class Delivery:
 
 @dataclass
 class EventRouter:
-    """Delivers matched events to state-machine and Lambda targets; records every delivery."""
+    """Delivers matched events to state-machine and Lambda targets; records the last `KEEP_DELIVERIES`
+    deliveries (a long `cataloop serve` must not grow with every event it delivered)."""
 
     region: str
     invoke_function: Callable[[str, Any], Any]
-    deliveries: list[Delivery] = field(default_factory=list)
+    deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=KEEP_DELIVERIES))
 
     def deliver(
         self, rule: Any, raw_event: dict[str, Any], targets: list[dict[str, Any]] | None = None

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ from types import ModuleType
 from typing import Any
 
 Handler = Callable[[Any, Any], Any]
+# Invocations the registry remembers (the most recent ones, events included): tests and
+# scripts/capture_events.py read them; a long `cataloop serve` must not grow with every event it ever ran.
+KEEP_INVOCATIONS = 1000
 
 
 @dataclass
@@ -237,12 +241,13 @@ class Invocation:
 
 
 class FunctionRegistry:
-    """Functions by name and ARN; runs handlers in-process and keeps a log of invocations."""
+    """Functions by name and ARN; runs handlers in-process and keeps a log of the last `keep_invocations`
+    invocations (oldest first)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_invocations: int = KEEP_INVOCATIONS) -> None:
         self._by_name: dict[str, LocalFunction] = {}
         self._by_logical_id: dict[str, LocalFunction] = {}
-        self.invocations: list[Invocation] = []
+        self.invocations: deque[Invocation] = deque(maxlen=keep_invocations)
         self._lock = threading.RLock()
 
     def register(self, function: LocalFunction) -> None:

@@ -14,11 +14,15 @@
   TIMED_OUT, ABORTED) when the execution ends, so rules on it (the redrive) run as in AWS.
 - Streams keep every record forever in moto; DynamoDB trims after 24 hours. `trim_stream` drops records
   every consumer has read, keeping sequence numbers and iterator arithmetic unchanged.
+- A table has no "changed since" marker in moto. `count_table_writes` gives each table a version that
+  changes after every write (put, delete, in-place update; batch, transaction and PartiQL writes go through
+  these), so a save skips the tables nobody wrote (`table_version`).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from typing import Any
 
@@ -186,3 +190,60 @@ def trim_stream(
         del shard.items[:drop]
         shard.starting_sequence_number += drop
     return drop
+
+
+# Versions are drawn from one process-wide counter, so a table object created later (a deleted and re-created
+# table, a restore from backup) never shows a version an earlier object had.
+_versions = itertools.count(1)
+VERSION_ATTRIBUTE = "_cataloop_version"
+
+
+def _bump(table: Any) -> None:
+    setattr(table, VERSION_ATTRIBUTE, next(_versions))
+
+
+def count_table_writes() -> None:
+    """Bump a table's version after each write to it (also after a write that raised: a spare save is safe,
+    a missed one is not). Bumping after the write means a version read before a scan never hides a write
+    the scan missed."""
+    if "table_versions" in _patched:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def after_table_write(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                _bump(self)
+
+        return write
+
+    original_update = DynamoDBBackend.update_item
+
+    def update_item(self: Any, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        # Updates change the stored item in place, not through Table.put_item.
+        try:
+            return original_update(self, table_name, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None:
+                _bump(table)
+
+    Table.put_item = after_table_write(Table.put_item)  # type: ignore[method-assign]
+    Table.delete_item = after_table_write(Table.delete_item)  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    _patched.add("table_versions")
+
+
+def table_version(table_name: str, account: str = "123456789012", region: str = "us-east-1") -> object | None:
+    """A token that changes whenever `table_name` is written (None when there is no such table)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account][region].tables.get(table_name)
+    if table is None:
+        return None
+    if getattr(table, VERSION_ATTRIBUTE, None) is None:
+        _bump(table)
+    return getattr(table, VERSION_ATTRIBUTE)

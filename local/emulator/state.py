@@ -10,6 +10,15 @@ search-log/dt=YYYY-MM-DD/*.jsonl`), listed with their ETag and content type in t
 which is written last: a restore puts exactly the objects the index names. A save rewrites only the objects
 whose ETag changed. Only current versions are kept (a versioned bucket restarts with one version per key).
 
+`clear()` (what `cataloop demo` and `cataloop reset` run) keeps `embeddings/` (`KEPT_BY_DEFAULT`): the e5 vector
+cache is keyed by a hash of the model and the text, so a vector kept from an earlier run is the vector this
+run would compute, and keeping it saves re-embedding the demo's text on every demo (issue 15 measured about
+35 s for a default demo). `clear(everything=True)` (`cataloop reset --all`) deletes it too.
+
+A save rewrites only the tables written since they were restored or last saved (`versions`, from
+`moto_patches.table_version`): scanning every table through moto at every stop cost 16 s of a default demo
+(issue 15); a command that wrote nothing now saves in milliseconds.
+
 One writer at a time: a local cloud holds `LocalState.lock()` (an exclusive `flock` on `.cataloop/.lock`) from
 start to stop, so a second command on the same directory fails at once with who holds it, instead of
 restoring stale tables and overwriting the first one's on exit. The kernel releases a `flock` when its
@@ -37,6 +46,8 @@ BUCKET_INDEX = "index.json"
 # name, a key that is also another key's folder) are kept under this folder, named by the key's hash.
 OTHER_KEYS = ".keys"
 SERVE = "cataloop serve"
+# What `clear()` keeps unless asked for everything: content-addressed caches, safe to reuse in a new state.
+KEPT_BY_DEFAULT = ("embeddings",)
 
 
 class StateLocked(RuntimeError):
@@ -128,23 +139,38 @@ class LocalState:
         self.directory = Path(directory)
         self.tables_dir = self.directory / "tables"
         self.buckets_dir = self.directory / "s3"
+        # Each table's version (logical id -> opaque token) when its file last matched its content.
+        self._saved_versions: dict[str, object] = {}
 
     def lock(self, holder: str = "another cataloop command") -> StateLock:
         """The directory's writer lock (not yet acquired): `with state.lock("cataloop demo"): ...`."""
         return StateLock(self.directory, holder)
 
-    def save(self, tables: dict[str, str]) -> None:
-        """Scan each table (logical id -> physical name) into its file."""
+    def save(self, tables: dict[str, str], versions: dict[str, object] | None = None) -> None:
+        """Scan each table (logical id -> physical name) into its file.
+
+        `versions` (logical id -> a token that changes whenever the table is written, read *before* the save
+        starts) skips a table whose token is the one recorded when its file was last restored or saved, and
+        whose file is still there: its content is what the file holds. Without it every table is scanned."""
         self.tables_dir.mkdir(parents=True, exist_ok=True)
         client = boto3.client("dynamodb", region_name=REGION)
         for logical, name in tables.items():
+            target = self.tables_dir / f"{logical}.json"
+            version = (versions or {}).get(logical)
+            if version is not None and self._saved_versions.get(logical) == version and target.is_file():
+                continue
             items: list[dict[str, Any]] = []
             for page in client.get_paginator("scan").paginate(TableName=name):
                 items.extend(page["Items"])
-            target = self.tables_dir / f"{logical}.json"
             temporary = target.with_suffix(".json.tmp")
             temporary.write_text(json.dumps(_encode(items), ensure_ascii=False), encoding="utf-8")
             os.replace(temporary, target)
+            if version is not None:
+                self._saved_versions[logical] = version
+
+    def mark_saved(self, versions: dict[str, object]) -> None:
+        """Record the tables' versions as matching their files (right after a restore)."""
+        self._saved_versions.update(versions)
 
     def restore(self, tables: dict[str, str]) -> bool:
         """Load saved items into the (new, empty) tables. Returns True when anything was restored."""
@@ -215,14 +241,18 @@ class LocalState:
                 restored += 1
         return restored
 
-    def clear(self, holder: str = "cataloop reset") -> None:
-        """Delete the state; refused (StateLocked) while a local cloud holds the directory."""
+    def clear(self, holder: str = "cataloop reset", *, everything: bool = False) -> None:
+        """Delete the state, except the caches in `KEPT_BY_DEFAULT` (the e5 vector cache: content-addressed,
+        so safe to keep) unless `everything`; refused (StateLocked) while a local cloud holds the directory."""
         if not self.directory.exists():
             return
+        kept = () if everything else KEPT_BY_DEFAULT
         with self.lock(holder):
+            self._saved_versions.clear()
             for entry in self.directory.iterdir():
-                if entry.name == LOCK_FILE:
-                    continue  # the lock others would take: removing it would let two holders coexist
+                # The lock others would take (removing it would let two holders coexist), and the kept caches.
+                if entry.name == LOCK_FILE or entry.name in kept:
+                    continue
                 if entry.is_dir() and not entry.is_symlink():
                     shutil.rmtree(entry)
                 else:

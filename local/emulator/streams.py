@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from typing import Any
 
 from cataloop.wiring import aws_client
 from cataloop_local.emulator.lambdas import FunctionError
+
+KEEP_OUTCOMES = 1000
 
 
 @dataclass
@@ -90,7 +93,8 @@ class StreamPoller:
         self.mappings: list[StreamMapping] = []
         self._invoke = invoke
         self._function_arn = function_arn
-        self.outcomes: list[BatchOutcome] = []
+        # The last KEEP_OUTCOMES batches (oldest first): bounded, as a long `cataloop serve` delivers forever.
+        self.outcomes: deque[BatchOutcome] = deque(maxlen=KEEP_OUTCOMES)
 
     def add(self, mapping: StreamMapping) -> None:
         self.mappings.append(mapping)

@@ -1,0 +1,122 @@
+"""The local loop stays fast and bounded: the embedding cache survives `demo`/`reset`, the function registry
+keeps a bounded window of invocations, and a save rewrites only the tables written since load or last save."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cataloop_local.emulator import lambdas
+from cataloop_local.emulator.cloud import LocalCloud
+from cataloop_local.emulator.state import KEPT_BY_DEFAULT, LocalState
+from tests.conftest import FIXTURES
+
+SMALL_TEMPLATE = FIXTURES / "stream_template.yaml"
+TABLE = "stream-test-items"
+
+
+def _fill(state_dir: Path) -> None:
+    for name in ("tables", "s3/SearchLogStore", "search", "logs", "embeddings"):
+        (state_dir / name).mkdir(parents=True, exist_ok=True)
+        (state_dir / name / "file").write_text("x", encoding="utf-8")
+    (state_dir / "serve-token").write_text("t", encoding="utf-8")
+
+
+def test_clear_keeps_the_embedding_cache_unless_everything_is_asked_for(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    _fill(state_dir)
+    LocalState(state_dir).clear()
+    assert KEPT_BY_DEFAULT == ("embeddings",)
+    assert sorted(entry.name for entry in state_dir.iterdir()) == [".lock", "embeddings"]
+    assert (state_dir / "embeddings" / "file").read_text(encoding="utf-8") == "x"
+
+    _fill(state_dir)
+    LocalState(state_dir).clear(everything=True)
+    assert [entry.name for entry in state_dir.iterdir()] == [".lock"]
+
+
+def test_reset_all_flag_reaches_clear(tmp_path: Path) -> None:
+    from cataloop_local.cli.main import main
+
+    state_dir = tmp_path / "state"
+    _fill(state_dir)
+    assert main(["--state-dir", str(state_dir), "reset"]) == 0
+    assert (state_dir / "embeddings").is_dir() and not (state_dir / "tables").exists()
+    assert main(["--state-dir", str(state_dir), "reset", "--all"]) == 0
+    assert not (state_dir / "embeddings").exists()
+
+
+def test_the_registry_keeps_only_the_last_invocations(tmp_path: Path) -> None:
+    handler = tmp_path / "handler.py"
+    handler.write_text("def handle(event, context):\n    return event\n", encoding="utf-8")
+    registry = lambdas.FunctionRegistry(keep_invocations=5)
+    registry.register(
+        lambdas.LocalFunction(
+            "Echo", "echo", "arn:aws:lambda:us-east-1:1:function:echo", tmp_path, "handler.handle", {}
+        )
+    )
+    for number in range(50):
+        assert registry.invoke("Echo", {"n": number}) == {"n": number}
+        assert len(registry.invocations) <= 5
+    assert [invocation.event["n"] for invocation in registry.invocations] == [45, 46, 47, 48, 49]
+    assert lambdas.FunctionRegistry().invocations.maxlen == lambdas.KEEP_INVOCATIONS
+
+
+def _saved_mtime(state_dir: Path) -> int:
+    return (state_dir / "tables" / "Items.json").stat().st_mtime_ns
+
+
+def _items(state_dir: Path) -> list[str]:
+    saved = json.loads((state_dir / "tables" / "Items.json").read_text(encoding="utf-8"))
+    return sorted(item["id"]["S"] for item in saved)
+
+
+@pytest.mark.parametrize("write", ["put", "update", "delete", "transact", "batch"])
+def test_a_save_rewrites_only_the_tables_written_since_the_last_one(tmp_path: Path, write: str) -> None:
+    state_dir = tmp_path / "state"
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.put_item(TableName=TABLE, Item={"id": {"S": "a"}, "n": {"N": "1"}})
+    assert _items(state_dir) == ["a"]
+
+    # Restored and not written: the stop leaves the file alone.
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        saved = _saved_mtime(state_dir)
+        cloud.save()
+        assert _saved_mtime(state_dir) == saved
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        if write == "put":
+            client.put_item(TableName=TABLE, Item={"id": {"S": "b"}})
+        elif write == "update":
+            client.update_item(
+                TableName=TABLE,
+                Key={"id": {"S": "a"}},
+                UpdateExpression="SET n = :n",
+                ExpressionAttributeValues={":n": {"N": "2"}},
+            )
+        elif write == "delete":
+            client.delete_item(TableName=TABLE, Key={"id": {"S": "a"}})
+        elif write == "transact":
+            client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": TABLE, "Item": {"id": {"S": "b"}}}}]
+            )
+        else:
+            client.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": {"id": {"S": "b"}}}}]})
+    expected = {"put": ["a", "b"], "update": ["a"], "delete": [], "transact": ["a", "b"], "batch": ["a", "b"]}
+    assert _items(state_dir) == expected[write]
+    if write == "update":
+        saved_items = json.loads((state_dir / "tables" / "Items.json").read_text(encoding="utf-8"))
+        assert saved_items[0]["n"] == {"N": "2"}
+
+
+def test_a_table_file_removed_by_hand_is_written_again(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
+        boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=TABLE, Item={"id": {"S": "a"}})
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        (state_dir / "tables" / "Items.json").unlink()
+        cloud.save()
+    assert _items(state_dir) == ["a"]
