@@ -45,7 +45,7 @@ EXAMPLE_SEARCHES = [
     ("natural language", {"q": "다이어트에 좋은 것들"}),
     ("value intent: price per ml, g or piece", {"q": "가성비 유산균"}),
     ("bulk intent: largest total content", {"q": "대용량 요구르트"}),
-    ("a product, not the sets that contain it", {"q": "데일리락 딸기"}),
+    ("English words, Korean products", {"q": "greek yogurt"}),
     ("something the catalog does not sell: no results", {"q": "노트북 충전기"}),
     ("Korean word, English products", {"q": "커피"}),
     ("food intent (drink above goods)", {"q": "야쿠르트"}),
