@@ -48,3 +48,19 @@ def test_figures_come_from_each_source_and_a_missing_source_keeps_its_old_figure
     }
     assert figures["cold_start.api"] == {"value": 2.0}  # no cold_start.json this run: kept as it was
     assert written["performance"]["figures"] == figures  # type: ignore[index]
+
+
+def test_the_cli_bench_takes_its_ids_from_the_demo_state(tmp_path: Path) -> None:
+    from bench import cli_bench
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    (tables / "ProductsTable.json").write_text(json.dumps([{"product_id": "km-0001"}]), encoding="utf-8")
+    knowledge = [{"pk": {"S": "NODE#발효유"}}, {"learning_id": {"S": "L-abc"}}]
+    (tables / "KnowledgeTable.json").write_text(json.dumps(knowledge), encoding="utf-8")
+    chosen = cli_bench.commands(tmp_path)
+    assert chosen["product show"] == ["product", "show", "km-0001"]
+    assert chosen["kb show"] == ["kb", "show", "L-abc"]
+    assert {"kb tree", "search", "events put", "review list"} <= set(chosen)
+    (tables / "ProductsTable.json").write_text("[]", encoding="utf-8")
+    assert "product show" not in cli_bench.commands(tmp_path)
