@@ -536,19 +536,14 @@ def search_settings(settings: Settings) -> SearchSettings:
     e5-small (the `SearchSettings` defaults); with another embedder they are off unless configured."""
     from cataloop.services.search import SearchSettings
 
-    calibrated = SearchSettings()
-    uncalibrated = settings.embedding_provider != "e5"
-    floors = {
+    base = SearchSettings()
+    if settings.embedding_provider != "e5":
+        base = base.model_copy(update={"min_vector_score": None, "vector_score_margin": None})
+    configured = {
         "min_vector_score": settings.search_min_vector_score,
         "vector_score_margin": settings.search_vector_score_margin,
     }
-    defaults = {
-        "min_vector_score": None if uncalibrated else calibrated.min_vector_score,
-        "vector_score_margin": None if uncalibrated else calibrated.vector_score_margin,
-    }
-    return SearchSettings(
-        **{name: value if value is not None else defaults[name] for name, value in floors.items()}
-    )
+    return base.model_copy(update={name: value for name, value in configured.items() if value is not None})
 
 
 def classifier_model(settings: Settings) -> ModelClient | None:

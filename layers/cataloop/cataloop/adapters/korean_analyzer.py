@@ -347,8 +347,9 @@ class KoreanAnalyzer:
         주방세제, which finds a product's single word "주방세제"), the word itself for a one-word query
         ("주방세제", which finds "주방 세제"'s pair): the shingle filter with `output_unigrams: false` and
         `output_unigrams_if_no_shingles: true`."""
-        terms = self.joined(text)
-        words = len(self._path(text))
+        tokens = self.tokens(text)  # one parse for both the terms and the word count
+        terms = joined_terms(tokens)
+        words = sum(1 for token in tokens if token.position_length == 1)
         return terms[words:] if words > 1 else terms
 
     def _path(self, text: str) -> list[AnalyzedToken]:

@@ -112,7 +112,7 @@ def _listing_date(doc: Mapping[str, Any]) -> str | None:
 def asks_for_set(query_terms: Sequence[str]) -> bool:
     """True when a query term is or contains a set word ("선물세트", "gift set")."""
     folded = [term.casefold() for term in query_terms]
-    return any(word in term for term in folded for word in SET_WORDS if len(word) > 1)
+    return any(word in term for term in folded for word in SET_WORDS)
 
 
 class _Candidate:
@@ -228,11 +228,12 @@ def _demote_bundles(candidates: Sequence[_Candidate], rules: RankingRules, appli
 def _apply_sort(
     candidates: list[_Candidate], sort: SortOrder, rules: RankingRules, applied: list[str]
 ) -> list[_Candidate]:
-    on_intent = [candidate for candidate in candidates if not candidate.off_intent]
-    top = (on_intent or candidates)[0].relevance
-    cut = top * rules.sort_relevance_floor
-    head = [c for c in candidates if c.relevance >= cut and (c.off_intent is False or not on_intent)]
-    tail = [candidate for candidate in candidates if candidate not in head]
+    # Products of the other food intent are never sorted into the head (unless no result has the intent).
+    sortable = [candidate for candidate in candidates if not candidate.off_intent] or candidates
+    cut = sortable[0].relevance * rules.sort_relevance_floor
+    head = [candidate for candidate in sortable if candidate.relevance >= cut]
+    in_head = {id(candidate) for candidate in head}
+    tail = [candidate for candidate in candidates if id(candidate) not in in_head]
     label = _SORT_LABELS[sort]
 
     if sort == "newest" and not any(_listing_date(candidate.doc) for candidate in head):
