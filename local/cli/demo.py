@@ -192,6 +192,13 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
             print("     no results")
         for result in response.results:
             price = f"{result.price:,.0f}" if result.price is not None else "-"
+            if plan.sort in ("value", "bulk") and result.unit is not None:
+                # What the sort reads: the price per unit, or the content in all.
+                per_unit = f"{result.unit_price:,.1f}/{result.unit}" if result.unit_price is not None else "-"
+                total = (
+                    f"{result.total_content:,.0f} {result.unit}" if result.total_content is not None else "-"
+                )
+                price = f"{price} ({per_unit if plan.sort == 'value' else total})"
             food = {True: "food", False: "goods", None: "?"}[result.is_food]
             print(f"     {result.position}. {printable(result.name[:60]):<60} {price:>9}  {food}")
         comment = service.comment(response.comment_token) if response.comment_token else None

@@ -216,6 +216,10 @@ def test_a_value_word_orders_by_unit_price_not_by_sticker_price(engine, few_shot
         run = [price for price, u in zip(prices, units, strict=True) if u == unit]
         assert run == sorted(run)
     assert by_id["km-5"].unit_price < by_id["km-4"].unit_price
+    # The response says what the sort read.
+    assert [(r.unit, r.unit_price) for r in head] == [
+        (by_id[r.id].unit, by_id[r.id].unit_price) for r in head
+    ]
     assert [r.id for r in head].index("km-5") < [r.id for r in head].index("km-4")
 
 

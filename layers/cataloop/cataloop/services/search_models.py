@@ -26,6 +26,11 @@ class SearchResultItem(BaseModel):
     name: str
     brand: str | None = None
     price: float | None = None
+    # What the listing holds in all (in `unit`: ml, g or piece) and its price per unit: what "가성비" (value)
+    # and "대용량" (bulk) sort by.
+    unit: Literal["ml", "g", "piece"] | None = None
+    total_content: float | None = None
+    unit_price: float | None = None
     rating: float | None = None
     review_count: int = 0
     purchase_count: int = 0
@@ -44,6 +49,9 @@ class SearchResultItem(BaseModel):
             name=str(doc.get("name") or ranked.id),
             brand=doc.get("brand"),
             price=doc.get("price"),
+            unit=doc.get("unit"),
+            total_content=doc.get("total_content"),
+            unit_price=doc.get("unit_price"),
             rating=doc.get("rating"),
             review_count=int(doc.get("review_count") or 0),
             purchase_count=int(doc.get("purchase_count") or 0),
