@@ -133,10 +133,11 @@ class LocalCloud:
             logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        moto_patches.run_executions_synchronously()
-        moto_patches.emit_execution_status_events(self.functions._lock._is_owned)
+        moto_patches.detect_invocations(self.functions._lock._is_owned)
         moto_patches.light_transaction_backups()
         moto_patches.count_table_writes()
+        moto_patches.fast_item_responses()
+        moto_patches.fast_item_sizes()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
         creator = ResourceCreator(
@@ -179,6 +180,7 @@ class LocalCloud:
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
                 self._scratch = None
+            moto_patches.discard_deferred()
             lambdas.route_moto_invocations(None)
             eventbus.route_rule_targets(None)
             self._mock.stop()

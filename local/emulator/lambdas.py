@@ -312,9 +312,14 @@ _patched = False
 
 
 def route_moto_invocations(registry: FunctionRegistry | None) -> None:
-    """Send every moto Lambda invoke to `registry` (None detaches). Patches moto once per process."""
-    global _active_registry, _patched
+    """Send every moto Lambda invoke to `registry` (None detaches). moto is patched by `patch_moto_invoke`,
+    once per process, when the first function is created in moto (resources.py defers that)."""
+    global _active_registry
     _active_registry = registry
+
+
+def patch_moto_invoke() -> None:
+    global _patched
     if _patched:
         return
     from moto.awslambda.models import LambdaFunction

@@ -14,6 +14,17 @@
   TIMED_OUT, ABORTED) when the execution ends, so rules on it (the redrive) run as in AWS.
 - Streams keep every record forever in moto; DynamoDB trims after 24 hours. `trim_stream` drops records
   every consumer has read, keeping sequence numbers and iterator arithmetic unchanged.
+- moto serialises every response by walking the output shape value by value; `fast_item_responses` encodes
+  the results of DynamoDB's item operations with `json.dumps` (same body, about 100x faster on a Scan).
+- Restoring saved items through BatchWriteItem serialised each item for moto to parse back; `load_items` and
+  `dump_items` put items into moto's tables and read them out directly.
+- Importing moto's Step Functions interpreter pulls in moto's EC2 models (through its Batch task): about
+  2 s and 90 MiB per process; `light_step_functions_import` imports it without them. Creating a state
+  machine parses its definition with ANTLR. `defer_until_called` creates a service's resources (and installs the patches
+  they need) on the first API call to that service, whoever makes it.
+- moto sizes a map attribute by re-wrapping each value, which copies its whole subtree, at every level:
+  quadratic in depth, run for every attribute set on an item and every item a Scan pages through (3.6 of
+  a profiled 25 s `cataloop product list`). `fast_item_sizes` computes the same sizes without copies.
 - A table has no "changed since" marker in moto. `count_table_writes` gives each table a version that
   changes after every write (put, delete, in-place update; batch, transaction and PartiQL writes go through
   these), so a save skips the tables nobody wrote (`table_version`).
@@ -21,12 +32,16 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
+import json
 import threading
 from typing import Any
 
 _patched: set[str] = set()
+# What a patch replaced, by patch name (a test compares the two).
+originals: dict[str, Any] = {}
 
 
 # An execution started inside a function invocation (the redrive re-sending a product) cannot run on the
@@ -36,9 +51,32 @@ _inside_invocation: list[Any] = [lambda: False]
 _background: list[threading.Thread] = []
 
 
+def light_step_functions_import() -> None:
+    """Import moto's Step Functions interpreter without moto's Batch and EC2 models. Its Batch task imports
+    `moto.batch.utils` (an enum of job states), whose package `__init__` loads every Batch and EC2 model:
+    measured +90 MiB and about 2 s per process at the first execution. The utils module is imported under a
+    package whose `__init__` has not run; the package entry is then dropped again, so a real Batch call
+    later imports the whole package as usual (our state machines make none)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if "moto.batch" in sys.modules or "moto.batch.utils" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None:
+        return
+    sys.modules["moto.batch"] = importlib.util.module_from_spec(spec)
+    try:
+        importlib.import_module("moto.batch.utils")
+    finally:
+        del sys.modules["moto.batch"]
+
+
 def run_executions_synchronously() -> None:
     if "executions" in _patched:
         return
+    light_step_functions_import()
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -63,10 +101,13 @@ def run_executions_synchronously() -> None:
     _patched.add("executions")
 
 
-def emit_execution_status_events(inside_invocation: Any = None) -> None:
-    """`inside_invocation()` says whether the current thread is inside a function invocation."""
-    if inside_invocation is not None:
-        _inside_invocation[0] = inside_invocation
+def detect_invocations(inside_invocation: Any) -> None:
+    """`inside_invocation()` says whether the current thread is inside a function invocation (an execution
+    started there runs on its own thread)."""
+    _inside_invocation[0] = inside_invocation
+
+
+def emit_execution_status_events() -> None:
     if "status_events" in _patched:
         return
     import json
@@ -247,3 +288,192 @@ def table_version(table_name: str, account: str = "123456789012", region: str = 
     if getattr(table, VERSION_ATTRIBUTE, None) is None:
         _bump(table)
     return getattr(table, VERSION_ATTRIBUTE)
+
+
+def _backend(account: str, region: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[account][region]
+
+
+def _has_binary(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "B" in value or "BS" in value or any(_has_binary(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_binary(item) for item in value)
+    return False
+
+
+def load_items(
+    table_name: str, items: list[dict[str, Any]], account: str = "123456789012", region: str = "us-east-1"
+) -> list[dict[str, Any]]:
+    """Put saved items (the low-level client's AttributeValue shapes) straight into moto's table, as stored
+    items, not as writes: no request to serialise and parse back, no stream record (restored items are
+    history, not changes), and no item-size check, which moto runs once per attribute over all attributes
+    set so far (the items were checked when first written). Through BatchWriteItem the restore took 9 of 26
+    profiled seconds of `cataloop kb tree` on the demo's state. Returns the items it did not load: those
+    holding binary values, which moto stores in the form its request parser gives them, so they go
+    through the API."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    table = _backend(account, region).get_table(table_name)
+    rest = []
+    for attributes in items:
+        if _has_binary(attributes):
+            rest.append(attributes)
+            continue
+        hash_key = DynamoType(attributes[table.hash_key_attr])
+        range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+        item = Item(hash_key, range_key, {})
+        item.attrs = LimitedSizeDict({key: DynamoType(value) for key, value in attributes.items()})
+        if range_key is not None:
+            table.items[hash_key][range_key] = item
+        else:
+            table.items[hash_key] = item
+    _bump(table)
+    return rest
+
+
+def dump_items(
+    table_name: str, account: str = "123456789012", region: str = "us-east-1"
+) -> list[dict[str, Any]]:
+    """Every item of the table in the low-level client's shapes, as a full Scan returns them (moto's own
+    conversion for its responses), without serialising a response and parsing it back."""
+    from moto.dynamodb.responses import dynamo_to_dict
+
+    table = _backend(account, region).get_table(table_name)
+    return [dynamo_to_dict(item.attrs) for item in table.all_items()]
+
+
+# DynamoDB's item operations that answer with items (BatchWriteItem and TransactWriteItems answer with
+# moto's plain ActionResult, small and left alone): their results are AttributeValue maps, counts, keys and
+# capacities, all plain JSON once bytes are base64-encoded.
+ITEM_OPERATIONS = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "TransactGetItems",
+    }
+)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def fast_item_responses() -> None:
+    """Encode the results of DynamoDB's item operations with `json.dumps`. moto's generic serializer walks
+    the output shape value by value through an attribute picker (about 30 µs a value): a Scan of the demo's
+    knowledge table spent 4 of its 4.5 profiled seconds there. The body is the one that serializer writes:
+    the output shape's members that are set, AttributeValues as they are, binary values base64-encoded
+    (tests/unit/test_moto_quirks.py compares both on every item operation). Errors and every other operation
+    keep moto's serializer."""
+    if "item_responses" in _patched:
+        return
+    from moto.dynamodb.responses import DynamoResult
+
+    original = originals["item_responses"] = DynamoResult.execute_result
+
+    def execute_result(self: Any, context: Any) -> Any:
+        operation = context.operation_model
+        if operation.name not in ITEM_OPERATIONS or not isinstance(self.result, dict):
+            return original(self, context)
+        members = operation.output_shape.members
+        body = {key: value for key, value in self.result.items() if key in members and value is not None}
+        content_type = f"application/x-amz-json-{operation.service_model.metadata.get('jsonVersion', '1.0')}"
+        return 200, {"Content-Type": content_type}, json.dumps(body, default=_json_default)
+
+    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    _patched.add("item_responses")
+
+
+# Resource creators waiting for the first request to their service (botocore's endpoint prefix: "states",
+# "lambda"), run by `create_deferred_resources`.
+_deferred: dict[str, list[Any]] = {}
+_deferred_lock = threading.RLock()
+
+
+def defer_until_called(endpoint_prefix: str, create: Any) -> None:
+    """Run `create()` just before the first request to the service whose endpoint host starts with
+    `endpoint_prefix`, from any client (a handler's, the CLI's, moto's own Step Functions tasks)."""
+    with _deferred_lock:
+        _deferred.setdefault(endpoint_prefix, []).append(create)
+    create_deferred_resources()
+
+
+def discard_deferred() -> None:
+    """Forget the creators not run yet (the local cloud stopped)."""
+    with _deferred_lock:
+        _deferred.clear()
+
+
+def create_deferred_resources() -> None:
+    if "deferred" in _patched:
+        return
+    from urllib.parse import urlsplit
+
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.process_request
+
+    creating = threading.local()
+
+    def process_request(self: Any, request: Any) -> Any:
+        if _deferred and not getattr(creating, "now", False):
+            prefix = (urlsplit(request.url).hostname or "").split(".")[0]
+            if prefix in _deferred:
+                # The creators stay listed until they have run, and the lock is held meanwhile: another
+                # thread calling the service waits for its resources instead of finding none.
+                with _deferred_lock:
+                    creating.now = True
+                    try:
+                        creators = _deferred.get(prefix, [])
+                        while creators:  # each one leaves the list once it has run
+                            creators[0]()
+                            creators.pop(0)
+                        _deferred.pop(prefix, None)
+                    finally:
+                        creating.now = False
+        return original(self, request)
+
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+    _patched.add("deferred")
+
+
+def fast_item_sizes() -> None:
+    """`DynamoType.size` with moto's rules (numbers by their text, strings and binaries by their bytes, a
+    map's keys plus its values, lists and sets by their members, booleans and nulls 1 byte) but without
+    copying a map's values to size them (tests/unit/test_moto_quirks.py compares both on nested items)."""
+    if "item_sizes" in _patched:
+        return
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    originals["item_sizes"] = DynamoType.size
+
+    def size(self: Any) -> int:
+        if self.is_number():
+            return len(str(self.value))
+        if self.is_set():
+            sub_type = self.type[0]
+            return sum(DynamoType({sub_type: value}).size() for value in self.value)
+        if self.is_list():
+            return sum(value.size() for value in self.value)
+        if self.is_map():
+            return sum(
+                bytesize(key) + (value if type(value) is DynamoType else DynamoType(value)).size()
+                for key, value in self.value.items()
+            )
+        if isinstance(self.value, bool):
+            return 1
+        return bytesize(self.value)
+
+    DynamoType.size = size  # type: ignore[method-assign]
+    _patched.add("item_sizes")

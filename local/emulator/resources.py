@@ -1,6 +1,8 @@
 """Creating the template's resources on moto: every table (with streams), queue, bus, S3 bucket, secret,
 function and state machine `template.yaml` declares, with the functions' and state machines' `Events` wired as
-stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Nothing here names a
+stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. State machines and the
+functions' moto records are created on the first call to Step Functions or Lambda (`moto_patches.
+defer_until_called`): a command that runs no execution does not pay for moto's interpreter. Nothing here names a
 resource of the project: adding a function, rule or route to the template needs no change here.
 
 A resource whose `Condition` is false under the local parameters is not created, as in CloudFormation. Every
@@ -21,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from cataloop_local.emulator import lambdas
+from cataloop_local.emulator import lambdas, moto_patches
 from cataloop_local.emulator.cfn import IntrinsicResolver, TemplateError, merged_function_properties
 from cataloop_local.emulator.http_api import Route
 from cataloop_local.emulator.streams import StreamMapping, StreamPoller
@@ -91,11 +93,12 @@ class ResourceCreator:
     secret_arns: dict[str, str] = field(default_factory=dict)
     # The buckets created (logical id -> name): the local cloud keeps their objects across restarts.
     buckets: dict[str, str] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def create_all(self) -> None:
         """Create every resource of the template whose Condition holds, dead-letter queues before the queues
         that name them, buckets and secrets before the functions whose environment names them."""
-        boto3.client("iam", region_name=REGION).create_role(
+        self._client("iam").create_role(
             RoleName="cataloop-local",
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
         )
@@ -120,7 +123,7 @@ class ResourceCreator:
         ):
             self._create_queue(logical)
         for logical in by_kind.get("AWS::Events::EventBus", []):
-            boto3.client("events", region_name=REGION).create_event_bus(Name=self.physical_name(logical))
+            self._client("events").create_event_bus(Name=self.physical_name(logical))
         for logical in by_kind.get("AWS::S3::Bucket", []):
             self._create_bucket(logical)
         for logical in by_kind.get("AWS::SecretsManager::Secret", []):
@@ -129,6 +132,12 @@ class ResourceCreator:
             self._create_function(logical)
         for logical in by_kind.get("AWS::Serverless::StateMachine", []):
             self._create_state_machine(logical)
+
+    def _client(self, service: str) -> Any:
+        """One boto3 client per service for the whole creation (each new one loads its service model)."""
+        if service not in self._clients:
+            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
+        return self._clients[service]
 
     def _properties(self, logical_id: str) -> dict[str, Any]:
         return dict(self.resolver.resolve(self.resources[logical_id].get("Properties", {})))
@@ -166,7 +175,7 @@ class ResourceCreator:
         lifecycle rules are not applied: no clock runs locally)."""
         props = self._properties(logical_id)
         name = self.bucket_name(logical_id)
-        client = boto3.client("s3", region_name=REGION)
+        client = self._client("s3")
         client.create_bucket(Bucket=name)
         self.buckets[logical_id] = name
         if "VersioningConfiguration" in props:
@@ -192,7 +201,7 @@ class ResourceCreator:
         kept in the state directory, so it survives restarts as the stack's secret survives deploys."""
         props = self._properties(logical_id)
         name = str(props.get("Name") or f"cataloop-local-{logical_id}")
-        client = boto3.client("secretsmanager", region_name=REGION)
+        client = self._client("secretsmanager")
         value = props.get("SecretString")
         if value is None:
             value = self._generated_secret(logical_id, props.get("GenerateSecretString", {}), client)
@@ -232,7 +241,7 @@ class ResourceCreator:
                 arguments[optional] = props[optional]
         if "StreamSpecification" in arguments:
             arguments["StreamSpecification"] = {"StreamEnabled": True, **arguments["StreamSpecification"]}
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = self._client("dynamodb")
         client.create_table(**arguments)
         ttl = props.get("TimeToLiveSpecification")
         if ttl:
@@ -253,9 +262,7 @@ class ResourceCreator:
                 "ContentBasedDeduplication",
             )
         }
-        boto3.client("sqs", region_name=REGION).create_queue(
-            QueueName=self.physical_name(logical_id), Attributes=attributes
-        )
+        self._client("sqs").create_queue(QueueName=self.physical_name(logical_id), Attributes=attributes)
 
     def _create_function(self, logical_id: str) -> None:
         props = merged_function_properties(self.template, self.resources[logical_id].get("Properties", {}))
@@ -275,16 +282,22 @@ class ResourceCreator:
         if self.state_dir is not None:
             function.log.path = Path(self.state_dir) / "logs" / f"{logical_id}.log"
         self.functions.register(function)
-        boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName=name,
-            Runtime=props.get("Runtime", "python3.11"),
-            Role=ROLE_ARN,
-            Handler=props["Handler"],
-            Code={"ZipFile": _placeholder_zip()},
-            Timeout=function.timeout,
-            MemorySize=function.memory,
-            Environment={"Variables": environment},
-        )
+
+        def create_in_moto() -> None:
+            # Only what moto's Lambda API answers needs it (an invoke runs the registered handler in-process).
+            lambdas.patch_moto_invoke()
+            self._client("lambda").create_function(
+                FunctionName=name,
+                Runtime=props.get("Runtime", "python3.11"),
+                Role=ROLE_ARN,
+                Handler=props["Handler"],
+                Code={"ZipFile": _placeholder_zip()},
+                Timeout=function.timeout,
+                MemorySize=function.memory,
+                Environment={"Variables": environment},
+            )
+
+        moto_patches.defer_until_called("lambda", create_in_moto)
         for event_name, event in props.get("Events", {}).items():
             self._wire_function_event(logical_id, name, event_name, event)
 
@@ -332,13 +345,21 @@ class ResourceCreator:
         definition = (self.root / props["DefinitionUri"]).read_text(encoding="utf-8")
         for key, value in props.get("DefinitionSubstitutions", {}).items():
             definition = definition.replace("${" + key + "}", str(value))
-        client = boto3.client("stepfunctions", region_name=REGION)
-        arn = client.create_state_machine(
-            name=self.physical_name(logical_id),
-            definition=definition,
-            roleArn=ROLE_ARN,
-            type=props.get("Type", "STANDARD"),
-        )["stateMachineArn"]
+        name = self.physical_name(logical_id)
+        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+        def create_in_moto() -> None:
+            # Created at the first Step Functions call (moto's interpreter costs seconds to import and to
+            # parse a definition); the ARN, which rules and functions name, is known before.
+            moto_patches.run_executions_synchronously()
+            moto_patches.emit_execution_status_events()
+            created = self._client("stepfunctions").create_state_machine(
+                name=name, definition=definition, roleArn=ROLE_ARN, type=props.get("Type", "STANDARD")
+            )["stateMachineArn"]
+            if created != arn:
+                raise TemplateError(f"{logical_id}: moto named the state machine {created}, not {arn}")
+
+        moto_patches.defer_until_called("states", create_in_moto)
         self.state_machine_arns[logical_id] = arn
         for event_name, event in props.get("Events", {}).items():
             if event["Type"] not in ("EventBridgeRule", "CloudWatchEvent"):
@@ -348,7 +369,7 @@ class ResourceCreator:
             self._put_rule(f"{logical_id}{event_name}", event.get("Properties", {}), arn)
 
     def _put_rule(self, rule_name: str, props: dict[str, Any], target_arn: str) -> None:
-        client = boto3.client("events", region_name=REGION)
+        client = self._client("events")
         bus = props.get("EventBusName", "default")
         client.put_rule(
             Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"

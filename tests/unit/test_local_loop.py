@@ -120,3 +120,55 @@ def test_a_table_file_removed_by_hand_is_written_again(tmp_path: Path) -> None:
         (state_dir / "tables" / "Items.json").unlink()
         cloud.save()
     assert _items(state_dir) == ["a"]
+
+
+def test_a_restart_gives_back_every_item_and_streams_none_of_them(tmp_path: Path) -> None:
+    """Saved items go straight into moto's table on restore (binary ones through the API): a scan after the
+    restart returns what was written, and the restored items are not delivered to the stream's function."""
+    state_dir = tmp_path / "state"
+    items = [
+        {"id": {"S": "plain"}, "n": {"N": "1.50"}, "tags": {"SS": ["a", "b"]}, "empty": {"S": ""}},
+        {"id": {"S": "nested"}, "m": {"M": {"l": {"L": [{"S": "x"}, {"NULL": True}, {"BOOL": True}]}}}},
+        {"id": {"S": "binary"}, "b": {"B": b"\x00\xff"}, "m": {"M": {"bs": {"BS": [b"q"]}}}},
+    ]
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for item in items:
+            client.put_item(TableName=TABLE, Item=item)
+        cloud.pump_streams()
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        scanned = client.scan(TableName=TABLE)["Items"]
+        assert sorted(scanned, key=lambda item: item["id"]["S"]) == sorted(items, key=lambda i: i["id"]["S"])
+        assert cloud.pump_streams() == 0
+        # Written after the restore: delivered as usual.
+        client.put_item(TableName=TABLE, Item={"id": {"S": "new"}})
+        assert cloud.pump_streams() == 1
+
+
+def test_functions_reach_moto_at_the_first_lambda_call(tmp_path: Path) -> None:
+    """The handlers are registered at start; moto's record of each function is created on the first Lambda
+    API call (whoever makes it), and an invoke through moto still runs the handler in-process."""
+    from moto.awslambda.models import lambda_backends
+
+    with LocalCloud(SMALL_TEMPLATE, state_dir=tmp_path / "state") as cloud:
+        assert [function.logical_id for function in cloud.functions.functions] == ["Recorder"]
+        assert list(lambda_backends["123456789012"]["us-east-1"].list_functions()) == []
+        client = boto3.client("lambda", region_name="us-east-1")
+        names = [function["FunctionName"] for function in client.list_functions()["Functions"]]
+        assert names == [cloud.physical_name("Recorder")]
+
+
+def test_state_machines_are_created_at_the_first_step_functions_call(cloud: LocalCloud) -> None:
+    """The template's state machines are known (ARNs for rules and functions) but created in moto, with its
+    interpreter, only when something first calls Step Functions; then every one is there, at its ARN."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends  # the backend executions use
+
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    assert set(cloud.state_machine_arns) == {"EnrichProductStateMachine", "LearnFromFeedbackStateMachine"}
+    assert backend.state_machines == []
+    listed = boto3.client("stepfunctions", region_name="us-east-1").list_state_machines()["stateMachines"]
+    assert sorted(machine["stateMachineArn"] for machine in listed) == sorted(
+        cloud.state_machine_arns.values()
+    )
+    assert len(backend.state_machines) == 2

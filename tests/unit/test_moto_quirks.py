@@ -135,3 +135,119 @@ def test_trimming_consumed_stream_records_keeps_sequence_numbers(monkeypatch: py
         rest = streams.get_records(ShardIterator=first["NextShardIterator"], Limit=10)["Records"]
         assert [r["dynamodb"]["NewImage"]["pk"]["S"] for r in rest] == ["c"]
         assert int(rest[0]["dynamodb"]["SequenceNumber"]) == consumed + 1
+
+
+def test_fast_item_responses_write_the_body_motos_serializer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DynamoDB item operation, with binary values, empty results, pages, ReturnValues, capacities and
+    unprocessed keys: the fast body parses to the same JSON as moto's generic serializer's."""
+    import json
+
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.responses import DynamoResult
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.fast_item_responses()
+    fast, slow = DynamoResult.execute_result, moto_patches.originals["item_responses"]
+    compared: list[str] = []
+
+    def both(self: DynamoResult, context: object) -> object:
+        fast_response, slow_response = fast(self, context), slow(self, context)
+        assert fast_response[0] == slow_response[0]
+        assert fast_response[1]["Content-Type"] == slow_response[1]["Content-Type"]
+        assert json.loads(fast_response[2]) == json.loads(slow_response[2])
+        compared.append(context.operation_model.name)  # type: ignore[attr-defined]
+        return fast_response
+
+    monkeypatch.setattr(DynamoResult, "execute_result", both)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        item = {
+            "pk": {"S": "a"},
+            "sk": {"N": "1"},
+            "bin": {"B": b"\x00\xff"},
+            "blobs": {"BS": [b"x", b"y"]},
+            "nested": {"M": {"b": {"B": b"z"}, "l": {"L": [{"S": "s"}, {"NULL": True}, {"BOOL": False}]}}},
+            "numbers": {"NS": ["1", "2.5"]},
+            "strings": {"SS": ["p", "q"]},
+            "empty": {"S": ""},
+        }
+        client.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL")
+        client.put_item(TableName="t", Item={**item, "sk": {"N": "2"}}, ReturnValues="ALL_OLD")
+        client.put_item(TableName="t", Item={**item, "sk": {"N": "2"}}, ReturnValues="ALL_OLD")
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})["Item"] == item
+        assert "Item" not in client.get_item(TableName="t", Key={"pk": {"S": "none"}, "sk": {"N": "1"}})
+        client.update_item(
+            TableName="t",
+            Key={"pk": {"S": "a"}, "sk": {"N": "1"}},
+            UpdateExpression="SET c = :c",
+            ExpressionAttributeValues={":c": {"N": "3"}},
+            ReturnValues="ALL_NEW",
+        )
+        page = client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "a"}},
+            Limit=1,
+            ReturnConsumedCapacity="INDEXES",
+        )
+        assert page["LastEvaluatedKey"] == {"pk": {"S": "a"}, "sk": {"N": "1"}}
+        client.query(
+            TableName="t",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "none"}},
+            Select="COUNT",
+        )
+        client.scan(TableName="t", ProjectionExpression="pk, bin")
+        client.batch_get_item(
+            RequestItems={"t": {"Keys": [{"pk": {"S": "a"}, "sk": {"N": n}} for n in ("1", "2", "9")]}}
+        )
+        client.batch_write_item(RequestItems={"t": [{"PutRequest": {"Item": {**item, "sk": {"N": "3"}}}}]})
+        client.transact_get_items(
+            TransactItems=[{"Get": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "3"}}}}]
+        )
+        client.transact_write_items(
+            TransactItems=[{"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "3"}}}}]
+        )
+        client.delete_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"N": "2"}}, ReturnValues="ALL_OLD")
+        with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+            client.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
+    assert moto_patches.ITEM_OPERATIONS - set(compared) == set()
+
+
+def test_fast_item_sizes_are_motos_sizes() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.fast_item_sizes()
+    fast, slow = DynamoType.size, moto_patches.originals["item_sizes"]
+    leaves = [
+        {"S": "한국어 text"},
+        {"N": "-12.500"},
+        {"B": "AAE="},
+        {"BOOL": True},
+        {"NULL": True},
+        {"SS": ["a", "bé"]},
+        {"NS": ["1", "2.25"]},
+        {"BS": ["eno="]},
+    ]
+    deep: dict[str, object] = {"S": "leaf"}
+    for depth in range(6):
+        deep = {"M": {f"k{depth}": deep, "list": {"L": [*leaves, deep]}, "n": {"N": str(depth)}}}
+    for value in [*leaves, {"L": leaves}, {"M": {"a": {"M": {}}, "b": {"L": []}}}, deep]:
+        typed = DynamoType(value)
+        assert fast(typed) == slow(typed), value
