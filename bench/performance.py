@@ -3,7 +3,8 @@
 
 Sources: `search_api.json` (GET /search at 10k products: each path against its floor), `cold_start.json`
 (each handler's import against `import boto3`), `indexing.json` (the embedded engine against bare tantivy),
-`knowledge_reads.json` (knowledge items read per product as the tree grows). A source that is missing leaves
+`knowledge_reads.json` (knowledge items read per product as the tree grows), `serve_memory.json` (`cataloop
+serve`'s memory with the 10k index against a bare process serving it). A source that is missing leaves
 the figures it would give as they were in the previous performance.json, so running one benchmark never
 erases the figures of another.
 
@@ -102,11 +103,17 @@ def knowledge_figures(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def serve_memory_figures(result: dict[str, Any]) -> dict[str, Any]:
+    """`cataloop serve` holding the 10k index against a bare process serving it (bench/serve_memory.py)."""
+    return {f"serve.{name}": figure for name, figure in result.get("figures", {}).items()}
+
+
 SOURCES = {
     "search_api": search_figures,
     "cold_start": cold_start_figures,
     "indexing": indexing_figures,
     "knowledge_reads": knowledge_figures,
+    "serve_memory": serve_memory_figures,
 }
 
 

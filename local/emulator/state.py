@@ -53,6 +53,8 @@ OTHER_KEYS = ".keys"
 SERVE = "cataloop serve"
 # What `clear()` keeps unless asked for everything: content-addressed caches, safe to reuse in a new state.
 KEPT_BY_DEFAULT = ("embeddings",)
+# How a saved table writes a binary value: {"__b64__": "<base64>"} (JSON has no bytes).
+BINARY_KEY = "__b64__"
 
 
 class StateLocked(RuntimeError):
@@ -182,8 +184,15 @@ class LocalState:
             path = self.tables_dir / f"{logical}.json"
             if not path.is_file():
                 continue
-            items = _decode(json.loads(path.read_text(encoding="utf-8")))
-            through_api = moto_patches.load_items(name, items)
+            text = path.read_text(encoding="utf-8")
+            if f'"{BINARY_KEY}"' not in text:  # no binary value anywhere (the usual case): all go straight in
+                items = json.loads(text)
+                through_api = []
+            else:
+                items = _decode(json.loads(text))
+                through_api = [item for item in items if _has_binary(item)]
+                items = [item for item in items if not _has_binary(item)]
+            moto_patches.load_items(name, items)
             for start in range(0, len(through_api), 25):
                 requests = [{"PutRequest": {"Item": item}} for item in through_api[start : start + 25]]
                 pending: dict[str, Any] = {name: requests}
@@ -306,9 +315,17 @@ def _object_files(keys: dict[str, str]) -> dict[str, str]:
     return files
 
 
+def _has_binary(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "B" in value or "BS" in value or any(_has_binary(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_binary(item) for item in value)
+    return False
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, bytes):
-        return {"__b64__": base64.b64encode(value).decode()}
+        return {BINARY_KEY: base64.b64encode(value).decode()}
     if isinstance(value, dict):
         return {key: _encode(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -318,8 +335,8 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        if set(value) == {"__b64__"}:
-            return base64.b64decode(value["__b64__"])
+        if set(value) == {BINARY_KEY}:
+            return base64.b64decode(value[BINARY_KEY])
         return {key: _decode(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_decode(item) for item in value]
