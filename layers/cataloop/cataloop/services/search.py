@@ -1,11 +1,12 @@
 """The shopper search use case: `GET /search`, over ports only.
 
-One search, in order: validate -> exact product-name fast path (one term lookup; the named product is
-pinned first) -> guardrail on the query -> chosung, keyboard or typo variant resolved against the catalog
-vocabulary -> classification (keyword or natural language, sort intent, food intent) -> plan (keyword, or
-hybrid lexical + k-NN with a similarity floor) -> a keyword search that finds too little falls back to
-hybrid -> re-ranking of ~100 candidates -> the requested page, the plan that produced it and a token for
-the AI comment -> one search-log record.
+One search, in order: validate -> exact product-name fast path (one term lookup answers page 1 with the
+named product; the keyword results for the name follow from page 2) -> guardrail on the query -> chosung,
+keyboard or typo variant resolved against the catalog vocabulary -> classification (keyword or natural
+language, sort intent, food intent; the few-shot examples, an embedding of the query, only for what the
+rules leave open) -> plan (keyword, or hybrid lexical + k-NN with a similarity floor) -> a keyword search
+that finds too little falls back to hybrid -> re-ranking of ~100 candidates -> the requested page, the plan
+that produced it and a token for the AI comment -> one search-log record.
 
 The response models are in `search_models`; the AI comment (`GET /search/comment`, answered by
 `SearchService.comment`) is in `search_comment`.
@@ -29,6 +30,7 @@ from cataloop.domain.search.plan import (
     MAX_PAGE_SIZE,
     MAX_RESULT_WINDOW,
     LexicalClause,
+    SearchHit,
     SearchMode,
     SearchPlan,
     build_search_plan,
@@ -61,6 +63,11 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CANDIDATE_DEPTH = 100
 MAX_PLAN_CLAUSES = 8
+# `plan.deferred` on page 1 of an exact product-name match (see `SearchService._exact_match`).
+EXACT_MATCH_DEFERRED = (
+    "the query is a product's name: this page is that product alone; the keyword results for the name were "
+    "not searched for it and are listed from page 2"
+)
 # How long a built catalog vocabulary is reused while the index keeps the same number of terms.
 VOCABULARY_MAX_AGE_SECONDS = 60.0
 
@@ -175,20 +182,49 @@ class SearchService:
         return response
 
     def _exact_match(self, request: SearchRequest) -> SearchResponse | None:
-        """When the query is a product's name (`name_key`: case, spaces and "×" aside), that product first
-        and the keyword results after it; no guardrail, classification or variants (a catalog name is
-        neither abuse nor personal data, and needs no interpretation)."""
-        exact = self.index.search(exact_name_plan(request.q))
+        """When the query is a product's name (`name_key`: case, spaces and "×" aside), that product; no
+        guardrail, classification or variants (a catalog name is neither abuse nor personal data, and needs
+        no interpretation).
+
+        Decision (issue 15): page 1 is the named product(s) alone, answered from the one term lookup. The
+        keyword results for the name are not searched for it: a shopper who typed or pasted a full product
+        name wants that product, and searching and ranking the rest cost about a hundred term lookups
+        (a keyword query with its Korean analysis, a hundred candidates re-ranked) for a list most such
+        shoppers never read. They are not dropped, only deferred: `plan.deferred` says so, and page 2 onward
+        lists the keyword results for the name, ranked as before (page 2 opens with the best of them, the
+        named product left out). A client offers that page as "more results" when `deferred` is set."""
+        lookup = exact_name_plan(request.q)
+        exact = self.index.search(lookup)
         if not exact.hits:
             return None
+        pinned = [hit.id for hit in exact.hits]
+        sort = request.sort or "relevance"
+        if request.page == 1:
+            named = _Candidates([(_with_id(hit), hit.score) for hit in exact.hits], len(pinned))
+            return self._respond(
+                request,
+                request.q,
+                lookup,
+                named,
+                total=len(pinned),
+                query_terms=(),
+                food_intent=None,
+                sort=sort,
+                rank_sort="relevance",  # one product (or a few namesakes): nothing to sort
+                summary={"exact_match": True, "deferred": EXACT_MATCH_DEFERRED},
+                pinned=pinned,
+            )
+        # Page n >= 2: the list as it always was (the named products first, then the keyword results for
+        # the name), shifted by the named products, which were page 1: page 2 opens with the best of the rest.
         depth = self._depth(request)
         plan = build_search_plan(request.q, size=min(depth, MAX_PAGE_SIZE), candidate_depth=depth)
         candidates = self._candidates(plan, None, request)
         found = {str(doc["id"]) for doc, _ in candidates.hits}
         best = max((score for _, score in candidates.hits), default=1.0)
         # A named product the keyword ranking did not reach still comes first (with the best score).
-        missing = [({**hit.source, "id": hit.id}, best) for hit in exact.hits if hit.id not in found]
+        missing = [(_with_id(hit), best) for hit in exact.hits if hit.id not in found]
         candidates = _Candidates(missing + candidates.hits, candidates.total + len(missing))
+        offset = len(pinned) + (request.plan_page - 1) * request.size
         return self._respond(
             request,
             request.q,
@@ -197,9 +233,10 @@ class SearchService:
             total=candidates.total,
             query_terms=request.q.split(),
             food_intent=None,
-            sort=request.sort or "relevance",
+            sort=sort,
             summary={"exact_match": True},
-            pinned=[hit.id for hit in exact.hits],
+            pinned=pinned,
+            offset=offset,
         )
 
     def _full_search(self, request: SearchRequest, record: dict[str, Any]) -> SearchResponse:
@@ -341,7 +378,7 @@ class SearchService:
             page_plan = plan.model_copy(update={"size": size, "page": page_number, "sort": "relevance"})
             page = self.index.search(page_plan, vector)
             total = page.total
-            hits.extend(({**hit.source, "id": hit.id}, hit.score) for hit in page.hits)
+            hits.extend((_with_id(hit), hit.score) for hit in page.hits)
             if len(page.hits) < size:
                 break
         return _Candidates(hits[:depth], total)
@@ -359,16 +396,21 @@ class SearchService:
         sort: SortOrder,
         summary: dict[str, Any],
         pinned: Sequence[str] = (),
+        rank_sort: SortOrder | None = None,
+        offset: int | None = None,
     ) -> SearchResponse:
+        """Rank the candidates (by `rank_sort`, else `sort`) and answer the page of results at `offset`
+        (by default the request's page)."""
         outcome = rank_results(
             candidates.hits,
             query_terms=query_terms,
             food_intent=food_intent,
-            sort=sort,
+            sort=rank_sort or sort,
             rules=self.settings.ranking,
             pinned=pinned,
         )
-        offset = request.plan_page * request.size
+        if offset is None:
+            offset = request.plan_page * request.size
         window = outcome.results[offset : offset + request.size]
         results = [SearchResultItem.from_ranked(item, offset + n) for n, item in enumerate(window, 1)]
         token = None
@@ -420,6 +462,13 @@ class SearchService:
         """The AI comment for a token from `search`, grounded on those results' metadata only; InvalidInput
         when the token is bad or expired or its products are gone."""
         return self.comments.comment(token)
+
+
+def _with_id(hit: SearchHit) -> dict[str, Any]:
+    """The hit's document with its id (the engine's own document when it already holds it: the ranking
+    copies what it keeps)."""
+    source = hit.source
+    return source if source.get("id") == hit.id else {**source, "id": hit.id}
 
 
 def _floor_summary(plan: SearchPlan) -> VectorFloorSummary | None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cataloop.domain.search.classification import QueryClassification
+from cataloop.domain.search.classification import DecidedBy, QueryClassification
 from cataloop.domain.search.guardrail import GuardrailAction
 from cataloop.domain.search.plan import SearchMode
 from cataloop.domain.search.query import QueryKind, SortIntent, SortOrder
@@ -83,6 +83,12 @@ class ClassificationSummary(BaseModel):
         description='Who classified the query: "bedrock", "rules", or "rules (fallback: REASON)" when the '
         "classifier model failed, answered invalid output or missed its latency budget.",
     )
+    decided_by: DecidedBy = Field(
+        default="examples",
+        description='"rules": the rules alone decided the kind and the food intent, so the query was not '
+        'embedded for the few-shot lookup; "examples": the nearest few-shot examples were looked up (the '
+        "query embedded) for what the rules left open, or a model classified the query.",
+    )
 
     @property
     def fell_back(self) -> bool:
@@ -97,6 +103,7 @@ class ClassificationSummary(BaseModel):
             cleaned_query=classification.cleaned_query,
             reasons=classification.reasons,
             classifier=classification.classifier,
+            decided_by=classification.decided_by,
         )
 
 
@@ -151,6 +158,12 @@ class SearchPlanSummary(BaseModel):
     fallback: str | None = None
     # The k-NN similarity floor the hybrid search applied ((1 + cosine) / 2; null without a vector side).
     vector_floor: VectorFloorSummary | None = None
+    deferred: str | None = Field(
+        default=None,
+        description="Set on page 1 of an exact product-name match: the page is the named product alone (one "
+        "term lookup); the keyword results for the name were not searched for it and are listed from page 2, "
+        "which a client offers as more results.",
+    )
 
 
 class SearchResponse(BaseModel):

@@ -1,7 +1,8 @@
 """Shopper query classification: keyword or natural-language search, sort intent, food intent.
 
 Rules first (sort phrases, food cues, descriptive phrasing), then the nearest few-shot examples
-(`FewShotIndex`, by embedding or character n-gram cosine) vote on whatever the rules left open. Pure: the
+(`FewShotIndex`, by embedding or character n-gram cosine) vote on whatever the rules left open; when the
+rules decide everything the examples are not looked up (no query embedding). Pure: the
 caller supplies the few-shot examples (normally `load_query_vocabulary()`) and, optionally, an embedding
 function; nothing here does I/O except reading the shipped `config/query_examples.json` when asked to.
 """
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,6 +29,17 @@ from cataloop.domain.search.query import (
 )
 from cataloop.errors import InvalidInput
 from cataloop.validation import describe_validation_error
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+try:  # numpy is local-only (not a layer dependency): in AWS the few-shot lookup runs in pure Python
+    import numpy as np
+except ImportError:  # pragma: no cover - exercised in the Lambda runtime
+    np = None  # type: ignore[assignment]
+
+DecidedBy = Literal["rules", "examples"]
+"""Whether the rules alone classified a query or the few-shot examples were consulted."""
 
 EmbedTexts = Callable[[list[str]], Sequence[Sequence[float]]]
 """Texts to vectors, e.g. `lambda texts: embedder.embed(texts, "query")`."""
@@ -105,6 +116,14 @@ class QueryClassification(BaseModel):
         "model-backed classifier fell back to the rules.",
     )
 
+    decided_by: DecidedBy = Field(
+        default="examples",
+        description='"rules" when the rules alone decided the kind and the food intent (no few-shot lookup, '
+        'so no query embedding); "examples" when the nearest few-shot examples were looked up for what the '
+        "rules left open (the kind of a multi-word query no rule marks, or the food intent without a cue "
+        "word), or a model classified the query.",
+    )
+
     @property
     def fell_back(self) -> bool:
         """True when a model-backed classifier failed and the rules answered instead."""
@@ -158,44 +177,120 @@ def _phrase_span(
     return None
 
 
+class _CompiledVocabulary:
+    """A vocabulary's phrases and cues case-folded and split once (classification runs on every search)."""
+
+    __slots__ = ("food_cues", "modifiers", "non_food_cues", "sort_phrases", "suffixes")
+
+    def __init__(self, vocabulary: QueryVocabulary) -> None:
+        candidates = [
+            (intent, tuple(phrase.casefold().split()))
+            for intent, phrases in vocabulary.sort_phrases.items()
+            for phrase in phrases
+        ]
+        # Longest phrase first, so "가성비 좋은" wins over "가성비" and "best rated" is never read as "best".
+        candidates.sort(key=lambda item: -len(" ".join(item[1])))
+        self.sort_phrases: tuple[tuple[SortIntent, tuple[str, ...]], ...] = tuple(candidates)
+        self.modifiers = frozenset(modifier.casefold() for modifier in vocabulary.sort_modifiers)
+        self.suffixes: tuple[str, ...] = tuple(vocabulary.word_suffixes)
+        self.food_cues = _compiled_cues(vocabulary.food_cues)
+        self.non_food_cues = _compiled_cues(vocabulary.non_food_cues)
+
+
+def _compiled_cues(cues: Iterable[str]) -> tuple[tuple[str, tuple[str, ...], bool], ...]:
+    """(cue, its folded words, whether it may be the head of a compound word) per cue."""
+    out = []
+    for cue in cues:
+        folded = cue.casefold()
+        compound = " " not in folded and len(folded) >= 2 and all(is_syllable(char) for char in folded)
+        out.append((cue, tuple(folded.split()), compound))
+    return tuple(out)
+
+
+# Compiled vocabularies by identity (the shipped one and the few a test builds); the vocabulary is kept
+# alongside so its id cannot be reused while the entry lives.
+_COMPILED: dict[int, tuple[QueryVocabulary, _CompiledVocabulary]] = {}
+_COMPILED_MAX = 32
+
+
+def _compiled(vocabulary: QueryVocabulary) -> _CompiledVocabulary:
+    entry = _COMPILED.get(id(vocabulary))
+    if entry is not None and entry[0] is vocabulary:
+        return entry[1]
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    compiled = _CompiledVocabulary(vocabulary)
+    _COMPILED[id(vocabulary)] = (vocabulary, compiled)
+    return compiled
+
+
 def _sort_intent(
     words: list[str], vocabulary: QueryVocabulary
 ) -> tuple[SortIntent | None, list[str], str | None]:
     """(intent, words with the intent phrase and its modifiers removed, matched phrase)."""
-    candidates = [
-        (intent, phrase.casefold().split())
-        for intent, phrases in vocabulary.sort_phrases.items()
-        for phrase in phrases
-    ]
-    # Longest phrase first, so "가성비 좋은" wins over "가성비" and "best rated" is never read as "best".
-    candidates.sort(key=lambda item: -len(" ".join(item[1])))
-    modifiers = {modifier.casefold() for modifier in vocabulary.sort_modifiers}
-    for intent, phrase in candidates:
-        span = _phrase_span(words, phrase, vocabulary.word_suffixes)
+    compiled = _compiled(vocabulary)
+    prepared = _Words(words, compiled.suffixes)
+    present = set(words)
+    for intent, phrase in compiled.sort_phrases:
+        # A phrase can only match where its last word (or the last word plus a suffix) and its other words
+        # are among the query's words: most phrases are ruled out without a scan.
+        if not phrase or phrase[-1] not in prepared.first_base or not present.issuperset(phrase[:-1]):
+            continue
+        span = _phrase_span(words, phrase, compiled.suffixes)
         if span is None:
             continue
         start, end, _ = span
-        while start > 0 and words[start - 1] in modifiers:
+        while start > 0 and words[start - 1] in compiled.modifiers:
             start -= 1
         return intent, words[:start] + words[end:], " ".join(phrase)
     return None, words, None
 
 
-def _cue_hits(words: Sequence[str], cues: Iterable[str], suffixes: Sequence[str]) -> list[tuple[int, str]]:
+class _Words:
+    """A query's words prepared for cue lookups: each word's bases (the word, and the word without each
+    suffix it ends with) and its stem (without the first such suffix in vocabulary order)."""
+
+    __slots__ = ("first_base", "stems", "words")
+
+    def __init__(self, words: Sequence[str], suffixes: Sequence[str]) -> None:
+        self.words = words
+        self.first_base: dict[str, int] = {}
+        self.stems: list[str] = []
+        for index, word in enumerate(words):
+            self.first_base.setdefault(word, index)
+            stem = None
+            for suffix in suffixes:
+                if word.endswith(suffix):
+                    self.first_base.setdefault(word[: len(word) - len(suffix)], index)
+                    if stem is None and suffix:
+                        stem = word[: -len(suffix)]
+            self.stems.append(word if stem is None else stem)
+
+
+def _cue_hits(
+    prepared: _Words, cues: Sequence[tuple[str, tuple[str, ...], bool]], suffixes: Sequence[str]
+) -> list[tuple[int, str]]:
     """(index of the word, cue) for each cue found as whole words, or, for a Hangul cue of two or more
     syllables, as the head (end) of a compound word: "주방세제" is a "세제"."""
     hits = []
-    for cue in cues:
-        folded = cue.casefold()
-        span = _phrase_span(words, folded.split(), suffixes)
-        if span is not None:
-            hits.append((span[1] - 1, cue))
+    words = prepared.words
+    for cue, phrase, compound in cues:
+        if len(phrase) == 1:
+            # A one-word phrase matches the first word equal to it or to it plus a suffix.
+            index = prepared.first_base.get(phrase[0])
+            if index is not None:
+                hits.append((index, cue))
+                continue
+        elif phrase:
+            span = _phrase_span(words, phrase, suffixes)
+            if span is not None:
+                hits.append((span[1] - 1, cue))
+                continue
+        if not compound:
             continue
-        if " " in folded or len(folded) < 2 or not all(is_syllable(char) for char in folded):
-            continue
+        folded = phrase[0]
         for index, word in enumerate(words):
-            stem = next((word[: -len(s)] for s in suffixes if s and word.endswith(s)), word)
-            if len(word) > len(folded) and (word.endswith(folded) or stem.endswith(folded)):
+            if len(word) > len(folded) and (word.endswith(folded) or prepared.stems[index].endswith(folded)):
                 hits.append((index, cue))
                 break
     return hits
@@ -204,8 +299,10 @@ def _cue_hits(words: Sequence[str], cues: Iterable[str], suffixes: Sequence[str]
 def _food_cue(words: Sequence[str], vocabulary: QueryVocabulary) -> tuple[bool | None, str | None]:
     """Food intent from cue words. Korean (and most English shopping queries) put the head noun last, so
     the last cue decides: "야쿠르트 아줌마 인형" is a doll, "마시는 야쿠르트" a drink."""
-    food = _cue_hits(words, vocabulary.food_cues, vocabulary.word_suffixes)
-    goods = _cue_hits(words, vocabulary.non_food_cues, vocabulary.word_suffixes)
+    compiled = _compiled(vocabulary)
+    prepared = _Words(words, compiled.suffixes)
+    food = _cue_hits(prepared, compiled.food_cues, compiled.suffixes)
+    goods = _cue_hits(prepared, compiled.non_food_cues, compiled.suffixes)
     if not food and not goods:
         return None, None
     last_food = max(food, default=(-1, ""))
@@ -252,19 +349,29 @@ def _cosine_counts(left: Counter[str], right: Counter[str]) -> float:
 
 
 def _unit(vector: Sequence[float]) -> list[float]:
-    norm = math.sqrt(sum(map(operator.mul, vector, vector)))
+    norm = math.sqrt(sum(value * value for value in vector))
     return [value / norm for value in vector] if norm else [0.0] * len(vector)
 
 
 def _dot(left: Sequence[float], right: Sequence[float]) -> float:
     if len(left) != len(right):
         raise ValueError(f"vectors of {len(left)} and {len(right)} dimensions cannot be compared")
-    return sum(map(operator.mul, left, right))
+    return sum(x * y for x, y in zip(left, right, strict=True))
+
+
+def _unit_rows(vectors: Sequence[Sequence[float]]) -> npt.NDArray[np.float64]:
+    """Rows scaled to unit length (a zero row stays zero), in float64 like the Python sums they replace."""
+    rows = np.asarray(vectors, dtype=np.float64)
+    if rows.ndim != 2:
+        raise ValueError("the embedding function must return one flat vector per text")
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))[:, None]
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
 
 class FewShotIndex:
     """Examples prepared once for nearest-neighbour lookups: embeddings (when `embed` is given) are computed
-    here, so build one per process rather than per query."""
+    here, so build one per process rather than per query. `nearest` embeds the query only when it is called:
+    `classify` calls it only for what its rules leave open."""
 
     def __init__(
         self,
@@ -278,25 +385,41 @@ class FewShotIndex:
         self.min_similarity = default_floor if min_similarity is None else min_similarity
         self._embed = embed
         self._grams = [_char_ngrams(example.text) for example in self.examples]
-        # Unit vectors, so a similarity is one dot product (the nearest lookup runs on every search).
-        self._vectors: list[list[float]] | None = None
+        # Unit vectors, so a similarity is one dot product: one numpy matrix (a matrix-vector product per
+        # lookup) when numpy is installed, else lists.
+        self._vectors: npt.NDArray[np.float64] | list[list[float]] | None = None
         if embed is not None and self.examples:
             vectors = list(embed([example.text for example in self.examples]))
             if len(vectors) != len(self.examples):
                 raise ValueError("the embedding function returned a different number of vectors than texts")
-            self._vectors = [_unit(vector) for vector in vectors]
+            self._vectors = _unit_rows(vectors) if np is not None else [_unit(vector) for vector in vectors]
 
     @property
     def method(self) -> str:
         return "embedding cosine" if self._vectors is not None else "character n-gram cosine"
 
+    @property
+    def embeds(self) -> bool:
+        """True when a lookup embeds the query (an embedding index with examples)."""
+        return self._vectors is not None and self._embed is not None
+
     def nearest(self, text: str, k: int = _NEAREST_K) -> list[NearestExample]:
         """The `k` most similar examples, most similar first (ties by example text)."""
         if not self.examples:
             return []
+        similarities: list[float]
         if self._vectors is not None and self._embed is not None:
-            query_vector = _unit(self._embed([text])[0])
-            similarities = [_dot(query_vector, vector) for vector in self._vectors]
+            vector = self._embed([text])[0]
+            if isinstance(self._vectors, list):
+                unit = _unit(vector)
+                similarities = [_dot(unit, example) for example in self._vectors]
+            else:
+                query = _unit_rows([vector])[0]
+                if query.shape[0] != self._vectors.shape[1]:
+                    raise ValueError(
+                        f"vectors of {query.shape[0]} and {self._vectors.shape[1]} dimensions cannot be compared"
+                    )
+                similarities = (self._vectors @ query).tolist()
         else:
             grams = _char_ngrams(text)
             similarities = [_cosine_counts(grams, example_grams) for example_grams in self._grams]
@@ -333,8 +456,10 @@ def classify(
     vocabulary: QueryVocabulary | None = None,
 ) -> QueryClassification:
     """Classify a (validated) query: rules first (sort phrases, food cues, descriptive phrasing), then the
-    nearest few-shot examples vote on whatever the rules left open. Passing a `FewShotIndex` avoids
-    re-embedding the examples on every call; `embed` is only used when `examples` is a plain sequence."""
+    nearest few-shot examples vote on whatever the rules left open. The examples are looked up (for an
+    embedding index: the query embedded) only when the rules leave the kind or the food intent open;
+    `decided_by` says which. Passing a `FewShotIndex` avoids re-embedding the examples on every call; `embed`
+    is only used when `examples` is a plain sequence."""
     vocabulary = vocabulary or load_query_vocabulary()
     if examples is None:
         examples = vocabulary.examples
@@ -358,27 +483,35 @@ def classify(
     if cue is not None:
         reasons.append(f"{'food' if food_intent else 'non-food'} intent from '{cue}'")
 
-    nearest = index.nearest(cleaned)
     kind: QueryKind = "keyword"
     layout_text = is_chosung_query(cleaned) or (
         len(cleaned_words) == 1 and looks_like_mistyped_korean(cleaned) and not cleaned.isupper()
     )
+    signal = None if layout_text else _natural_language_signal(cleaned, cleaned_words)
+    # The few-shot examples (an embedding of the query, for an embedding index) are looked up only for what
+    # the rules leave open: the kind of a query of two or more words no rule marks, and the food intent of a
+    # query without a cue word. Layout text and a single word are keyword searches whatever they resemble.
+    kind_open = not layout_text and signal is None and len(cleaned_words) > 1
+    food_open = cue is None and not layout_text
+    nearest = index.nearest(cleaned) if kind_open or food_open else []
     if layout_text:
         # Similarity to examples means nothing for "ㅇㅋㄹㅌ" or "dkssud": classify the resolved variant.
         reasons.append("initial consonants or keyboard-layout text: keyword search")
-    elif (signal := _natural_language_signal(cleaned, cleaned_words)) is not None:
+    elif signal is not None:
         kind = "natural_language"
         reasons.append(f"natural language: {signal}")
-    else:
+    elif kind_open:
         voted_kind, share = _vote(nearest, lambda example: example.kind, index.min_similarity)
-        # A single word is a name or a category, never a description, whatever it resembles.
-        if voted_kind == "natural_language" and share >= _VOTE_SHARE and len(cleaned_words) > 1:
+        if voted_kind == "natural_language" and share >= _VOTE_SHARE:
             kind = "natural_language"
             reasons.append(f"natural language by {share:.0%} of similar examples ({index.method})")
         else:
             reasons.append("keyword search: no descriptive phrasing")
+    else:
+        # A single word is a name or a category, never a description, whatever it resembles.
+        reasons.append("keyword search: no descriptive phrasing")
 
-    if cue is None and not layout_text:
+    if food_open:
         voted_food, share = _vote(nearest, lambda example: example.food_intent, index.min_similarity)
         if voted_food is not None and share >= _VOTE_SHARE:
             food_intent = voted_food
@@ -393,6 +526,7 @@ def classify(
         cleaned_query=cleaned,
         reasons=reasons,
         nearest_examples=nearest,
+        decided_by="examples" if kind_open or food_open else "rules",
     )
 
 

@@ -266,6 +266,10 @@ class CommentTokenClaims(BaseModel):
     expires_at: int
 
 
+# The token payload's JSON encoder, built once (a token is made on every search).
+_TOKEN_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _key(secret: bytes | str) -> bytes:
     key = secret.encode() if isinstance(secret, str) else secret
     if len(key) < MIN_SECRET_BYTES:
@@ -288,7 +292,7 @@ def _unb64(text: str) -> bytes:
 
 
 def _signature(payload: str, key: bytes) -> str:
-    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
+    return _b64(hmac.digest(key, payload.encode("ascii"), hashlib.sha256))
 
 
 def make_comment_token(
@@ -308,7 +312,7 @@ def make_comment_token(
         expires_at=issued + ttl_seconds,
     )  # fmt: skip
     body = {"v": TOKEN_VERSION, **claims.model_dump()}
-    payload = _b64(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    payload = _b64(_TOKEN_JSON.encode(body).encode("utf-8"))
     return f"{payload}.{_signature(payload, _key(secret))}"
 
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, field_validator, model_validator
 
 from cataloop.domain.search.hangul import (
     hangul_to_qwerty,
@@ -193,7 +193,9 @@ class SearchHit(BaseModel):
 
     id: str
     score: float
-    source: dict[str, Any] = Field(default_factory=dict)
+    # Not re-validated (no copy): every index adapter passes a dict of its own (a copy of the stored source
+    # or the parsed response), and the search reads a hundred of them per query.
+    source: SkipValidation[dict[str, Any]] = Field(default_factory=dict)
 
 
 class SearchPage(BaseModel):

@@ -3,6 +3,7 @@ key, and the names of the query kinds and sort orders the rest of search shares.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -27,8 +28,7 @@ SortOrder = Literal["relevance", "price_asc", "price_desc", "rating", "popularit
 
 # Whitespace controls are ordinary spacing in a pasted query; every other control character is refused.
 _SPACING_CONTROLS = frozenset("\t\n\r\x0b\x0c")
-_COMPATIBILITY_JAMO_FIRST = "\u3131"
-_COMPATIBILITY_JAMO_LAST = "\u318e"
+_COMPATIBILITY_JAMO = re.compile("([\u3131-\u318e])")
 
 
 def normalise_query(text: str) -> str:
@@ -36,18 +36,22 @@ def normalise_query(text: str) -> str:
     space, ends stripped. Case is kept: brand spellings ("rTG") are shown back to the shopper. Hangul
     compatibility jamo ("ㅇㅋㄹㅌ") are kept as typed: NFKC would turn them into conjoining jamo, which no
     chosung field or keyboard matches."""
-    pieces: list[str] = []
-    run: list[str] = []
-    for char in text:
-        if _COMPATIBILITY_JAMO_FIRST <= char <= _COMPATIBILITY_JAMO_LAST:
-            pieces.append(unicodedata.normalize("NFKC", "".join(run)))
-            pieces.append(char)
-            run.clear()
-        else:
-            run.append(char)
-    pieces.append(unicodedata.normalize("NFKC", "".join(run)))
-    joined = "".join(char for char in "".join(pieces) if unicodedata.category(char) != "Cf")
-    return " ".join(joined.split())
+    if text.isascii():
+        # ASCII is NFKC-stable and holds no format character or compatibility jamo.
+        return " ".join(text.split())
+    if _COMPATIBILITY_JAMO.search(text) is None:
+        joined = unicodedata.normalize("NFKC", text)
+    else:
+        # Runs between jamo are normalised; the jamo themselves (odd items of the split) are kept.
+        parts = _COMPATIBILITY_JAMO.split(text)
+        joined = "".join(
+            part if index % 2 else unicodedata.normalize("NFKC", part) for index, part in enumerate(parts)
+        )
+    words = joined.split()
+    if not "".join(words).isprintable():
+        # Format characters are not printable: only a query holding some is filtered character by character.
+        words = "".join(char for char in joined if unicodedata.category(char) != "Cf").split()
+    return " ".join(words)
 
 
 def query_key(text: str) -> str:
@@ -85,10 +89,12 @@ class SearchRequest(BaseModel):
     def _clean_query(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
-        bad = sorted(
-            {f"U+{ord(char):04X}" for char in value if unicodedata.category(char) == "Cc"}
-            - {f"U+{ord(char):04X}" for char in _SPACING_CONTROLS}
-        )
+        bad: list[str] = []
+        if not value.isprintable():  # control characters are not printable: most queries stop here
+            bad = sorted(
+                {f"U+{ord(char):04X}" for char in value if unicodedata.category(char) == "Cc"}
+                - {f"U+{ord(char):04X}" for char in _SPACING_CONTROLS}
+            )
         if bad:
             raise _invalid_query(f"remove the control characters {', '.join(bad)} from the query")
         text = normalise_query(value)
