@@ -401,12 +401,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(
         f"{response.total} results for {printable(repr(response.query))} (page {response.page}, mode {plan.mode}, sort {plan.sort})"
     )
-    if plan.exact_match:
-        print("  exact product-name match: keyword results")
+    if plan.exact_match and plan.deferred:
+        print(
+            f"  exact product-name match: that product; the keyword results for the name: --page {args.page + 1}"
+        )
+    elif plan.exact_match:
+        print("  exact product-name match first, then the keyword results for the name")
     if plan.classification is not None:
         c = plan.classification
+        decided = "rules alone" if c.decided_by == "rules" else "few-shot examples"
         print(
-            f"  understood as {c.kind}; cleaned query {printable(repr(c.cleaned_query))}; food intent {c.food_intent}"
+            f"  understood as {c.kind} ({decided}); cleaned query {printable(repr(c.cleaned_query))}; "
+            f"food intent {c.food_intent}"
         )
         for reason in c.reasons:
             print(f"    - {printable(reason)}")
@@ -588,7 +594,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ReaderMayLeave:
+    """stdout for a command piped into a reader that may stop early (`cataloop search X | head`): once the
+    pipe is closed, the rest of the output is dropped instead of raising, so the command still finishes and
+    saves what it wrote."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream, self._closed = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._closed:
+            try:
+                return int(self._stream.write(text))
+            except BrokenPipeError:
+                self._closed = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._closed:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if not isinstance(sys.stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(sys.stdout)  # type: ignore[assignment]
     words, overrides = split_parameter_overrides(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(words)
     PARAMETER_OVERRIDES.clear()

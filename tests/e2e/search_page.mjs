@@ -69,6 +69,22 @@ try {
   await page.click("#search-button");
   await page.waitForSelector("#error:not([hidden])");
   report.refused = { error: await page.textContent("#error"), results: await page.$$eval("#results > li", (i) => i.length) };
+  // 5. A product's exact name: page 1 is that product; the keyword results for the name are on page 2.
+  await page.fill("#q", "야쿠르트 오리지널 65ml x 5개");
+  await page.click("#search-button");
+  await page.waitForFunction(() => document.querySelector("#status").textContent.includes("정확히 일치"));
+  report.exact = {
+    status: await page.textContent("#status"),
+    result_ids: await page.$$eval("#results > li", (items) => items.map((item) => item.dataset.productId)),
+    pager_hidden: await page.$eval("#pager", (pager) => pager.hidden),
+    next_disabled: await page.$eval("#next-page", (button) => button.disabled),
+  };
+  await page.click("#next-page");
+  await page.waitForFunction(() => document.querySelector("#pager").dataset.page === "2" && document.querySelector('#status[data-state="done"]'));
+  report.exact.page_two = {
+    status: await page.textContent("#status"),
+    result_ids: await page.$$eval("#results > li", (items) => items.map((item) => item.dataset.productId)),
+  };
 } finally {
   await browser.close();
 }

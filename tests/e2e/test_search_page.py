@@ -86,3 +86,13 @@ def test_a_refused_query_shows_the_api_message(report) -> None:
     assert report["refused"]["results"] == 0
     # The browser reports the refused request itself; nothing else may fail (no missing file, no JS error).
     assert all("status of 400" in error for error in report["console_errors"]), report["console_errors"]
+
+
+def test_an_exact_name_shows_that_product_then_the_keyword_results_on_the_next_page(report) -> None:
+    exact = report["exact"]
+    assert exact["result_ids"] == ["km-0001"]
+    assert "정확히 일치" in exact["status"] and "다음 페이지" in exact["status"]
+    assert exact["pager_hidden"] is False and exact["next_disabled"] is False
+    page_two = exact["page_two"]
+    assert page_two["result_ids"] and "km-0001" not in page_two["result_ids"]
+    assert "(2–" in page_two["status"]  # positions continue after the named product

@@ -65,3 +65,32 @@ def test_a_missing_file_or_a_refused_input_is_an_error_line_not_a_traceback(monk
     monkeypatch.setattr(cli, "cmd_reset", refused)
     with pytest.raises(SystemExit, match=r"^error: the snapshot has no learnings list$"):
         cli.main(["reset"])
+
+
+def test_output_to_a_reader_that_left_is_dropped_without_an_error() -> None:
+    """`cataloop search X | head`: after the pipe closes the command goes on (and saves) quietly."""
+    from cataloop_local.cli.main import _ReaderMayLeave
+
+    class Pipe:
+        def __init__(self) -> None:
+            self.written: list[str] = []
+            self.closed = False
+
+        def write(self, text: str) -> int:
+            if self.closed:
+                raise BrokenPipeError(32, "Broken pipe")
+            self.written.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            if self.closed:
+                raise BrokenPipeError(32, "Broken pipe")
+
+    pipe = Pipe()
+    out = _ReaderMayLeave(pipe)
+    assert out.write("first\n") == 6
+    pipe.closed = True
+    assert out.write("second\n") == 7
+    out.flush()
+    assert out.write("third\n") == 6
+    assert pipe.written == ["first\n"]

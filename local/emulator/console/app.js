@@ -75,7 +75,10 @@ function planEntry(term, values) {
 
 function renderPlan(plan) {
   planList.replaceChildren();
-  planEntry("빠른 경로", plan.exact_match ? "상품명 정확히 일치: 키워드 결과" : "아니오");
+  planEntry(
+    "빠른 경로",
+    plan.exact_match ? (plan.deferred ? "상품명 정확히 일치: 그 상품만 (키워드 결과는 다음 페이지)" : "상품명 정확히 일치: 키워드 결과") : "아니오",
+  );
   planEntry("검색 방식", plan.mode === "hybrid" ? "hybrid (lexical + k-NN)" : "keyword");
   planEntry("정렬", SORT_LABELS[plan.sort] ? `${SORT_LABELS[plan.sort]} (${plan.sort})` : plan.sort);
   if (plan.guardrail && plan.guardrail.action !== "none") {
@@ -88,6 +91,7 @@ function renderPlan(plan) {
       `정제된 검색어: ${c.cleaned_query}`,
       `정렬 의도: ${c.sort_intent ?? "없음"}`,
       `식품 의도: ${c.food_intent === null ? "모름" : c.food_intent}`,
+      `판단: ${c.decided_by === "rules" ? "규칙만 (검색어 임베딩 없음)" : "few-shot 예시 투표"}`,
       ...c.reasons,
     ]);
   }
@@ -124,12 +128,15 @@ async function loadComment(token, generation) {
 }
 
 function renderPager(response) {
+  // Page 1 of an exact product name holds that product alone (plan.deferred): the keyword results for the
+  // name start on page 2, so there is always a next page and the number of pages is not known yet.
+  const deferred = Boolean(response.plan.deferred);
   const pages = Math.max(1, Math.min(MAX_PAGE, Math.ceil(response.total / response.size)));
-  pager.hidden = response.total <= response.size && response.page === 1;
-  pageInfo.textContent = `${response.page} / ${pages} 페이지`;
+  pager.hidden = !deferred && response.total <= response.size && response.page === 1;
+  pageInfo.textContent = deferred ? `${response.page} 페이지 · 다음 페이지에 더 많은 결과` : `${response.page} / ${pages} 페이지`;
   pager.dataset.page = String(response.page);
   prevButton.disabled = response.page <= 1;
-  nextButton.disabled = response.page >= pages;
+  nextButton.disabled = !deferred && response.page >= pages;
 }
 
 async function runSearch(query, sort, page = 1) {
@@ -156,9 +163,12 @@ async function runSearch(query, sort, page = 1) {
       emptyBox.hidden = false;
     } else if (response.results.length === 0) {
       statusLine.textContent = `'${response.query}' 결과 ${response.total}개 중 ${response.page} 페이지에는 결과가 없습니다.`;
+    } else if (response.plan.deferred) {
+      statusLine.textContent = `'${response.query}': 상품명이 정확히 일치하는 상품 ${response.total}개 (같은 이름의 다른 결과는 다음 페이지)`;
     } else {
-      const first = (response.page - 1) * response.size + 1;
-      const last = first + response.results.length - 1;
+      // Positions, not page arithmetic: after an exact-name page 1 of one product, page 2 starts at 2.
+      const first = response.results[0].position;
+      const last = response.results[response.results.length - 1].position;
       statusLine.textContent = `'${response.query}' 결과 ${response.total}개 (${first}–${last})`;
     }
     statusLine.dataset.state = "done";
