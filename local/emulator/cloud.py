@@ -138,6 +138,7 @@ class LocalCloud:
         moto_patches.count_table_writes()
         moto_patches.fast_item_responses()
         moto_patches.fast_item_sizes()
+        moto_patches.fast_stream_records()
         lambdas.route_moto_invocations(self.functions)
         eventbus.route_rule_targets(self.router)
         creator = ResourceCreator(
