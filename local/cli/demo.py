@@ -33,7 +33,7 @@ DEFAULT_PRODUCTS = 200
 DEFAULT_KOREAN = 120
 EXAMPLE_SEARCHES = [
     (
-        "exact product name (spaced differently; the 10-pack first, not its siblings)",
+        "exact product name (spaced differently: that product alone; its siblings from page 2)",
         {"q": "야쿠르트 라이트 65mlx10개"},
     ),
     ("keyword", {"q": "유산균"}),

@@ -87,7 +87,7 @@ def test_offline_english_comment_merges_cheapest_and_best_rated() -> None:
 
 def test_offline_comment_without_prices_or_ratings_still_names_a_result() -> None:
     comment = offline_comment(CommentRequest.from_documents("키링", [{"id": "k", "name": "키링"}]))
-    assert comment.text == "상위 1개 결과를 비교했습니다."
+    assert comment.text == "결과는 1개입니다: 키링."
     assert comment.grounded_on == ["k"]
 
 
@@ -188,3 +188,15 @@ def test_flipping_any_character_breaks_the_token(position: int) -> None:
     flipped = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1 :]
     with pytest.raises(InvalidInput):
         read_comment_token(flipped, SECRET, NOW)
+
+
+def test_offline_comment_on_one_product_describes_it_instead_of_comparing() -> None:
+    korean = offline_comment(CommentRequest.from_documents("야쿠르트 오리지널 65ml x 5개", DOCS[:1]))
+    assert (
+        korean.text
+        == "결과는 1개입니다: 야쿠르트 오리지널 65ml x 5개(1,100원, 평점 4.7, 리뷰 289개, 구매 2,566건)."
+    )
+    assert korean.grounded_on == ["drink5"]
+    bare = [{"id": "g", "name": "Greek Yogurt 450g", "price": None, "review_count": 0}]
+    english = offline_comment(CommentRequest.from_documents("greek yogurt 450g", bare))
+    assert english.text == "One result: Greek Yogurt 450g."

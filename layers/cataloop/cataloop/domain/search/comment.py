@@ -168,6 +168,8 @@ def offline_comment(request: CommentRequest) -> SearchComment:
     brands = list(dict.fromkeys(result.brand for result in results if result.brand))
     cited: list[str] = []
     sentences: list[str] = []
+    if len(results) == 1:  # one product (e.g. an exact name's page): described, not compared with itself
+        return _single_product_comment(results[0], language)
 
     if language == "ko":
         sentences.append(f"상위 {len(results)}개 결과를 비교했습니다.")
@@ -220,6 +222,26 @@ def offline_comment(request: CommentRequest) -> SearchComment:
         grounded_on=list(dict.fromkeys(cited)) or [results[0].id],
         source="offline-template",
     )
+
+
+def _single_product_comment(result: CommentResult, language: CommentLanguage) -> SearchComment:
+    facts = []
+    if result.price is not None:
+        facts.append(_price_text(result, language))
+    if result.rating is not None and result.review_count > 0:
+        facts.append(_rating_text(result, language))
+    if result.purchase_count > 0:
+        facts.append(
+            f"구매 {result.purchase_count:,}건"
+            if language == "ko"
+            else f"{result.purchase_count:,} purchases"
+        )
+    details = f"({', '.join(facts)})" if facts else ""
+    if language == "ko":
+        text = f"결과는 1개입니다: {result.name}{details}."
+    else:
+        text = f"One result: {result.name}{' ' + details if details else ''}."
+    return SearchComment(text=text, language=language, grounded_on=[result.id], source="offline-template")
 
 
 # --- model prompt -------------------------------------------------------------------------------------
