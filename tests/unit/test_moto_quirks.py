@@ -300,3 +300,22 @@ def test_fast_stream_records_write_the_body_motos_serializer_writes(monkeypatch:
             DynamoDBStreamsHandler.get_records = patched  # type: ignore[method-assign]
     assert [record["eventName"] for record in fast] == ["INSERT", "MODIFY", "REMOVE"]
     assert json.dumps(fast, default=str, sort_keys=True) == json.dumps(slow, default=str, sort_keys=True)
+
+
+def test_step_functions_tasks_reuse_clients_and_compiled_paths() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.run_executions_synchronously()
+    first = lambda_eval_utils.boto_client_for("us-east-1", "lambda")
+    assert lambda_eval_utils.boto_client_for("us-east-1", "lambda", state_credentials=object()) is first
+    assert lambda_eval_utils.boto_client_for("us-east-1", "sqs") is not first
+    data = {"a": {"b": [1, 2]}, "c": "x"}
+    assert json_path.extract_json("$.a.b", data) == [1, 2]
+    hits = json_path.parse.cache_info().hits
+    assert json_path.extract_json("$.a.b", {"a": {"b": [3]}}) == [3]
+    assert json_path.parse.cache_info().hits == hits + 1
+    with pytest.raises(json_path.NoSuchJsonPathError):
+        json_path.extract_json("$.missing", data)
