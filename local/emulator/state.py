@@ -167,7 +167,7 @@ class LocalState:
                 continue
             items = moto_patches.dump_items(name)
             temporary = target.with_suffix(".json.tmp")
-            temporary.write_text(json.dumps(_encode(items), ensure_ascii=False), encoding="utf-8")
+            temporary.write_text(json.dumps(items, ensure_ascii=False, default=_encode), encoding="utf-8")
             os.replace(temporary, target)
             if version is not None:
                 self._saved_versions[logical] = version
@@ -324,13 +324,10 @@ def _has_binary(value: Any) -> bool:
 
 
 def _encode(value: Any) -> Any:
+    """`json.dumps`'s fallback for what JSON cannot hold: bytes (binary attribute values)."""
     if isinstance(value, bytes):
         return {BINARY_KEY: base64.b64encode(value).decode()}
-    if isinstance(value, dict):
-        return {key: _encode(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    return value
+    raise TypeError(f"{type(value).__name__} cannot be saved as JSON")
 
 
 def _decode(value: Any) -> Any:

@@ -319,3 +319,17 @@ def test_step_functions_tasks_reuse_clients_and_compiled_paths() -> None:
     assert json_path.parse.cache_info().hits == hits + 1
     with pytest.raises(json_path.NoSuchJsonPathError):
         json_path.extract_json("$.missing", data)
+
+
+def test_a_definition_is_parsed_once_for_its_creation_and_every_execution() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.run_executions_synchronously()
+    definition = '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}'
+    StepFunctionsParserBackend._validate_definition(definition=definition)
+    assert AmazonStateLanguageParser.parse(definition) is AmazonStateLanguageParser.parse(definition)
+    with pytest.raises(Exception, match="ASLParserException"):
+        StepFunctionsParserBackend._validate_definition(definition='{"StartAt": "Nowhere", "States": {}}')

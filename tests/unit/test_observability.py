@@ -90,3 +90,25 @@ def test_every_handler_uses_the_shared_objects() -> None:
         source = app.read_text(encoding="utf-8")
         assert not re.search(r"\b(Logger|Tracer|Metrics)\(", source), f"{app} creates its own"
         assert "from cataloop.observability import" in source, app
+
+
+def test_with_tracing_off_no_xray_recorder_is_built_and_decorators_still_run() -> None:
+    code = """
+import json, sys
+from cataloop.observability import tracer
+@tracer.capture_method
+def work(x):
+    tracer.put_annotation("k", "v")
+    return x + 1
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return work(event["x"])
+class Context:
+    function_name = "f"
+print(json.dumps({"result": handler({"x": 1}, Context()), "recorder": "aws_xray_sdk.core" in sys.modules,
+                  "provider": type(tracer.provider).__name__}))
+"""
+    local = _probe_code(code, POWERTOOLS_TRACE_DISABLED="true")
+    assert local == {"result": 2, "recorder": False, "provider": "_NoTracing"}
+    in_lambda = _probe_code(code, LAMBDA_TASK_ROOT="/var/task")
+    assert in_lambda["result"] == 2 and in_lambda["recorder"] is True
