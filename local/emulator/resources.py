@@ -98,10 +98,8 @@ class ResourceCreator:
     def create_all(self) -> None:
         """Create every resource of the template whose Condition holds, dead-letter queues before the queues
         that name them, buckets and secrets before the functions whose environment names them."""
-        self._client("iam").create_role(
-            RoleName="cataloop-local",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-        )
+        # The one role the functions' moto records name: made with them, at the first Lambda call.
+        moto_patches.defer_until_called("lambda", self._create_role)
         declared = {spec["Type"] for spec in self.resources.values()}
         unknown = declared - NOT_EMULATED - EMULATED
         if unknown:
@@ -132,6 +130,12 @@ class ResourceCreator:
             self._create_function(logical)
         for logical in by_kind.get("AWS::Serverless::StateMachine", []):
             self._create_state_machine(logical)
+
+    def _create_role(self) -> None:
+        self._client("iam").create_role(
+            RoleName="cataloop-local",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+        )
 
     def _client(self, service: str) -> Any:
         """One boto3 client per service for the whole creation (each new one loads its service model)."""
