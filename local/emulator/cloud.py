@@ -159,13 +159,20 @@ class LocalCloud:
         # Code that runs beside the functions (the CLI, tests, the eval) sees the stack's configuration:
         # the variables every function of the template shares, as a function would.
         self._environment_token = self._environment.overlay.set(self.shared_environment())
-        if self.state is not None and self.state.restore(self.table_names()):
-            # Restored items are history, not new changes: the mappings start after them.
-            self.streams.start_at_latest()
         if self.state is not None:
             self.state.mark_saved(self.table_versions())  # unwritten tables are not saved again
+            # The saved items go in at the first DynamoDB call (a command that reads no table, like `search`,
+            # never loads them). Until then no table is written, so none is saved over its file.
+            moto_patches.defer_until_called("dynamodb", self._restore_tables)
             self.state.restore_buckets(self.bucket_names())
         return self
+
+    def _restore_tables(self) -> None:
+        assert self.state is not None
+        if self.state.restore(self.table_names()):
+            # Restored items are history, not new changes: the mappings start after them.
+            self.streams.start_at_latest()
+        self.state.mark_saved(self.table_versions())
 
     def stop(self, save: bool = True) -> None:
         if self._mock is None:

@@ -18,7 +18,9 @@ cache is keyed by a hash of the model and the text, so a vector kept from an ear
 run would compute, and keeping it saves re-embedding the demo's text on every demo (issue 15 measured about
 35 s for a default demo). `clear(everything=True)` (`cataloop reset --all`) deletes it too.
 
-A save rewrites only the tables written since they were restored or last saved (`versions`, from
+The local cloud restores the tables at its first DynamoDB call (`LocalCloud._restore_tables`, deferred with
+`moto_patches.defer_until_called`): until then no table can have been written, so a save leaves every file
+as it is. A save rewrites only the tables written since they were restored or last saved (`versions`, from
 `moto_patches.table_version`): scanning every table through moto at every stop cost 16 s of a default demo
 (issue 15); a command that wrote nothing now saves in milliseconds.
 

@@ -117,6 +117,7 @@ def test_a_table_file_removed_by_hand_is_written_again(tmp_path: Path) -> None:
     with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
         boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=TABLE, Item={"id": {"S": "a"}})
     with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        boto3.client("dynamodb", region_name="us-east-1").describe_table(TableName=TABLE)  # loads the items
         (state_dir / "tables" / "Items.json").unlink()
         cloud.save()
     assert _items(state_dir) == ["a"]
@@ -172,3 +173,26 @@ def test_state_machines_are_created_at_the_first_step_functions_call(cloud: Loca
         cloud.state_machine_arns.values()
     )
     assert len(backend.state_machines) == 2
+
+
+def test_tables_are_restored_at_the_first_dynamodb_call_and_not_saved_before(tmp_path: Path) -> None:
+    """A command that reads no table (a search) never loads the saved items, and its stop leaves the files
+    as they were; the first DynamoDB call of any client loads them all first."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    state_dir = tmp_path / "state"
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
+        boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=TABLE, Item={"id": {"S": "a"}})
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
+        table = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE)
+        assert table.all_items() == []
+        saved = _saved_mtime(state_dir)
+        cloud.save()
+        assert _saved_mtime(state_dir) == saved and _items(state_dir) == ["a"]
+        got = boto3.client("dynamodb", region_name="us-east-1").get_item(
+            TableName=TABLE, Key={"id": {"S": "a"}}
+        )
+        assert got["Item"] == {"id": {"S": "a"}} and len(table.all_items()) == 1
+        cloud.save()
+        assert _saved_mtime(state_dir) == saved  # loaded, not written: the file stays
+    assert _items(state_dir) == ["a"]
