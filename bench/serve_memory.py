@@ -155,16 +155,17 @@ def queries() -> list[str]:
 # --- the floor: a bare process serving the index -----------------------------------------------------------
 
 
-def bare_server(state: Path, port: int) -> None:
-    """Serve GET /health and GET /search over the index in `state` with nothing but the search use case."""
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
+def bare_search_service(state: Path, step: Callable[[str], None] = lambda _: None) -> tuple[Any, Any]:
+    """The floor's search: the same embedded index class on the state's index, the same analyzer, synonyms,
+    e5 query embedder and `wiring.build_search_service` assembly as serve's ApiFunction, offline guardrail.
+    `step(name)` is called after the imports and after the index is opened (for --analyse)."""
     from cataloop import wiring
     from cataloop.adapters.e5_embeddings import E5Embedder
     from cataloop.adapters.embedded_search import EmbeddedSearchIndex
     from cataloop.adapters.offline_guardrail import OfflineGuardrail
     from cataloop.settings import Settings
 
+    step("imports (cataloop.wiring: boto3, pydantic; the adapters)")
     marker = _marker(state) or {}
     config = Settings(search_backend="embedded", data_dir=str(state), embedding_provider="e5")
     embedder = E5Embedder(cache_dir=state / "embeddings")
@@ -177,6 +178,7 @@ def bare_server(state: Path, port: int) -> None:
         synonyms=wiring.dictionaries(config).search_time_rules(),
     )
     index.ensure_index()
+    step("index opened (analyzer, alias)")
     service = wiring.build_search_service(
         index=index,
         embedder=embedder,
@@ -185,6 +187,14 @@ def bare_server(state: Path, port: int) -> None:
         typo_corrections=wiring.dictionaries(config).typo_corrections(),
         settings=wiring.search_settings(config),
     )
+    return index, service
+
+
+def bare_server(state: Path, port: int) -> None:
+    """Serve GET /health and GET /search over the index in `state` with nothing but the search use case."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    index, service = bare_search_service(state)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -428,34 +438,7 @@ def analyse_bare_here(state: Path, texts: list[str]) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     step = _stepper(steps)
     step("interpreter")
-    from cataloop import wiring
-    from cataloop.adapters.e5_embeddings import E5Embedder
-    from cataloop.adapters.embedded_search import EmbeddedSearchIndex
-    from cataloop.adapters.offline_guardrail import OfflineGuardrail
-    from cataloop.settings import Settings
-
-    step("imports (cataloop.wiring: boto3, pydantic; the adapters)")
-    marker = _marker(state) or {}
-    config = Settings(search_backend="embedded", data_dir=str(state), embedding_provider="e5")
-    embedder = E5Embedder(cache_dir=state / "embeddings")
-    index = EmbeddedSearchIndex(
-        state / "search",
-        wiring.korean_analyzer(config),
-        embedder,
-        embedder.dimension,
-        alias=marker.get("alias", "products"),
-        synonyms=wiring.dictionaries(config).search_time_rules(),
-    )
-    index.ensure_index()
-    step("index opened (analyzer, alias)")
-    service = wiring.build_search_service(
-        index=index,
-        embedder=embedder,
-        guardrail=OfflineGuardrail(),
-        token_secret=b"serve-memory-bench",
-        typo_corrections=wiring.dictionaries(config).typo_corrections(),
-        settings=wiring.search_settings(config),
-    )
+    index, service = bare_search_service(state, step)
     step("search service built")
     service.search({"q": texts[0], "size": PAGE_SIZE})
     step("first search")
