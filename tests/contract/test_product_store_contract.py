@@ -487,3 +487,22 @@ def test_a_transaction_cancelled_by_throttling_is_retryable() -> None:
     )
     assert retryable_store_error(throttled) is not None
     assert retryable_store_error(conflicted) is None
+
+
+def test_the_review_queue_holds_exactly_the_products_awaiting_review(product_store: Any) -> None:
+    """Only NEEDS_REVIEW products, by id, a page at a time; a version write that leaves review takes the
+    product out of it and one that enters puts it in."""
+    assert list(product_store.waiting_for_review()) == []
+    ids = [f"r{n}" for n in range(8)]
+    create(product_store, *ids)
+    for pid in ids[:5]:
+        product = product_store.get(pid)
+        product_store.put_version(product.model_copy(update={"status": ProductStatus.NEEDS_REVIEW}))
+    product_store.put_version(enriched(product_store.get("r6"), "Beans"))
+    pages = list(product_store.waiting_for_review())
+    assert all(0 < len(page) <= PAGE_SIZE for page in pages)
+    assert [product.product_id for page in pages for product in page] == ids[:5]
+    assert all(product.status == ProductStatus.NEEDS_REVIEW for page in pages for product in page)
+    product_store.put_version(enriched(product_store.get("r2"), "Tea"))
+    waiting = [product.product_id for page in product_store.waiting_for_review() for product in page]
+    assert waiting == ["r0", "r1", "r3", "r4"]

@@ -110,6 +110,9 @@ class ProductStore(Protocol):
       raising `CataloopError` when retries are exhausted).
     - `scan` yields every stored product, a page at a time (for a full reindex); an unreadable item raises
       `InvalidInput` naming its id. `approximate_count` is the item count the table reports (for progress).
+    - `waiting_for_review` yields the NEEDS_REVIEW products by product id, a page at a time, reading only
+      them (DynamoDB: a sparse index, so eventually consistent: a product that just entered or left review
+      may take a moment to appear or go).
     - `take_over_pending(listing, event_id, now, stale_before)` makes `event_id` the owner of a stranded
       product: one that is PENDING under another event and either released by the redrive (its owner's
       execution ended) or has no enrichment and was last written before `stale_before` (ISO time). It
@@ -120,7 +123,7 @@ class ProductStore(Protocol):
       take-over. Returns the count, None when `max_redrives` were already counted (nothing written), and
       raises `Conflict` when the product is not PENDING under `event_id`. A version write clears both.
     - Throttling and transient service errors raise `RetryableStoreError`.
-    - Reads are consistent: a write is visible to the next read.
+    - Reads are consistent (but `waiting_for_review`): a write is visible to the next read.
     """
 
     def get(self, product_id: str) -> StoredProduct | None: ...
@@ -140,6 +143,8 @@ class ProductStore(Protocol):
     def listings(self, product_ids: Sequence[str]) -> list[ProductListing]: ...
 
     def scan(self) -> Iterator[list[StoredProduct]]: ...
+
+    def waiting_for_review(self) -> Iterator[list[StoredProduct]]: ...
 
     def approximate_count(self) -> int: ...
 

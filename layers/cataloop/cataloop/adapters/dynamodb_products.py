@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from cataloop.adapters.dynamodb_codec import from_item, plain, to_item
 from cataloop.adapters.dynamodb_errors import RetryableErrors
 from cataloop.domain.catalog.listing import ProductListing
-from cataloop.domain.catalog.stored import StoredProduct
+from cataloop.domain.catalog.stored import ProductStatus, StoredProduct
 from cataloop.errors import CataloopError, Conflict, InvalidInput
 
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
@@ -25,6 +25,10 @@ BATCH_GET_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 0.05
 BACKOFF_CAP_SECONDS = 2.0
 SCAN_PAGE_SIZE = 500
+# Sparse GSI of the products awaiting review: only a NEEDS_REVIEW item carries REVIEW_QUEUE (every version
+# write sets or drops it with the status), so listing the queue reads the queue, not the catalog.
+REVIEW_INDEX = "NeedsReview"
+REVIEW_QUEUE = "review_queue"
 
 
 def _first_error(error: ValidationError) -> str:
@@ -100,7 +104,7 @@ class DynamoProductStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(product.model_dump(mode="json")),
+                Item=_item(product),
                 ConditionExpression="attribute_not_exists(product_id)",
             )
             return product, True
@@ -118,7 +122,7 @@ class DynamoProductStore:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(new.model_dump(mode="json")),
+                Item=_item(new),
                 ConditionExpression="#v = :expected",
                 ExpressionAttributeNames={"#v": "version"},
                 ExpressionAttributeValues={":expected": {"N": str(product.version)}},
@@ -271,6 +275,27 @@ class DynamoProductStore:
             if not start:
                 return
 
+    def waiting_for_review(self) -> Iterator[list[StoredProduct]]:
+        """The NEEDS_REVIEW products by product id, one page per yield: a Query of the sparse NeedsReview
+        index (eventually consistent, as every GSI read)."""
+        start: dict[str, Any] | None = None
+        while True:
+            page = self._client.query(
+                TableName=self._table,
+                IndexName=REVIEW_INDEX,
+                KeyConditionExpression="#queue = :queue",
+                ExpressionAttributeNames={"#queue": REVIEW_QUEUE},
+                ExpressionAttributeValues={":queue": {"S": ProductStatus.NEEDS_REVIEW.value}},
+                Limit=self._page_size,
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            products = [product_from_image(from_item(item)) for item in page.get("Items", [])]
+            if products:
+                yield products
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                return
+
     def approximate_count(self) -> int:
         """DescribeTable's ItemCount: refreshed about every six hours in AWS, so for progress bars only."""
         return int(self._client.describe_table(TableName=self._table)["Table"].get("ItemCount", 0))
@@ -280,6 +305,14 @@ class DynamoProductStore:
 # drops them: an enriched product needs no redrive).
 RELEASED = "released"
 REDRIVES = "redrives"
+
+
+def _item(product: StoredProduct) -> dict[str, Any]:
+    """The Products item of `product`: its fields, and REVIEW_QUEUE when it awaits review."""
+    item = to_item(product.model_dump(mode="json"))
+    if product.status == ProductStatus.NEEDS_REVIEW:
+        item[REVIEW_QUEUE] = {"S": ProductStatus.NEEDS_REVIEW.value}
+    return item
 
 
 def owned_pending(product: StoredProduct, event_id: str) -> bool:

@@ -180,6 +180,14 @@ class InMemoryProductStore:
             found = [self._items[product_id] for product_id in unique if product_id in self._items]
             return [ProductListing.model_validate(_fresh(data["listing"])) for data in found]
 
+    def waiting_for_review(self) -> Iterator[list[StoredProduct]]:
+        """The NEEDS_REVIEW products, `page_size` per yield, by product id."""
+        with self._lock:
+            waiting = [_fresh(self._items[key]) for key in sorted(self._items)]
+        products = [product_from_image(data) for data in waiting if data.get("status") == "NEEDS_REVIEW"]
+        for start in range(0, len(products), self._page_size):
+            yield products[start : start + self._page_size]
+
     def scan(self) -> Iterator[list[StoredProduct]]:
         """Every stored product, `page_size` per yield, in product id order. Like a DynamoDB Scan, each
         page is read when it is asked for (from after the last id of the page before)."""

@@ -283,10 +283,11 @@ class ReviewItem(BaseModel):
 
 
 def waiting_for_review(products: ProductStore) -> list[ReviewItem]:
-    """Every NEEDS_REVIEW product (a full scan of the store), with its unresolved attributes first."""
+    """Every NEEDS_REVIEW product (the store reads only those), with its unresolved attributes first. The
+    store's review index may lag a write by a moment, so the status is checked again here."""
     items = [
         _review_item(product)
-        for page in products.scan()
+        for page in products.waiting_for_review()
         for product in page
         if product.status == ProductStatus.NEEDS_REVIEW
     ]
