@@ -83,6 +83,7 @@ try {
   await page.waitForFunction(() => document.querySelector("#pager").dataset.page === "2" && document.querySelector('#status[data-state="done"]'));
   report.exact.page_two = {
     status: await page.textContent("#status"),
+    first_number: await page.$eval("#results", (list) => list.start),
     result_ids: await page.$$eval("#results > li", (items) => items.map((item) => item.dataset.productId)),
   };
 } finally {

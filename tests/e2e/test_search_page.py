@@ -95,4 +95,4 @@ def test_an_exact_name_shows_that_product_then_the_keyword_results_on_the_next_p
     assert exact["pager_hidden"] is False and exact["next_disabled"] is False
     page_two = exact["page_two"]
     assert page_two["result_ids"] and "km-0001" not in page_two["result_ids"]
-    assert "(2–" in page_two["status"]  # positions continue after the named product
+    assert "(2–" in page_two["status"] and page_two["first_number"] == 2  # numbered after the named product

@@ -41,6 +41,9 @@ function won(price) {
 
 function renderResults(response) {
   resultsList.replaceChildren();
+  // The list is numbered by the results' positions: page 2 of 20 starts at 21 (and after an exact name's
+  // page 1, which holds one product, at 2).
+  resultsList.start = response.results.length ? response.results[0].position : 1;
   for (const result of response.results) {
     const item = element("li");
     item.dataset.productId = result.id;
