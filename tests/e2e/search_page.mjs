@@ -76,6 +76,8 @@ try {
   report.exact = {
     status: await page.textContent("#status"),
     result_ids: await page.$$eval("#results > li", (items) => items.map((item) => item.dataset.productId)),
+    reasons: await page.$$eval(".result-reasons li", (items) => items.map((item) => item.textContent)),
+    plan: await page.textContent("#plan"),
     pager_hidden: await page.$eval("#pager", (pager) => pager.hidden),
     next_disabled: await page.$eval("#next-page", (button) => button.disabled),
   };
@@ -84,6 +86,7 @@ try {
   report.exact.page_two = {
     status: await page.textContent("#status"),
     first_number: await page.$eval("#results", (list) => list.start),
+    reasons: await page.$$eval(".result-reasons li", (items) => items.map((item) => item.textContent)),
     result_ids: await page.$$eval("#results > li", (items) => items.map((item) => item.dataset.productId)),
   };
 } finally {

@@ -65,7 +65,12 @@ def test_results_and_plan_are_shown_then_the_comment_arrives_by_its_own_request(
     food = report["food"]
     assert food["result_ids"] and set(food["result_ids"]) <= set(PRODUCT_IDS)
     assert food["result_ids"][0] in {"km-0001", "km-0007"}
-    assert "keyword" in food["plan"] and "식품 의도: true" in food["plan"]
+    # A descriptive query ("마시는 ..."): hybrid, with the food intent and the ranking explained in Korean.
+    assert (
+        "hybrid" in food["plan"]
+        and "식품 의도: true" in food["plan"]
+        and "판매자 키워드 가점" in food["plan"]
+    )
     assert "상위" in food["comment"] and "오프라인 템플릿" in food["comment_source"]
     events = report["requests"]
     first_comment_request = events.index(["request", "/search/comment"])
@@ -93,6 +98,11 @@ def test_an_exact_name_shows_that_product_then_the_keyword_results_on_the_next_p
     assert exact["result_ids"] == ["km-0001"]
     assert "정확히 일치" in exact["status"] and "다음 페이지" in exact["status"]
     assert exact["pager_hidden"] is False and exact["next_disabled"] is False
+    # The ranking is explained in Korean on the Korean page.
+    assert exact["reasons"] == ["검색어가 이 상품의 이름"]
+    assert "상품명이 일치하는 상품 먼저: 1개" in exact["plan"]
     page_two = exact["page_two"]
     assert page_two["result_ids"] and "km-0001" not in page_two["result_ids"]
     assert "(2–" in page_two["status"] and page_two["first_number"] == 2  # numbered after the named product
+    assert any(reason.startswith("판매자 키워드가 검색어") for reason in page_two["reasons"])
+    assert not any("query terms" in reason for reason in page_two["reasons"])

@@ -39,6 +39,43 @@ function won(price) {
   return price === null || price === undefined ? "가격 정보 없음" : `${Math.round(price).toLocaleString("ko-KR")}원`;
 }
 
+// The API explains its ranking in English (domain/search/ranking.py); the Korean page says the same in Korean.
+// A reason no pattern knows is shown as the API wrote it.
+const SORTED_BY = {
+  "unit price (price per ml, g or piece), low to high": "단위 가격 낮은 순 (ml·g·개당)",
+  "total content, largest first": "총 용량 큰 순",
+  "price, low to high": "낮은 가격 순",
+  "price, high to low": "높은 가격 순",
+  "review-weighted rating": "리뷰 수를 반영한 평점 순",
+  "purchases, then reviews": "구매 수, 그다음 리뷰 수 순",
+  "listing date, newest first": "등록일 최신 순",
+};
+const REASONS_KO = [
+  [/^seller keywords match (\d+) of (\d+) query terms \(\+([\d.]+)\)$/, (m) => `판매자 키워드가 검색어 ${m[2]}개 중 ${m[1]}개와 일치 (+${m[3]})`],
+  [/^keyword-field boost on (\d+) results \(weight ([\d.]+)\)$/, (m) => `판매자 키워드 가점: ${m[1]}개 결과 (가중치 ${m[2]})`],
+  [/^non-food product for a food query \(x([\d.]+)\)$/, (m) => `식품 검색의 비식품 상품 (x${m[1]})`],
+  [/^food product for a non-food query \(x([\d.]+)\)$/, (m) => `비식품 검색의 식품 상품 (x${m[1]})`],
+  [/^(non-food|food) results demoted: (\d+)$/, (m) => `${m[1] === "food" ? "식품" : "비식품"} 결과 순위 내림: ${m[2]}개`],
+  [/^the query is this product's name$/, () => "검색어가 이 상품의 이름"],
+  [/^exact product name first: (\d+) result\(s\)$/, (m) => `상품명이 일치하는 상품 먼저: ${m[1]}개`],
+  [/^a set whose products are results too \(x([\d.]+)\)$/, (m) => `구성 상품도 결과에 있는 세트 (x${m[1]})`],
+  [/^sets after the products they contain: (\d+)$/, (m) => `세트는 구성 상품 뒤로: ${m[1]}개`],
+  [/^not sorted: outside the query's food or non-food intent$/, () => "정렬 제외: 검색의 식품/비식품 의도 밖"],
+  [/^below the relevance floor for sorting \((\d+%)\)$/, (m) => `정렬 제외: 관련도 기준(${m[1]}) 미만`],
+  [/^newest requested, but no result has a listing date: kept relevance order$/, () => "최신순 요청이지만 등록일이 있는 결과가 없어 관련도 순 유지"],
+  [/^sorted by (.+): (\d+) results within (\d+%) of the best relevance; (\d+) weaker results follow$/,
+    (m) => `${SORTED_BY[m[1]] || m[1]}: 최고 관련도의 ${m[3]} 이내 ${m[2]}개를 정렬, 그보다 약한 ${m[4]}개는 뒤에`],
+  [/^sorted by (.+)$/, (m) => `${SORTED_BY[m[1]] || m[1]}으로 정렬`],
+];
+
+function koreanReason(text) {
+  for (const [pattern, say] of REASONS_KO) {
+    const match = pattern.exec(text);
+    if (match) return say(match);
+  }
+  return text;
+}
+
 function renderResults(response) {
   resultsList.replaceChildren();
   // The list is numbered by the results' positions: page 2 of 20 starts at 21 (and after an exact name's
@@ -56,7 +93,7 @@ function renderResults(response) {
     item.append(element("div", meta.filter(Boolean).join(" · "), "result-meta"));
     if (result.reasons && result.reasons.length) {
       const reasons = element("ul", null, "result-reasons");
-      for (const reason of result.reasons) reasons.append(element("li", reason));
+      for (const reason of result.reasons) reasons.append(element("li", koreanReason(reason)));
       item.append(reasons);
     }
     resultsList.append(item);
@@ -109,7 +146,7 @@ function renderPlan(plan) {
   }
   if (plan.fallback) planEntry("대체 검색", `키워드 결과가 부족해 의미 검색(hybrid)으로 찾았습니다: ${plan.fallback}`);
   planEntry("검색 절", plan.clauses.map((c) => `${c.purpose}: ${c.text}`));
-  if (plan.ranking.length) planEntry("재정렬", plan.ranking);
+  if (plan.ranking.length) planEntry("재정렬", plan.ranking.map(koreanReason));
   planEntry("후보 수", plan.candidates);
 }
 
