@@ -164,7 +164,10 @@ class LocalCloud:
             # The saved items go in at the first DynamoDB call (a command that reads no table, like `search`,
             # never loads them). Until then no table is written, so none is saved over its file.
             moto_patches.defer_until_called("dynamodb", self._restore_tables)
-            self.state.restore_buckets(self.bucket_names())
+            # The buckets' saved objects, likewise, right after the buckets (created at the first S3 call).
+            moto_patches.defer_until_called(
+                "s3", lambda: self.state and self.state.restore_buckets(self.bucket_names())
+            )
         return self
 
     def _restore_tables(self) -> None:
@@ -214,7 +217,8 @@ class LocalCloud:
         if self.state is not None:
             # Versions read before the scans: a write during the save makes the next save write again.
             self.state.save(self.table_names(), self.table_versions())
-            self.state.save_buckets(self.bucket_names())
+            if not moto_patches.pending("s3"):  # else nothing touched S3: the saved objects are as they were
+                self.state.save_buckets(self.bucket_names())
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -22,8 +22,9 @@
   `dump_items` put items into moto's tables and read them out directly.
 - Importing moto's Step Functions interpreter pulls in moto's EC2 models (through its Batch task): about
   2 s and 90 MiB per process; `light_step_functions_import` imports it without them. Creating a state
-  machine parses its definition with ANTLR. `defer_until_called` creates a service's resources (and installs the patches
-  they need) on the first API call to that service, whoever makes it.
+  machine parses its definition with ANTLR. `defer_until_called` creates a service's resources (and installs
+  the patches they need) on the first API call to that service, whoever makes it; the execution status
+  events, put straight into moto's events backend, run the EventBridge creators first (`run_deferred`).
 - The same serializer wrote each DynamoDB Streams GetRecords answer (every image of every record):
   `fast_stream_records` encodes them with `json.dumps` too (3 of 4 serializer seconds of a small demo).
 - moto sizes a map attribute by re-wrapping each value, which copies its whole subtree, at every level:
@@ -180,6 +181,7 @@ def emit_execution_status_events() -> None:
             "error": execution.error,
             "cause": execution.cause,
         }
+        run_deferred("events")  # put straight into the backend: the rules must exist first
         events_backends[execution.account_id][execution.region_name].put_events(
             [
                 {
@@ -427,6 +429,7 @@ def fast_item_responses() -> None:
 # "lambda"), run by `create_deferred_resources`.
 _deferred: dict[str, list[Any]] = {}
 _deferred_lock = threading.RLock()
+_creating = threading.local()  # set while this thread runs creators: their own requests pass through
 
 
 def defer_until_called(endpoint_prefix: str, create: Any) -> None:
@@ -435,6 +438,29 @@ def defer_until_called(endpoint_prefix: str, create: Any) -> None:
     with _deferred_lock:
         _deferred.setdefault(endpoint_prefix, []).append(create)
     create_deferred_resources()
+
+
+def pending(endpoint_prefix: str) -> bool:
+    """Whether the service's deferred resources wait for their first call still."""
+    return endpoint_prefix in _deferred
+
+
+def run_deferred(endpoint_prefix: str) -> None:
+    """Create the service's deferred resources now (also what a request to the service does first). The
+    creators stay listed until they have run and the lock is held meanwhile: another thread calling the
+    service waits for its resources instead of finding none. The creators' own requests pass through."""
+    with _deferred_lock:
+        if getattr(_creating, "now", False):
+            return
+        _creating.now = True
+        try:
+            creators = _deferred.get(endpoint_prefix, [])
+            while creators:  # each one leaves the list once it has run
+                creators[0]()
+                creators.pop(0)
+            _deferred.pop(endpoint_prefix, None)
+        finally:
+            _creating.now = False
 
 
 def discard_deferred() -> None:
@@ -452,24 +478,14 @@ def create_deferred_resources() -> None:
 
     original = BotocoreStubber.process_request
 
-    creating = threading.local()
-
     def process_request(self: Any, request: Any) -> Any:
-        if _deferred and not getattr(creating, "now", False):
-            prefix = (urlsplit(request.url).hostname or "").split(".")[0]
+        if _deferred and not getattr(_creating, "now", False):
+            labels = (urlsplit(request.url).hostname or "").split(".")
+            # The service is the host's first label ("dynamodb.us-east-1...", "streams.dynamodb..."), except
+            # S3's virtual-hosted style, where the bucket comes first ("bucket.s3.amazonaws.com").
+            prefix = labels[0] if labels[0] in _deferred else ("s3" if "s3" in labels else None)
             if prefix in _deferred:
-                # The creators stay listed until they have run, and the lock is held meanwhile: another
-                # thread calling the service waits for its resources instead of finding none.
-                with _deferred_lock:
-                    creating.now = True
-                    try:
-                        creators = _deferred.get(prefix, [])
-                        while creators:  # each one leaves the list once it has run
-                            creators[0]()
-                            creators.pop(0)
-                        _deferred.pop(prefix, None)
-                    finally:
-                        creating.now = False
+                run_deferred(prefix)
         return original(self, request)
 
     BotocoreStubber.process_request = process_request  # type: ignore[method-assign]

@@ -1,8 +1,9 @@
 """Creating the template's resources on moto: every table (with streams), queue, bus, S3 bucket, secret,
 function and state machine `template.yaml` declares, with the functions' and state machines' `Events` wired as
-stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. State machines and the
-functions' moto records are created on the first call to Step Functions or Lambda (`moto_patches.
-defer_until_called`): a command that runs no execution does not pay for moto's interpreter. Nothing here names a
+stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Only the tables and
+secrets (whose ARNs moto makes up) are created at once; every other resource is created in moto at the first
+call to its service (`moto_patches.defer_until_called`): a command that runs no execution does not pay for
+moto's interpreter, and one that reads a table pays for no bucket, queue or bus. Nothing here names a
 resource of the project: adding a function, rule or route to the template needs no change here.
 
 A resource whose `Condition` is false under the local parameters is not created, as in CloudFormation. Every
@@ -121,7 +122,10 @@ class ResourceCreator:
         ):
             self._create_queue(logical)
         for logical in by_kind.get("AWS::Events::EventBus", []):
-            self._client("events").create_event_bus(Name=self.physical_name(logical))
+            bus = self.physical_name(logical)
+            moto_patches.defer_until_called(
+                "events", lambda bus=bus: self._client("events").create_event_bus(Name=bus)
+            )
         for logical in by_kind.get("AWS::S3::Bucket", []):
             self._create_bucket(logical)
         for logical in by_kind.get("AWS::SecretsManager::Secret", []):
@@ -179,9 +183,12 @@ class ResourceCreator:
         lifecycle rules are not applied: no clock runs locally)."""
         props = self._properties(logical_id)
         name = self.bucket_name(logical_id)
+        self.buckets[logical_id] = name
+        moto_patches.defer_until_called("s3", lambda: self._create_bucket_in_moto(name, props))
+
+    def _create_bucket_in_moto(self, name: str, props: dict[str, Any]) -> None:
         client = self._client("s3")
         client.create_bucket(Bucket=name)
-        self.buckets[logical_id] = name
         if "VersioningConfiguration" in props:
             client.put_bucket_versioning(
                 Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
@@ -266,7 +273,10 @@ class ResourceCreator:
                 "ContentBasedDeduplication",
             )
         }
-        self._client("sqs").create_queue(QueueName=self.physical_name(logical_id), Attributes=attributes)
+        name = self.physical_name(logical_id)
+        moto_patches.defer_until_called(
+            "sqs", lambda: self._client("sqs").create_queue(QueueName=name, Attributes=attributes)
+        )
 
     def _create_function(self, logical_id: str) -> None:
         props = merged_function_properties(self.template, self.resources[logical_id].get("Properties", {}))
@@ -373,11 +383,8 @@ class ResourceCreator:
             self._put_rule(f"{logical_id}{event_name}", event.get("Properties", {}), arn)
 
     def _put_rule(self, rule_name: str, props: dict[str, Any], target_arn: str) -> None:
-        client = self._client("events")
         bus = props.get("EventBusName", "default")
-        client.put_rule(
-            Name=rule_name, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"
-        )
+        pattern = json.dumps(props["Pattern"])
         target: dict[str, Any] = {"Id": "target", "Arn": target_arn, "RoleArn": ROLE_ARN}
         if "DeadLetterConfig" in props:
             target["DeadLetterConfig"] = {"Arn": props["DeadLetterConfig"]["Arn"]}
@@ -385,7 +392,13 @@ class ResourceCreator:
             target["RetryPolicy"] = props["RetryPolicy"]
         if "InputPath" in props:
             target["InputPath"] = props["InputPath"]
-        client.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
+
+        def create_in_moto() -> None:
+            client = self._client("events")
+            client.put_rule(Name=rule_name, EventBusName=bus, EventPattern=pattern, State="ENABLED")
+            client.put_targets(Rule=rule_name, EventBusName=bus, Targets=[target])
+
+        moto_patches.defer_until_called("events", create_in_moto)
 
 
 def _placeholder_zip() -> bytes:

@@ -12,7 +12,7 @@ import pytest
 from cataloop_local.emulator import lambdas
 from cataloop_local.emulator.cloud import LocalCloud
 from cataloop_local.emulator.state import KEPT_BY_DEFAULT, LocalState
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, TEMPLATE
 
 SMALL_TEMPLATE = FIXTURES / "stream_template.yaml"
 TABLE = "stream-test-items"
@@ -196,3 +196,33 @@ def test_tables_are_restored_at_the_first_dynamodb_call_and_not_saved_before(tmp
         cloud.save()
         assert _saved_mtime(state_dir) == saved  # loaded, not written: the file stays
     assert _items(state_dir) == ["a"]
+
+
+def test_queues_reach_moto_at_the_first_sqs_call(tmp_path: Path) -> None:
+    from moto.sqs.models import sqs_backends
+
+    with LocalCloud(SMALL_TEMPLATE, state_dir=tmp_path / "state") as cloud:
+        assert sqs_backends["123456789012"]["us-east-1"].queues == {}
+        urls = boto3.client("sqs", region_name="us-east-1").list_queues()["QueueUrls"]
+        assert [url.rsplit("/", 1)[1] for url in urls] == [cloud.physical_name("Failures")]
+
+
+def test_buckets_and_their_saved_objects_come_back_at_the_first_s3_call(tmp_path: Path) -> None:
+    """A command that never calls S3 creates no bucket and leaves the saved objects as they are; the first S3
+    call creates the buckets and puts their saved objects back."""
+    from moto.s3.models import s3_backends
+
+    state_dir = tmp_path / "state"
+    with LocalCloud(TEMPLATE, state_dir=state_dir) as cloud:
+        bucket = cloud.bucket_names()["SearchLogStore"]
+        boto3.client("s3", region_name="us-east-1").put_object(Bucket=bucket, Key="a/b.txt", Body=b"kept")
+    saved = state_dir / "s3" / "SearchLogStore" / "a" / "b.txt"
+    assert saved.read_bytes() == b"kept"
+    with LocalCloud(TEMPLATE, state_dir=state_dir) as cloud:
+        assert s3_backends["123456789012"]["aws"].buckets == {}
+        cloud.save()
+        assert saved.read_bytes() == b"kept"
+        body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key="a/b.txt")["Body"]
+        assert body.read() == b"kept"
+        assert bucket in s3_backends["123456789012"]["aws"].buckets
+    assert saved.read_bytes() == b"kept"
