@@ -260,33 +260,29 @@ class DynamoProductStore:
         """Every stored product, one page (up to `scan_page_size` items) per yield, following
         LastEvaluatedKey with consistent reads. An item that does not validate raises `InvalidInput`
         naming its product id."""
-        start: dict[str, Any] | None = None
-        while True:
-            page = self._client.scan(
-                TableName=self._table,
-                Limit=self._page_size,
-                ConsistentRead=True,
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            products = [product_from_image(from_item(item)) for item in page.get("Items", [])]
-            if products:
-                yield products
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                return
+        yield from self._pages(self._client.scan, ConsistentRead=True)
 
     def waiting_for_review(self) -> Iterator[list[StoredProduct]]:
         """The NEEDS_REVIEW products by product id, one page per yield: a Query of the sparse NeedsReview
         index (eventually consistent, as every GSI read)."""
+        yield from self._pages(
+            self._client.query,
+            IndexName=REVIEW_INDEX,
+            KeyConditionExpression="#queue = :queue",
+            ExpressionAttributeNames={"#queue": REVIEW_QUEUE},
+            ExpressionAttributeValues={":queue": {"S": ProductStatus.NEEDS_REVIEW.value}},
+        )
+
+    def _pages(self, read: Callable[..., Any], **request: Any) -> Iterator[list[StoredProduct]]:
+        """The products of each page of a Scan or Query (`read`, through the retrying client), following
+        LastEvaluatedKey; pages that hold none are skipped. (Not boto3's paginator: its calls would bypass
+        the client's error translation.)"""
         start: dict[str, Any] | None = None
         while True:
-            page = self._client.query(
+            page = read(
                 TableName=self._table,
-                IndexName=REVIEW_INDEX,
-                KeyConditionExpression="#queue = :queue",
-                ExpressionAttributeNames={"#queue": REVIEW_QUEUE},
-                ExpressionAttributeValues={":queue": {"S": ProductStatus.NEEDS_REVIEW.value}},
                 Limit=self._page_size,
+                **request,
                 **({"ExclusiveStartKey": start} if start else {}),
             )
             products = [product_from_image(from_item(item)) for item in page.get("Items", [])]
