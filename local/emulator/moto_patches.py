@@ -425,8 +425,8 @@ def fast_item_responses() -> None:
     _patched.add("item_responses")
 
 
-# Resource creators waiting for the first request to their service (botocore's endpoint prefix: "states",
-# "lambda"), run by `create_deferred_resources`.
+# Resource creators waiting for the first request to their service, by the endpoint host's service label
+# ("states", "lambda", "dynamodb", "sqs", "events", "s3"); `run_deferred` runs them.
 _deferred: dict[str, list[Any]] = {}
 _deferred_lock = threading.RLock()
 _creating = threading.local()  # set while this thread runs creators: their own requests pass through
