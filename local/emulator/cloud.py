@@ -165,9 +165,8 @@ class LocalCloud:
             # never loads them). Until then no table is written, so none is saved over its file.
             moto_patches.defer_until_called("dynamodb", self._restore_tables)
             # The buckets' saved objects, likewise, right after the buckets (created at the first S3 call).
-            moto_patches.defer_until_called(
-                "s3", lambda: self.state and self.state.restore_buckets(self.bucket_names())
-            )
+            state, buckets = self.state, self.bucket_names()
+            moto_patches.defer_until_called("s3", lambda: state.restore_buckets(buckets))
         return self
 
     def _restore_tables(self) -> None:

@@ -17,7 +17,8 @@
 - Streams keep every record forever in moto; DynamoDB trims after 24 hours. `trim_stream` drops records
   every consumer has read, keeping sequence numbers and iterator arithmetic unchanged.
 - moto serialises every response by walking the output shape value by value; `fast_item_responses` encodes
-  the results of DynamoDB's item operations with `json.dumps` (same body, about 100x faster on a Scan).
+  the results of DynamoDB's item operations with `json.dumps` (same body; the serializer took 4 of the 4.5
+  profiled s of `cataloop kb tree`'s knowledge scans).
 - Restoring saved items through BatchWriteItem serialised each item for moto to parse back; `load_items` and
   `dump_items` put items into moto's tables and read them out directly.
 - Importing moto's Step Functions interpreter pulls in moto's EC2 models (through its Batch task): about

@@ -161,21 +161,16 @@ def rank_results(
 
     if terms and rules.keyword_weight > 0:
         boosted = 0
-        folded_terms = _folded_terms(terms)
+        folded_terms = _folded_terms(terms)  # once per search, not per candidate
         distinct = len(dict.fromkeys(terms))
-        # (bonus, reason) by the number of matched terms: the same few for every candidate.
-        boosts: dict[int, tuple[float, str]] = {}
         for candidate in candidates:
             matched = _matches(folded_terms, candidate.doc.get("keywords") or [])
             if matched:
-                count = len(matched)
-                boost = boosts.get(count)
-                if boost is None:
-                    bonus = rules.keyword_weight * count / distinct
-                    reason = f"seller keywords match {count} of {len(terms)} query terms (+{bonus:.2f})"
-                    boost = boosts[count] = (bonus, reason)
-                candidate.relevance += boost[0]
-                candidate.reasons.append(boost[1])
+                bonus = rules.keyword_weight * len(matched) / distinct
+                candidate.relevance += bonus
+                candidate.reasons.append(
+                    f"seller keywords match {len(matched)} of {len(terms)} query terms (+{bonus:.2f})"
+                )
                 boosted += 1
         if boosted:
             applied.append(f"keyword-field boost on {boosted} results (weight {rules.keyword_weight})")
