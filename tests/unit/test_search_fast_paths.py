@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import pytest
 
-from cataloop.adapters.embedded_search import EmbeddedSearchIndex, pin_blas_threads
+from cataloop.adapters.embedded_search import EmbeddedSearchIndex
 from cataloop.adapters.korean_analyzer import KoreanAnalysisConfig, KoreanAnalyzer
 from cataloop.adapters.offline_guardrail import OfflineGuardrail
 from cataloop.domain.catalog.listing import ProductListing
@@ -195,10 +195,17 @@ def test_page_two_of_an_exact_name_lists_the_keyword_results_without_the_named_p
     assert page_two.total >= 2
 
 
-def test_building_an_index_limits_numpy_blas_to_one_thread() -> None:
+def test_building_an_index_limits_numpy_blas_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy  # noqa: F401 - its BLAS is what is limited
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    pin_blas_threads()
-    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
-    assert blas and all(pool["num_threads"] == 1 for pool in blas)
+    from cataloop.adapters import embedded_search
+
+    def blas_threads() -> list[int]:
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    threadpool_limits(limits=2, user_api="blas")
+    monkeypatch.setattr(embedded_search, "_blas_pinned", False)
+    assert blas_threads() and set(blas_threads()) == {2}
+    EmbeddedSearchIndex(None, KoreanAnalyzer(KoreanAnalysisConfig()), None, CountingEmbedder.dimension)
+    assert set(blas_threads()) == {1}
