@@ -203,7 +203,8 @@ def _searches(cloud: Any) -> list[dict[str, Any]]:
             print(f"     {result.position}. {printable(result.name[:60]):<60} {price:>9}  {food}")
         comment = service.comment(response.comment_token) if response.comment_token else None
         if comment is not None:
-            print(f"     AI comment ({comment.source}): {printable(comment.text[:160])}")
+            text = comment.text if len(comment.text) <= 160 else comment.text[:159] + "…"
+            print(f"     AI comment ({comment.source}): {printable(text)}")
         shown.append(
             {
                 "label": label,
