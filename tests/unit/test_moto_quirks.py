@@ -333,3 +333,61 @@ def test_a_definition_is_parsed_once_for_its_creation_and_every_execution() -> N
     assert AmazonStateLanguageParser.parse(definition) is AmazonStateLanguageParser.parse(definition)
     with pytest.raises(Exception, match="ASLParserException"):
         StepFunctionsParserBackend._validate_definition(definition='{"StartAt": "Nowhere", "States": {}}')
+
+
+def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_then_are() -> None:
+    """`load_items` keeps each saved item as loaded until something reads it: a save writes the unread ones
+    back unchanged, the read ones (which an update may have changed in place) from moto's attributes, and
+    every read, query, scan (which deep-copies items), update and GSI query sees the saved values."""
+    import boto3
+    from moto import mock_aws
+
+    from cataloop_local.emulator import moto_patches
+
+    saved = [
+        {"pk": {"S": "a"}, "n": {"N": "1.50"}, "m": {"M": {"l": {"L": [{"S": "x"}, {"NULL": True}]}}}},
+        {"pk": {"S": "b"}, "tags": {"SS": ["p", "q"]}, "g": {"S": "G"}},
+        {"pk": {"S": "c"}, "flag": {"BOOL": False}},
+    ]
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "ByG",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        moto_patches.load_items("t", [dict(item) for item in saved])
+        assert moto_patches.dump_items("t") == saved
+
+        assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == saved[0]
+        table = moto_patches._backend("123456789012", "us-east-1").get_table("t")
+        assert [item.saved_shape is None for item in table.all_items()] == [True, False, False]
+        client.update_item(
+            TableName="t",
+            Key={"pk": {"S": "c"}},
+            UpdateExpression="SET flag = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+        dumped = moto_patches.dump_items("t")
+        assert dumped == [saved[0], saved[1], {"pk": {"S": "c"}, "flag": {"BOOL": True}}]
+
+        byg = client.query(
+            TableName="t",
+            IndexName="ByG",
+            KeyConditionExpression="g = :g",
+            ExpressionAttributeValues={":g": {"S": "G"}},
+        )
+        assert byg["Items"] == [saved[1]]
+        scanned = sorted(client.scan(TableName="t")["Items"], key=lambda item: item["pk"]["S"])
+        assert scanned == dumped
