@@ -137,6 +137,8 @@ class LocalCloud:
         moto_patches.light_transaction_backups()
         moto_patches.count_table_writes()
         moto_patches.fast_item_responses()
+        moto_patches.fast_item_parsing()
+        moto_patches.index_members_from_saved_shapes()
         moto_patches.fast_item_sizes()
         moto_patches.fast_stream_records()
         lambdas.route_moto_invocations(self.functions)

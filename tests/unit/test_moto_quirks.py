@@ -161,6 +161,21 @@ def test_fast_item_responses_write_the_body_motos_serializer_writes(monkeypatch:
         return fast_response
 
     monkeypatch.setattr(DynamoResult, "execute_result", both)
+
+    # And the client's side: each answer parses as botocore's parser parses it.
+    from botocore.parsers import JSONParser
+
+    moto_patches.fast_item_parsing()
+    fast_parse, slow_parse = JSONParser._handle_json_body, moto_patches.originals["item_parsing"]
+    parsed: list[str] = []
+
+    def parse_both(self: JSONParser, raw_body: bytes, shape: object) -> object:
+        result = fast_parse(self, raw_body, shape)
+        assert result == slow_parse(self, raw_body, shape)
+        parsed.append(shape.name)  # type: ignore[attr-defined]
+        return result
+
+    monkeypatch.setattr(JSONParser, "_handle_json_body", parse_both)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -223,13 +238,33 @@ def test_fast_item_responses_write_the_body_motos_serializer_writes(monkeypatch:
             TransactItems=[{"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "3"}}}}]
         )
         client.delete_item(TableName="t", Key={"pk": {"S": "a"}, "sk": {"N": "2"}}, ReturnValues="ALL_OLD")
+        # Without binary values (the short way): every reading operation again.
+        plain = {key: value for key, value in item.items() if key not in ("bin", "blobs", "nested")}
+        plain_key = {"pk": {"S": "p"}, "sk": {"N": "7"}}
+        client.put_item(TableName="t", Item={**plain, **plain_key}, ReturnConsumedCapacity="TOTAL")
+        assert client.get_item(TableName="t", Key=plain_key)["Item"] == {**plain, **plain_key}
+        client.query(
+            TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+        )
+        client.scan(TableName="t", ProjectionExpression="pk, strings", ReturnConsumedCapacity="TOTAL")
+        client.batch_get_item(RequestItems={"t": {"Keys": [plain_key]}})
+        client.transact_get_items(TransactItems=[{"Get": {"TableName": "t", "Key": plain_key}}])
+        client.update_item(
+            TableName="t",
+            Key=plain_key,
+            UpdateExpression="SET c = :c",
+            ExpressionAttributeValues={":c": {"N": "1"}},
+        )
+        client.delete_item(TableName="t", Key=plain_key, ReturnValues="ALL_OLD")
         with pytest.raises(client.exceptions.ConditionalCheckFailedException):
             client.put_item(TableName="t", Item=item, ConditionExpression="attribute_not_exists(pk)")
     assert moto_patches.ITEM_OPERATIONS - set(compared) == set()
+    assert moto_patches.ITEM_OUTPUT_SHAPES - set(parsed) == set()
 
 
 def test_fast_item_sizes_are_motos_sizes() -> None:
     from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
 
     from cataloop_local.emulator import moto_patches
 
@@ -251,6 +286,14 @@ def test_fast_item_sizes_are_motos_sizes() -> None:
     for value in [*leaves, {"L": leaves}, {"M": {"a": {"M": {}}, "b": {"L": []}}}, deep]:
         typed = DynamoType(value)
         assert fast(typed) == slow(typed), value
+        # What a restored item answers from its saved shape, without moto's types:
+        assert moto_patches.shape_size(value) == slow(typed), value
+        built = moto_patches.typed(value)
+        assert (type(built), built.type, built) == (DynamoType, typed.type, typed), value
+        assert dynamo_to_dict(built) == dynamo_to_dict(typed), value
+    for kind in ("SS", "NS", "BS"):
+        shape = next(leaf for leaf in leaves if kind in leaf)
+        assert moto_patches.typed(shape).value is not shape[kind]  # an in-place add leaves the shape alone
 
 
 def test_fast_stream_records_write_the_body_motos_serializer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,6 +384,7 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
     every read, query, scan (which deep-copies items), update and GSI query sees the saved values."""
     import boto3
     from moto import mock_aws
+    from moto.dynamodb.models.dynamo_type import DynamoType
 
     from cataloop_local.emulator import moto_patches
 
@@ -367,12 +411,21 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+        moto_patches.index_members_from_saved_shapes()
         moto_patches.load_items("t", [dict(item) for item in saved])
         assert moto_patches.dump_items("t") == saved
 
         assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == saved[0]
         table = moto_patches._backend("123456789012", "us-east-1").get_table("t")
         assert [item.saved_shape is None for item in table.all_items()] == [True, False, False]
+        # A scan reads copies: the stored items keep their shapes.
+        assert len(client.scan(TableName="t")["Items"]) == 3
+        assert [item.saved_shape is None for item in table.all_items()] == [True, False, False]
+        # The index's members, as moto lists them, found from the saved shapes.
+        members = table.has_idx_items("ByG")
+        assert [item.saved_shape is None for item in table.all_items()] == [True, False, False]
+        assert members == [table.items[DynamoType({"S": "b"})]]
+        assert members == moto_patches.originals["index_members"](table, "ByG")
         client.update_item(
             TableName="t",
             Key={"pk": {"S": "c"}},
@@ -391,3 +444,25 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
         assert byg["Items"] == [saved[1]]
         scanned = sorted(client.scan(TableName="t")["Items"], key=lambda item: item["pk"]["S"])
         assert scanned == dumped
+
+        # A string set grown in place (moto appends to the list) after scans copied the item, then a cancelled
+        # transaction that had grown it again: the saved shape and the answers stay right.
+        add = {"UpdateExpression": "ADD tags :t", "ExpressionAttributeValues": {":t": {"SS": ["r"]}}}
+        client.update_item(TableName="t", Key={"pk": {"S": "b"}}, **add)
+        assert saved[1]["tags"] == {"SS": ["p", "q"]}
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": "t", "Key": {"pk": {"S": "b"}}, **add}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": "t",
+                            "Key": {"pk": {"S": "a"}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        grown = client.get_item(TableName="t", Key={"pk": {"S": "b"}})["Item"]["tags"]["SS"]
+        assert sorted(grown) == ["p", "q", "r"]
+        assert sorted(moto_patches.dump_items("t")[1]["tags"]["SS"]) == ["p", "q", "r"]
