@@ -34,7 +34,7 @@ from cataloop_local.emulator.cfn import (
 )
 from cataloop_local.emulator.http_api import HttpApiServer, Route
 from cataloop_local.emulator.resources import ACCOUNT, NOT_EMULATED, REGION, ResourceCreator
-from cataloop_local.emulator.state import LocalState, StateLock
+from cataloop_local.emulator.state import DEFINITIONS, LocalState, StateLock
 from cataloop_local.emulator.streams import StreamPoller
 
 LOCAL_ENVIRONMENT = {
@@ -136,6 +136,9 @@ class LocalCloud:
         moto_patches.detect_invocations(self.functions._lock._is_owned)
         moto_patches.light_transaction_backups()
         moto_patches.count_table_writes()
+        moto_patches.share_botocore_data()
+        # Parsed state machine definitions are kept with the state (content-addressed, like the embeddings).
+        moto_patches.definitions_directory[0] = self.state_dir / DEFINITIONS if self.state_dir else None
         moto_patches.fast_item_responses()
         moto_patches.fast_item_parsing()
         moto_patches.index_members_from_saved_shapes()

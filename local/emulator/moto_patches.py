@@ -61,6 +61,23 @@ _inside_invocation: list[Any] = [lambda: False]
 _background: list[threading.Thread] = []
 
 
+def share_botocore_data() -> None:
+    """moto lists each service's regions through a botocore session of its own, which loads botocore's
+    endpoint data and the service's whole model a second time (the clients' session has them): about 0.1 s
+    for S3's. moto's lookups go through the clients' default session instead, whose loader keeps each file
+    once. The regions are the same (tests/unit/test_moto_quirks.py)."""
+    if "botocore_session" in _patched:
+        return
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    originals["botocore_session"] = AccountSpecificBackend.get_session
+    AccountSpecificBackend.get_session = classmethod(  # type: ignore[method-assign, assignment]
+        lambda cls: boto3._get_default_session()._session
+    )
+    _patched.add("botocore_session")
+
+
 def light_step_functions_import() -> None:
     """Import moto's Step Functions interpreter without moto's Batch and EC2 models. Its Batch task imports
     `moto.batch.utils` (an enum of job states), whose package `__init__` loads every Batch and EC2 model:
@@ -101,7 +118,7 @@ def run_executions_synchronously() -> None:
     # One parse per definition and process: moto parses it with ANTLR to validate it at creation and again
     # at every execution; the parsed program carries no per-execution state (that lives in the Environment).
     # Failures are not cached (lru_cache keeps results only), so a bad definition fails every time.
-    cached_parse = functools.lru_cache(maxsize=64)(AmazonStateLanguageParser.parse)
+    cached_parse = functools.lru_cache(maxsize=64)(_parsed_from_disk(AmazonStateLanguageParser.parse))
 
     def entrypoint(self: Any) -> Any:
         return cached_parse(self._evaluation_details.state_machine_details.definition)[0]
@@ -111,6 +128,47 @@ def run_executions_synchronously() -> None:
     ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
     _patched.add("executions")
     reuse_task_clients_and_paths()
+
+
+# Where parsed state machine definitions are kept between processes (None: not kept); the local cloud sets it
+# to its state directory's `definitions/`.
+definitions_directory: list[Any] = [None]
+
+
+def _parsed_from_disk(parse: Any) -> Any:
+    """`parse` (ANTLR: 0.33 s for the enrichment definition, plus the grammar's import, in every command that
+    starts an execution) behind a cache of its program in `definitions_directory`, pickled under a hash of
+    moto's version and the definition text, so a changed definition or moto is parsed afresh. Only the program
+    is kept (nothing in moto reads the parse tree when creating or running a state machine); a file that
+    cannot be read back is parsed again and rewritten."""
+
+    def parse_or_load(definition: str) -> tuple[Any, Any]:
+        import hashlib
+        import pickle
+        from pathlib import Path
+
+        from moto import __version__
+
+        directory = definitions_directory[0]
+        if directory is None:
+            return parse(definition)  # type: ignore[no-any-return]
+        key = hashlib.sha256(f"{__version__}\0{definition}".encode()).hexdigest()
+        path = Path(directory) / f"{key}.pickle"
+        try:
+            return pickle.loads(path.read_bytes()), None
+        except Exception:  # absent, or written by another moto or Python: parse again
+            pass
+        program, tree = parse(definition)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
+            temporary.write_bytes(pickle.dumps(program))
+            temporary.replace(path)
+        except OSError:
+            pass  # a read-only state directory parses every time
+        return program, tree
+
+    return parse_or_load
 
 
 def reuse_task_clients_and_paths() -> None:

@@ -16,7 +16,9 @@ whose ETag changed. Only current versions are kept (a versioned bucket restarts 
 `clear()` (what `cataloop demo` and `cataloop reset` run) keeps `embeddings/` (`KEPT_BY_DEFAULT`): the e5 vector
 cache is keyed by a hash of the model and the text, so a vector kept from an earlier run is the vector this
 run would compute, and keeping it saves re-embedding the demo's text on every demo (issue 15 measured about
-35 s for a default demo). `clear(everything=True)` (`cataloop reset --all`) deletes it too.
+35 s for a default demo), and `definitions/`: the state machines' parsed definitions, keyed by a hash of moto's
+version and the definition (`moto_patches._parsed_from_disk`), which spares each command that starts an
+execution the ANTLR parse. `clear(everything=True)` (`cataloop reset --all`) deletes both.
 
 The local cloud restores the tables at its first DynamoDB call (`LocalCloud._restore_tables`, deferred with
 `moto_patches.defer_until_called`): until then no table can have been written, so a save leaves every file
@@ -54,7 +56,8 @@ BUCKET_INDEX = "index.json"
 OTHER_KEYS = ".keys"
 SERVE = "cataloop serve"
 # What `clear()` keeps unless asked for everything: content-addressed caches, safe to reuse in a new state.
-KEPT_BY_DEFAULT = ("embeddings",)
+DEFINITIONS = "definitions"
+KEPT_BY_DEFAULT = ("embeddings", DEFINITIONS)
 # How a saved table writes a binary value: {"__b64__": "<base64>"} (JSON has no bytes).
 BINARY_KEY = "__b64__"
 

@@ -19,18 +19,18 @@ TABLE = "stream-test-items"
 
 
 def _fill(state_dir: Path) -> None:
-    for name in ("tables", "s3/SearchLogStore", "search", "logs", "embeddings"):
+    for name in ("tables", "s3/SearchLogStore", "search", "logs", "embeddings", "definitions"):
         (state_dir / name).mkdir(parents=True, exist_ok=True)
         (state_dir / name / "file").write_text("x", encoding="utf-8")
     (state_dir / "serve-token").write_text("t", encoding="utf-8")
 
 
-def test_clear_keeps_the_embedding_cache_unless_everything_is_asked_for(tmp_path: Path) -> None:
+def test_clear_keeps_the_content_addressed_caches_unless_everything_is_asked_for(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     _fill(state_dir)
     LocalState(state_dir).clear()
-    assert KEPT_BY_DEFAULT == ("embeddings",)
-    assert sorted(entry.name for entry in state_dir.iterdir()) == [".lock", "embeddings"]
+    assert KEPT_BY_DEFAULT == ("embeddings", "definitions")
+    assert sorted(entry.name for entry in state_dir.iterdir()) == [".lock", "definitions", "embeddings"]
     assert (state_dir / "embeddings" / "file").read_text(encoding="utf-8") == "x"
 
     _fill(state_dir)

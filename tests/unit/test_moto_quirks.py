@@ -466,3 +466,52 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
         grown = client.get_item(TableName="t", Key={"pk": {"S": "b"}})["Item"]["tags"]["SS"]
         assert sorted(grown) == ["p", "q", "r"]
         assert sorted(moto_patches.dump_items("t")[1]["tags"]["SS"]) == ["p", "q", "r"]
+
+
+def test_moto_lists_regions_through_the_clients_session() -> None:
+    """One botocore session (and its loader, which keeps each data file once) for the clients and moto's
+    region lists; the regions are the ones moto's own session gives."""
+    import boto3
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.share_botocore_data()
+    shared = AccountSpecificBackend.get_session()
+    assert shared is boto3._get_default_session()._session
+    own = moto_patches.originals["botocore_session"]()
+    for service in ("dynamodb", "s3", "lambda"):
+        for partition in own.get_available_partitions():
+            assert shared.get_available_regions(
+                service, partition_name=partition
+            ) == own.get_available_regions(service, partition_name=partition)
+
+
+def test_a_parsed_definition_is_kept_on_disk_for_the_next_process(tmp_path: object) -> None:
+    """The program parsed from a definition is pickled under a hash of moto's version and the text: the
+    next parse of the same text reads it back (no ANTLR), a changed text or an unreadable file parses."""
+    from pathlib import Path
+
+    from cataloop_local.emulator import moto_patches
+
+    directory = Path(str(tmp_path))
+    calls: list[str] = []
+
+    def parse(definition: str) -> tuple[object, object]:
+        calls.append(definition)
+        return {"program for": definition}, "tree"
+
+    cached = moto_patches._parsed_from_disk(parse)
+    moto_patches.definitions_directory[0] = directory
+    try:
+        assert cached("A") == ({"program for": "A"}, "tree")
+        assert cached("A") == ({"program for": "A"}, None)  # read back: the tree is not kept
+        assert cached("B")[0] == {"program for": "B"}
+        assert calls == ["A", "B"]
+        for path in directory.glob("*.pickle"):
+            path.write_bytes(b"not a pickle")
+        assert cached("A")[0] == {"program for": "A"} and calls == ["A", "B", "A"]
+        assert cached("A")[1] is None and len(calls) == 3  # rewritten by the parse above
+    finally:
+        moto_patches.definitions_directory[0] = None
+    assert cached("A")[1] == "tree" and len(calls) == 4  # no directory: parsed every time
