@@ -8,7 +8,11 @@ the tables again, so one command sees what the previous one left. Commands that 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
+import logging
+import os
 import signal
 import sys
 import threading
@@ -619,6 +623,36 @@ class _ReaderMayLeave:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def run() -> None:
+    """The `cataloop` console script: `main()` for a process that ends with the command.
+
+    Two costs of a short process are cut, measured on `cataloop kb tree` after `make demo`:
+    - Python's cyclic garbage collector ran 530 times, 0.65 s in all, mostly in four full collections that
+      walk every object the imports and the local cloud made: the young generation is collected after 20,000
+      allocations instead of 700, and the older ones less often (0.19 s in 16 collections).
+    - Ending the interpreter took 0.6 s more (a last full collection and the teardown of every module); the
+      command's state is saved and its output written by then, so the process flushes its streams and log
+      files and leaves with the command's status. An error that escapes `main()` ends as Python ends it,
+      traceback included."""
+    gc.set_threshold(20_000, 20, 20)
+    try:
+        code: object = main()
+    except SystemExit as stop:
+        code = stop.code
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed pipe or stream: nothing more to write
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,3 +94,72 @@ def test_output_to_a_reader_that_left_is_dropped_without_an_error() -> None:
     out.flush()
     assert out.write("third\n") == 6
     assert pipe.written == ["first\n"]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "stderr"),
+    [
+        (0, 0, ""),
+        (2, 2, ""),
+        (SystemExit("error: no such product"), 1, "error: no such product\n"),
+        (SystemExit(None), 0, ""),
+    ],
+)
+def test_the_console_script_leaves_with_the_commands_status_after_flushing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    outcome: object,
+    status: int,
+    stderr: str,
+) -> None:
+    """`run()` (the `cataloop` script) skips the interpreter's teardown: it flushes the streams and the log
+    files, then ends the process with what `main()` returned or the exit it raised, as Python would."""
+    import gc
+    import logging
+
+    from cataloop_local.cli import main as cli
+
+    class Left(Exception):
+        pass
+
+    def leave(code: int) -> None:
+        raise Left(code)
+
+    def command() -> int:
+        print("the command's output")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return int(outcome)  # type: ignore[call-overload]
+
+    shut: list[bool] = []
+    monkeypatch.setattr(cli, "main", command)
+    monkeypatch.setattr(cli.os, "_exit", leave)
+    monkeypatch.setattr(logging, "shutdown", lambda: shut.append(True))
+    thresholds = gc.get_threshold()
+    try:
+        with pytest.raises(Left) as left:
+            cli.run()
+    finally:
+        gc.set_threshold(*thresholds)
+    assert left.value.args == (status,)
+    assert shut == [True]
+    captured = capsys.readouterr()
+    assert captured.out == "the command's output\n" and captured.err == stderr
+
+
+def test_an_error_that_escapes_the_command_ends_as_python_ends_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from cataloop_local.cli import main as cli
+
+    def command() -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "main", command)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: pytest.fail("left without the traceback"))
+    thresholds = gc.get_threshold()
+    try:
+        with pytest.raises(RuntimeError, match="a bug"):
+            cli.run()
+    finally:
+        gc.set_threshold(*thresholds)
