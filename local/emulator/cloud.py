@@ -140,6 +140,7 @@ class LocalCloud:
         # Parsed state machine definitions are kept with the state (content-addressed, like the embeddings).
         moto_patches.definitions_directory[0] = self.state_dir / DEFINITIONS if self.state_dir else None
         moto_patches.fast_item_responses()
+        moto_patches.fast_item_results()
         moto_patches.fast_item_parsing()
         moto_patches.index_members_from_saved_shapes()
         moto_patches.fast_item_sizes()

@@ -515,3 +515,41 @@ def test_a_parsed_definition_is_kept_on_disk_for_the_next_process(tmp_path: obje
     finally:
         moto_patches.definitions_directory[0] = None
     assert cached("A")[1] == "tree" and len(calls) == 4  # no directory: parsed every time
+
+
+def test_fast_item_results_are_motos_results() -> None:
+    """Results as DynamoResult converts them (items, keys, counts, capacities), with every kind of value."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    from cataloop_local.emulator import moto_patches
+
+    moto_patches.fast_item_results()
+    import moto.dynamodb.responses as responses
+
+    fast = responses.dynamo_to_dict
+    leaves = [
+        {"S": "한국어"},
+        {"N": "-1.50"},
+        {"B": b"\x00\xff"},
+        {"B": "AAE="},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["a", "b"]},
+        {"NS": ["1", "2"]},
+        {"BS": [b"x", "eQ=="]},
+    ]
+    nested = {"M": {"l": {"L": [*leaves, {"M": {"deep": {"L": leaves}}}]}, "e": {"M": {}}}}
+    item = LimitedSizeDict({f"a{index}": DynamoType(value) for index, value in enumerate([*leaves, nested])})
+    result = {
+        "Items": [item, LimitedSizeDict({"pk": DynamoType({"S": "k"})})],
+        "Count": 2,
+        "ScannedCount": 3,
+        "LastEvaluatedKey": {"pk": {"S": "k"}},
+        "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 0.5, "Table": {"CapacityUnits": 0.5}},
+        "Attributes": None,
+    }
+    assert fast is not dynamo_to_dict
+    assert fast(result) == dynamo_to_dict(result)
+    for value in [*leaves, nested]:
+        assert fast(DynamoType(value)) == dynamo_to_dict(DynamoType(value)), value
