@@ -477,6 +477,10 @@ def test_moto_lists_regions_through_the_clients_session() -> None:
     from cataloop_local.emulator import moto_patches
 
     moto_patches.share_botocore_data()
+    import moto.core.utils
+
+    assert moto.core.utils.create_loader() is moto.core.utils.create_loader()
+    assert moto_patches.originals["moto_loader"]() is not moto_patches.originals["moto_loader"]()
     shared = AccountSpecificBackend.get_session()
     assert shared is boto3._get_default_session()._session
     own = moto_patches.originals["botocore_session"]()
