@@ -11,6 +11,7 @@ resource of the project: adding a function, rule or route to the template needs 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import logging
 import os
@@ -21,8 +22,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import boto3
 
 from cataloop.wiring import aws_client
 from cataloop_local.emulator import eventbus, lambdas, moto_patches
@@ -95,6 +94,7 @@ class LocalCloud:
         self.router = eventbus.EventRouter(REGION, self.invoke)
         self.streams = StreamPoller(REGION, self.invoke, lambda name: self.functions.get(name).arn)
         self.routes: list[Route] = []
+        self.stream_label = "local"  # set at start
         self.state_machine_arns: dict[str, str] = {}
         self.buckets: dict[str, str] = {}
         self.state = LocalState(self.state_dir) if self.state_dir else None
@@ -108,6 +108,9 @@ class LocalCloud:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalCloud:
         from moto import mock_aws
+
+        # Every table stream's label (moto's form: the creation time), known before the tables are created.
+        self.stream_label = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat()
 
         if self.state is not None and self.state_lock is None:
             # One writer per state directory, from start to stop: raises StateLocked when another holds it.
@@ -160,6 +163,7 @@ class LocalCloud:
             routes=self.routes,
             state_machine_arns=self.state_machine_arns,
             buckets=self.buckets,
+            stream_label=self.stream_label,
         )
         creator.create_all()
         # Code that runs beside the functions (the CLI, tests, the eval) sees the stack's configuration:
@@ -220,8 +224,9 @@ class LocalCloud:
     def save(self) -> None:
         """Write the tables and the buckets' objects to the state directory (no-op without one)."""
         if self.state is not None:
-            # Versions read before the scans: a write during the save makes the next save write again.
-            self.state.save(self.table_names(), self.table_versions())
+            if not moto_patches.pending("dynamodb"):  # else no table was created: the files are as they were
+                # Versions read before the scans: a write during the save makes the next save write again.
+                self.state.save(self.table_names(), self.table_versions())
             if not moto_patches.pending("s3"):  # else nothing touched S3: the saved objects are as they were
                 self.state.save_buckets(self.bucket_names())
 
@@ -293,13 +298,15 @@ class LocalCloud:
 
     def pump_streams(self) -> int:
         """Deliver pending stream records, then forget the ones every consumer has read."""
+        if moto_patches.pending("dynamodb"):
+            return 0  # no table created yet, so none written: nothing is on a stream
         delivered = self.streams.pump()
         for stream_arn, sequence in self.streams.consumed().items():
             moto_patches.trim_stream(stream_arn.split(":table/")[1].split("/")[0], sequence)
         return delivered
 
     def http_server(self, port: int = 0) -> HttpApiServer:
-        return HttpApiServer(self.routes, self.invoke, port, after_request=self.streams.pump)
+        return HttpApiServer(self.routes, self.invoke, port, after_request=self.pump_streams)
 
     def executions(self, logical_id: str) -> list[dict[str, Any]]:
         client = aws_client("stepfunctions", REGION)
@@ -372,9 +379,10 @@ class LocalCloud:
                 return name
             if attribute == "Arn":
                 return f"{arn_prefix.format('dynamodb')}:table/{name}"
-            if attribute == "StreamArn":
-                client = boto3.client("dynamodb", region_name=REGION)
-                return client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+            if (
+                attribute == "StreamArn"
+            ):  # the table may not exist yet: its stream gets this label when it does
+                return f"{arn_prefix.format('dynamodb')}:table/{name}/stream/{self.stream_label}"
         elif kind == "AWS::SQS::Queue":
             url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
             return {

@@ -403,6 +403,15 @@ def table_version(table_name: str, account: str = "123456789012", region: str = 
     return getattr(table, VERSION_ATTRIBUTE)
 
 
+def label_stream(
+    table_name: str, label: str, account: str = "123456789012", region: str = "us-east-1"
+) -> None:
+    """Give the table's stream `label` (moto labels it with its creation time; the ARN is the table's ARN,
+    "/stream/" and the label, worked out whenever asked), so that its ARN can be known before the table is
+    created."""
+    _backend(account, region).get_table(table_name).latest_stream_label = label
+
+
 def _backend(account: str, region: str) -> Any:
     from moto.dynamodb.models import dynamodb_backends
 
@@ -751,6 +760,8 @@ def create_deferred_resources() -> None:
             # The service is the host's first label ("dynamodb.us-east-1...", "streams.dynamodb..."), except
             # S3's virtual-hosted style, where the bucket comes first ("bucket.s3.amazonaws.com").
             prefix = labels[0] if labels[0] in _deferred else ("s3" if "s3" in labels else None)
+            if labels[0] == "streams" and "dynamodb" in _deferred:
+                prefix = "dynamodb"  # a table's stream needs the table
             if prefix in _deferred:
                 run_deferred(prefix)
         return original(self, request)

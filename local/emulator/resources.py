@@ -94,6 +94,8 @@ class ResourceCreator:
     secret_arns: dict[str, str] = field(default_factory=dict)
     # The buckets created (logical id -> name): the local cloud keeps their objects across restarts.
     buckets: dict[str, str] = field(default_factory=dict)
+    # The label of every table stream, chosen before the tables are created (`LocalCloud.stream_label`).
+    stream_label: str = "local"
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def create_all(self) -> None:
@@ -252,11 +254,20 @@ class ResourceCreator:
                 arguments[optional] = props[optional]
         if "StreamSpecification" in arguments:
             arguments["StreamSpecification"] = {"StreamEnabled": True, **arguments["StreamSpecification"]}
-        client = self._client("dynamodb")
-        client.create_table(**arguments)
         ttl = props.get("TimeToLiveSpecification")
-        if ttl:
-            client.update_time_to_live(TableName=arguments["TableName"], TimeToLiveSpecification=ttl)
+
+        def create_in_moto() -> None:
+            client = self._client("dynamodb")
+            client.create_table(**arguments)
+            if "StreamSpecification" in arguments:
+                # The label the stream's ARN was given at start (`stream_label`), before the table existed.
+                moto_patches.label_stream(arguments["TableName"], self.stream_label)
+            if ttl:
+                client.update_time_to_live(TableName=arguments["TableName"], TimeToLiveSpecification=ttl)
+
+        # Like the saved items, at the first DynamoDB (or DynamoDB Streams) call: a command that reads no
+        # table (a search) skips the 0.4 s the first table took (the DynamoDB client and moto's first request).
+        moto_patches.defer_until_called("dynamodb", create_in_moto)
 
     def _create_queue(self, logical_id: str) -> None:
         props = self._properties(logical_id)

@@ -175,24 +175,31 @@ def test_state_machines_are_created_at_the_first_step_functions_call(cloud: Loca
     assert len(backend.state_machines) == 2
 
 
-def test_tables_are_restored_at_the_first_dynamodb_call_and_not_saved_before(tmp_path: Path) -> None:
-    """A command that reads no table (a search) never loads the saved items, and its stop leaves the files
-    as they were; the first DynamoDB call of any client loads them all first."""
+def test_tables_are_created_and_restored_at_the_first_dynamodb_call_and_not_saved_before(
+    tmp_path: Path,
+) -> None:
+    """A command that reads no table (a search) never creates the tables nor loads the saved items, its
+    stream pump finds nothing, and its stop leaves the files as they were; the first DynamoDB call of any
+    client creates them all and loads the items first. The stream's ARN, given to the stream's function at
+    start, is the one the table gets."""
     from moto.dynamodb.models import dynamodb_backends
 
     state_dir = tmp_path / "state"
     with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
         boto3.client("dynamodb", region_name="us-east-1").put_item(TableName=TABLE, Item={"id": {"S": "a"}})
     with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir) as cloud:
-        table = dynamodb_backends["123456789012"]["us-east-1"].get_table(TABLE)
-        assert table.all_items() == []
+        backend = dynamodb_backends["123456789012"]["us-east-1"]
+        assert TABLE not in backend.tables
+        assert cloud.pump_streams() == 0 and TABLE not in backend.tables
         saved = _saved_mtime(state_dir)
         cloud.save()
         assert _saved_mtime(state_dir) == saved and _items(state_dir) == ["a"]
-        got = boto3.client("dynamodb", region_name="us-east-1").get_item(
-            TableName=TABLE, Key={"id": {"S": "a"}}
-        )
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        got = client.get_item(TableName=TABLE, Key={"id": {"S": "a"}})
+        table = backend.get_table(TABLE)
         assert got["Item"] == {"id": {"S": "a"}} and len(table.all_items()) == 1
+        described = client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        assert [mapping.stream_arn for mapping in cloud.streams.mappings] == [described]
         cloud.save()
         assert _saved_mtime(state_dir) == saved  # loaded, not written: the file stays
     assert _items(state_dir) == ["a"]
@@ -226,3 +233,12 @@ def test_buckets_and_their_saved_objects_come_back_at_the_first_s3_call(tmp_path
         assert body.read() == b"kept"
         assert bucket in s3_backends["123456789012"]["aws"].buckets
     assert saved.read_bytes() == b"kept"
+
+
+def test_a_stream_read_first_creates_the_tables_it_reads(tmp_path: Path) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    with LocalCloud(SMALL_TEMPLATE, state_dir=tmp_path / "state") as cloud:
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1").list_streams()["Streams"]
+        assert TABLE in dynamodb_backends["123456789012"]["us-east-1"].tables
+        assert [stream["StreamArn"] for stream in streams] == [m.stream_arn for m in cloud.streams.mappings]
