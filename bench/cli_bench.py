@@ -89,7 +89,13 @@ def time_command(words: list[str], state: Path, runs: int) -> dict[str, Any]:
             )
             samples.append(time.perf_counter() - started)
             status = completed.returncode
-    return {"seconds": round(statistics.median(samples), 2), "runs": runs, "exit": status}
+    return {
+        "seconds": round(statistics.median(samples), 2),
+        "min": round(min(samples), 2),
+        "max": round(max(samples), 2),
+        "runs": runs,
+        "exit": status,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
