@@ -379,9 +379,8 @@ class LocalCloud:
                 return name
             if attribute == "Arn":
                 return f"{arn_prefix.format('dynamodb')}:table/{name}"
-            if (
-                attribute == "StreamArn"
-            ):  # the table may not exist yet: its stream gets this label when it does
+            if attribute == "StreamArn":
+                # The table may not exist yet: its stream is given this label when it is created.
                 return f"{arn_prefix.format('dynamodb')}:table/{name}/stream/{self.stream_label}"
         elif kind == "AWS::SQS::Queue":
             url = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
