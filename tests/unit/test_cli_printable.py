@@ -96,6 +96,14 @@ def test_output_to_a_reader_that_left_is_dropped_without_an_error() -> None:
     assert pipe.written == ["first\n"]
 
 
+class _Timer:
+    def __init__(self, interval: float, function: object) -> None:
+        self.interval, self.function, self.daemon, self.started = interval, function, False, False
+
+    def start(self) -> None:
+        self.started = True
+
+
 @pytest.mark.parametrize(
     ("outcome", "status", "stderr"),
     [
@@ -135,12 +143,26 @@ def test_the_console_script_leaves_with_the_commands_status_after_flushing(
     monkeypatch.setattr(cli, "main", command)
     monkeypatch.setattr(cli.os, "_exit", leave)
     monkeypatch.setattr(logging, "shutdown", lambda: shut.append(True))
+    timers: list[_Timer] = []
+    monkeypatch.setattr(
+        cli.threading,
+        "Timer",
+        lambda interval, function: timers.append(_Timer(interval, function)) or timers[-1],
+    )
+    collecting_during: list[bool] = []
+    monkeypatch.setattr(cli, "main", lambda: collecting_during.append(gc.isenabled()) or command())
     thresholds = gc.get_threshold()
     try:
         with pytest.raises(Left) as left:
             cli.run()
     finally:
         gc.set_threshold(*thresholds)
+        gc.enable()
+    # The collector is off while the command runs, and a daemon timer turns it on after a while.
+    assert collecting_during == [False]
+    assert [(timer.interval, timer.function, timer.daemon, timer.started) for timer in timers] == [
+        (cli.COLLECT_GARBAGE_AFTER_SECONDS, gc.enable, True, True)
+    ]
     assert left.value.args == (status,)
     assert shut == [True]
     captured = capsys.readouterr()
@@ -157,9 +179,11 @@ def test_an_error_that_escapes_the_command_ends_as_python_ends_it(monkeypatch: p
 
     monkeypatch.setattr(cli, "main", command)
     monkeypatch.setattr(cli.os, "_exit", lambda code: pytest.fail("left without the traceback"))
+    monkeypatch.setattr(cli.threading, "Timer", lambda interval, function: _Timer(interval, function))
     thresholds = gc.get_threshold()
     try:
         with pytest.raises(RuntimeError, match="a bug"):
             cli.run()
     finally:
         gc.set_threshold(*thresholds)
+        gc.enable()
