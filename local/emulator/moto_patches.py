@@ -702,41 +702,62 @@ def fast_item_parsing() -> None:
 
 
 # Resource creators waiting for the first request to their service, by the endpoint host's service label
-# ("states", "lambda", "dynamodb", "sqs", "events", "s3"); `run_deferred` runs them.
-_deferred: dict[str, list[Any]] = {}
+# ("states", "lambda", "dynamodb", "sqs", "events", "s3"), each with the one resource it creates when that
+# can be told from a request (a function's name) or None; `run_deferred` runs them.
+_deferred: dict[str, list[tuple[str | None, Any]]] = {}
 _deferred_lock = threading.RLock()
 _creating = threading.local()  # set while this thread runs creators: their own requests pass through
 
 
-def defer_until_called(endpoint_prefix: str, create: Any) -> None:
+def defer_until_called(endpoint_prefix: str, create: Any, resource: str | None = None) -> None:
     """Run `create()` just before the first request to the service whose endpoint host starts with
-    `endpoint_prefix`, from any client (a handler's, the CLI's, moto's own Step Functions tasks)."""
+    `endpoint_prefix`, from any client (a handler's, the CLI's, moto's own Step Functions tasks). With
+    `resource`, a request that names only that resource (an invocation of the function) runs only its
+    creator and the service's unnamed ones (the functions' role); any other request runs them all."""
     with _deferred_lock:
-        _deferred.setdefault(endpoint_prefix, []).append(create)
+        _deferred.setdefault(endpoint_prefix, []).append((resource, create))
     create_deferred_resources()
 
 
 def pending(endpoint_prefix: str) -> bool:
-    """Whether the service's deferred resources wait for their first call still."""
+    """Whether any of the service's deferred resources waits for its first call still."""
     return endpoint_prefix in _deferred
 
 
-def run_deferred(endpoint_prefix: str) -> None:
-    """Create the service's deferred resources now (also what a request to the service does first). The
-    creators stay listed until they have run and the lock is held meanwhile: another thread calling the
-    service waits for its resources instead of finding none. The creators' own requests pass through."""
+def run_deferred(endpoint_prefix: str, resource: str | None = None) -> None:
+    """Create the service's deferred resources now (also what a request to the service does first): all of
+    them, or with `resource` the unnamed ones and that one. The creators stay listed until they have run
+    and the lock is held meanwhile: another thread calling the service waits for its resources instead of
+    finding none. The creators' own requests pass through."""
     with _deferred_lock:
         if getattr(_creating, "now", False):
             return
         _creating.now = True
         try:
             creators = _deferred.get(endpoint_prefix, [])
-            while creators:  # each one leaves the list once it has run
-                creators[0]()
-                creators.pop(0)
-            _deferred.pop(endpoint_prefix, None)
+            for entry in list(creators):
+                named, create = entry
+                if resource is None or named is None or named == resource:
+                    create()
+                    creators.remove(entry)  # it leaves the list once it has run
+            if not creators:
+                _deferred.pop(endpoint_prefix, None)
         finally:
             _creating.now = False
+
+
+def _invoked_function(path: str) -> str | None:
+    """The function a Lambda Invoke request names (`/2015-03-31/functions/<name or ARN>/invocations`),
+    without its qualifier; None for any other request."""
+    from urllib.parse import unquote
+
+    parts = path.split("/")
+    if len(parts) != 5 or parts[2] != "functions" or parts[4] != "invocations":
+        return None
+    name = unquote(parts[3])
+    if name.startswith("arn:"):
+        name = name.split(":")[6] if len(name.split(":")) > 6 else name
+    return name.split(":")[0]
 
 
 def discard_deferred() -> None:
@@ -763,7 +784,9 @@ def create_deferred_resources() -> None:
             if labels[0] == "streams" and "dynamodb" in _deferred:
                 prefix = "dynamodb"  # a table's stream needs the table
             if prefix in _deferred:
-                run_deferred(prefix)
+                # An invocation needs its function's record only (6 of the 15 for an enrichment).
+                named = _invoked_function(urlsplit(request.url).path) if prefix == "lambda" else None
+                run_deferred(prefix, named)
         return original(self, request)
 
     BotocoreStubber.process_request = process_request  # type: ignore[method-assign]

@@ -322,7 +322,7 @@ class ResourceCreator:
                 Environment={"Variables": environment},
             )
 
-        moto_patches.defer_until_called("lambda", create_in_moto)
+        moto_patches.defer_until_called("lambda", create_in_moto, resource=name)
         for event_name, event in props.get("Events", {}).items():
             self._wire_function_event(logical_id, name, event_name, event)
 

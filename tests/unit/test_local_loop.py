@@ -160,6 +160,25 @@ def test_functions_reach_moto_at_the_first_lambda_call(tmp_path: Path) -> None:
         assert names == [cloud.physical_name("Recorder")]
 
 
+def test_an_invocation_creates_only_its_functions_record_and_any_other_call_creates_them_all(
+    cloud: LocalCloud,
+) -> None:
+    """An Invoke (by name or ARN, as Step Functions' tasks call) needs its own function's record only; a
+    listing sees every function of the template."""
+    import json
+
+    from moto.awslambda.models import lambda_backends
+
+    backend = lambda_backends["123456789012"]["us-east-1"]
+    client = boto3.client("lambda", region_name="us-east-1")
+    pending_age = cloud.functions.get(cloud.physical_name("PendingAgeFunction"))
+    client.invoke(FunctionName=pending_age.arn, Payload=json.dumps({}).encode())
+    assert [function.function_name for function in backend.list_functions()] == [pending_age.name]
+    listed = sorted(function["FunctionName"] for function in client.list_functions()["Functions"])
+    assert listed == sorted(function.name for function in cloud.functions.functions)
+    assert len(listed) > 1
+
+
 def test_state_machines_are_created_at_the_first_step_functions_call(cloud: LocalCloud) -> None:
     """The template's state machines are known (ARNs for rules and functions) but created in moto, with its
     interpreter, only when something first calls Step Functions; then every one is there, at its ARN."""
