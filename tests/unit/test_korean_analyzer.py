@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 import mecab
@@ -290,3 +293,40 @@ def test_settings_without_user_dictionary_omit_the_rules() -> None:
 def test_text_without_content_words_gives_no_terms(analyzer: KoreanAnalyzer, text: str) -> None:
     assert analyzer.analyze(text) == []
     assert analyzer.analyze_query(text, ["만두, 교자"]) == []
+
+
+def test_a_compiled_user_dictionary_is_reused_by_a_later_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Compiled once per content and mecab version into this user's 0700 directory under the temp dir; a
+    process that finds it there (simulated by forgetting the in-process cache) runs no compiler. A directory
+    others could write is not trusted: each process then compiles its own."""
+    import subprocess
+
+    from cataloop.adapters import korean_analyzer as module
+
+    monkeypatch.setattr(module.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(module, "_compiled_user_dictionaries", {})  # as in a new process
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting_run(command: list[str], **options: object) -> object:
+        runs.append(command)
+        return real_run(command, **options)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(module.subprocess, "run", counting_run)
+    entries = [module.UserDictionaryEntry(word="비비고")]
+    first = module._compiled_user_dictionary(entries)
+    assert first.parent == tmp_path / f"cataloop-userdic-{os.getuid()}" and len(runs) == 1
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    module._compiled_user_dictionaries.clear()
+    assert module._compiled_user_dictionary(entries) == first and len(runs) == 1
+    assert (
+        KoreanAnalyzer(KoreanAnalysisConfig(user_dictionary=("비비고",))).analyze("비비고 만두")[0]
+        == "비비고"
+    )
+
+    first.parent.chmod(0o777)  # writable by others: not used
+    module._compiled_user_dictionaries.clear()
+    elsewhere = module._compiled_user_dictionary(entries)
+    assert elsewhere.parent != first.parent and len(runs) == 2

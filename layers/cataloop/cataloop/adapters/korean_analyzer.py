@@ -13,6 +13,10 @@ Pipeline (same order as the OpenSearch analyzers):
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -246,32 +250,60 @@ _compile_lock = threading.Lock()
 
 
 def _compiled_user_dictionary(entries: Sequence[UserDictionaryEntry]) -> Path:
-    """Compile the user dictionary once per content (cached in-process, under the temp dir)."""
+    """Compile the user dictionary once per content and mecab version: cached in-process, and in this user's
+    private directory under the temp dir (`_private_cache`), so a later process, or a warm Lambda
+    container's next cold module, reuses it instead of running mecab's compiler (about 0.08 s)."""
     csv = _user_dictionary_csv(entries)
-    digest = hashlib.sha256(csv.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{_mecab_version()}\0{csv}".encode()).hexdigest()[:32]
     with _compile_lock:
         cached = _compiled_user_dictionaries.get(digest)
         if cached is not None and cached.exists():
             return cached
-        workdir = Path(tempfile.mkdtemp(prefix="cataloop-userdic-"))
-        source, compiled = workdir / "user.csv", workdir / "user.dic"
-        source.write_text(csv, encoding="utf-8")
-        # A child process, because mecab's compiler calls exit() on a bad row, which would end this one.
-        command = [
-            sys.executable, "-m", "mecab", "dict-index",
-            "--userdic", str(compiled),
-            "--dictionary-charset", "utf-8",
-            "--charset", "utf-8",
-            str(source),
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0 or not compiled.exists():
-            detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise InvalidInput(
-                f"user dictionary could not be compiled by mecab: {detail[0]}; check the entries"
-            )
+        directory = _private_cache() or Path(tempfile.mkdtemp(prefix="cataloop-userdic-"))
+        compiled = directory / f"{digest}.dic"
+        if not compiled.is_file():
+            workdir = Path(tempfile.mkdtemp(prefix="cataloop-userdic-", dir=directory))
+            source, fresh = workdir / "user.csv", workdir / "user.dic"
+            source.write_text(csv, encoding="utf-8")
+            # A child process, because mecab's compiler calls exit() on a bad row, which would end this one.
+            command = [
+                sys.executable, "-m", "mecab", "dict-index",
+                "--userdic", str(fresh),
+                "--dictionary-charset", "utf-8",
+                "--charset", "utf-8",
+                str(source),
+            ]  # fmt: skip
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+            if result.returncode != 0 or not fresh.exists():
+                detail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
+                raise InvalidInput(
+                    f"user dictionary could not be compiled by mecab: {detail[0]}; check the entries"
+                )
+            os.replace(fresh, compiled)  # whole or absent, for a process reading it at the same time
+            shutil.rmtree(workdir, ignore_errors=True)
         _compiled_user_dictionaries[digest] = compiled
         return compiled
+
+
+def _mecab_version() -> str:
+    try:
+        return importlib.metadata.version("python-mecab-ko")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _private_cache() -> Path | None:
+    """`<temp dir>/cataloop-userdic-<uid>`, made 0700; None when it exists but is not this user's alone (a
+    dictionary someone else could write is not loaded: each process then compiles its own)."""
+    directory = Path(tempfile.gettempdir()) / f"cataloop-userdic-{os.getuid()}"
+    try:
+        directory.mkdir(mode=0o700, exist_ok=True)
+        status = directory.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.getuid() or status.st_mode & 0o077:
+        return None
+    return directory
 
 
 class KoreanAnalyzer:
