@@ -419,23 +419,28 @@ def _backend(account: str, region: str) -> Any:
 
 
 def load_items(
-    table_name: str, items: list[dict[str, Any]], account: str = "123456789012", region: str = "us-east-1"
+    table_name: str,
+    items: list[dict[str, Any]],
+    lines: list[str] | None = None,
+    account: str = "123456789012",
+    region: str = "us-east-1",
 ) -> None:
     """Put saved items (the low-level client's AttributeValue shapes) straight into moto's table, as stored
     items, not as writes: no request to serialise and parse back, no stream record (restored items are
     history, not changes), and no item-size check, which moto runs once per attribute over all attributes
     set so far (the items were checked when first written). Through BatchWriteItem the restore took 9 of 26
     profiled seconds of `cataloop kb tree` on the demo's state. Each item's attributes become moto's types
-    when something first reads them (`SavedItem`). The items must hold no binary value: moto stores those in
-    the form its request parser gives them, so the caller sends them through the API."""
+    when something first reads them (`SavedItem`); `lines`, each item's text as saved, is what `dump_lines`
+    writes back for an item nothing read. The items must hold no binary value: moto stores those in the form
+    its request parser gives them, so the caller sends them through the API."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     table = _backend(account, region).get_table(table_name)
     saved_item = _saved_item_class()
-    for attributes in items:
+    for index, attributes in enumerate(items):
         hash_key = DynamoType(attributes[table.hash_key_attr])
         range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
-        item = saved_item(hash_key, range_key, attributes)
+        item = saved_item(hash_key, range_key, attributes, lines[index] if lines is not None else None)
         if range_key is not None:
             table.items[hash_key][range_key] = item
         else:
@@ -458,10 +463,13 @@ def _saved_item_class() -> type:
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 
     class SavedItem(Item):
-        def __init__(self, hash_key: Any, range_key: Any, saved: dict[str, Any]) -> None:
+        def __init__(
+            self, hash_key: Any, range_key: Any, saved: dict[str, Any], line: str | None = None
+        ) -> None:
             self.hash_key = hash_key
             self.range_key = range_key
             self._saved: dict[str, Any] | None = saved
+            self._line = line
             self._attributes: Any = None
             self._size: int | None = None
 
@@ -481,6 +489,11 @@ def _saved_item_class() -> type:
         def saved_shape(self) -> dict[str, Any] | None:
             """The item as saved while its attributes were never read, else None."""
             return self._saved
+
+        @property
+        def saved_line(self) -> str | None:
+            """The item's text as saved while its attributes were never read (when it was given), else None."""
+            return self._line if self._saved is not None else None
 
         def size(self) -> int:
             if self._saved is None:
@@ -567,6 +580,21 @@ def shape_size(shape: dict[str, Any]) -> int:
     if isinstance(value, bool):
         return 1
     return _bytesize(value)
+
+
+def dump_lines(
+    table_name: str, encode: Any, account: str = "123456789012", region: str = "us-east-1"
+) -> list[str]:
+    """Every item of the table as a line of text: the saved line of a restored item nothing read, else
+    `encode` of the item's low-level shapes (as `dump_items` gives them)."""
+    from moto.dynamodb.responses import dynamo_to_dict
+
+    table = _backend(account, region).get_table(table_name)
+    return [
+        getattr(item, "saved_line", None)
+        or encode(getattr(item, "saved_shape", None) or dynamo_to_dict(item.attrs))
+        for item in table.all_items()
+    ]
 
 
 def dump_items(

@@ -261,3 +261,46 @@ def test_a_stream_read_first_creates_the_tables_it_reads(tmp_path: Path) -> None
         streams = boto3.client("dynamodbstreams", region_name="us-east-1").list_streams()["Streams"]
         assert TABLE in dynamodb_backends["123456789012"]["us-east-1"].tables
         assert [stream["StreamArn"] for stream in streams] == [m.stream_arn for m in cloud.streams.mappings]
+
+
+def test_a_table_file_has_one_item_per_line_and_unread_items_are_written_back_as_they_were(
+    tmp_path: Path,
+) -> None:
+    """The file stays one JSON array (any JSON reader takes it), one item per line: a save after a restore
+    writes the lines of the items nothing read verbatim, and the others from the table. A file in the old
+    one-line form, or edited by hand, is read as any JSON array."""
+    state_dir = tmp_path / "state"
+    path = state_dir / "tables" / "Items.json"
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        for key in ("a", "b", "c"):
+            client.put_item(TableName=TABLE, Item={"id": {"S": key}, "text": {"S": f"{key} 한국어"}})
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == 5 and "한국어" in text
+    assert json.loads(text) == [json.loads(line.removesuffix(",")) for line in lines[1:-1]]
+    # A hand-spaced line: kept as it is while nothing reads its item.
+    spaced = lines[1].replace('{"id"', '{ "id"')
+    path.write_text("\n".join([lines[0], spaced, *lines[2:]]) + "\n", encoding="utf-8")
+
+    with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.update_item(
+            TableName=TABLE,
+            Key={"id": {"S": "c"}},
+            UpdateExpression="SET n = :n",
+            ExpressionAttributeValues={":n": {"N": "1"}},
+        )
+    after = path.read_text(encoding="utf-8").splitlines()
+    assert after[1] == spaced and after[2] == lines[2]  # a and b, never read
+    assert json.loads(after[3]) == {"id": {"S": "c"}, "text": {"S": "c 한국어"}, "n": {"N": "1"}}
+
+    # The one-line form of earlier saves, and an indented file, restore all the same.
+    for old in (
+        json.dumps(json.loads(path.read_text(encoding="utf-8"))),
+        json.dumps(json.loads(path.read_text(encoding="utf-8")), indent=2),
+    ):
+        path.write_text(old, encoding="utf-8")
+        with LocalCloud(SMALL_TEMPLATE, state_dir=state_dir):
+            scanned = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=TABLE)["Items"]
+            assert sorted(item["id"]["S"] for item in scanned) == ["a", "b", "c"]
