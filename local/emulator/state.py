@@ -1,12 +1,13 @@
 """Local state across runs: tables are saved to `.cataloop/tables/*.json`, the objects of the stack's S3 buckets
 to `.cataloop/s3/<bucket logical id>/<key>`, and both are restored at start.
 
-Items are stored in DynamoDB's own JSON (the low-level client's AttributeValue shapes). A restore puts them
-straight into moto's tables and a save reads them straight out (`moto_patches.load_items`/`dump_items`):
-through boto3 both paths spent most of their time serialising requests and responses for moto to parse
-again (9 of 26 profiled seconds of `cataloop kb tree` on the demo's state went into the restore alone).
-Files are written to a temporary name and renamed, so a crash mid-save never leaves a half-written table
-behind.
+Items are stored in DynamoDB's own JSON (the low-level client's AttributeValue shapes), a table's file being
+a JSON array with one item per line. A restore puts them straight into moto's tables and a save reads them
+straight out (`moto_patches.load_items`/`dump_lines`): through boto3 both paths spent most of their time
+serialising requests and responses for moto to parse again (9 of 26 profiled seconds of `cataloop kb tree`
+on the demo's state went into the restore alone). An item keeps its saved line until something reads it,
+and a save writes the unread ones' lines back verbatim. Files are written to a temporary name and renamed,
+so a crash mid-save never leaves a half-written table behind.
 
 A bucket's objects are files named by their keys (the search log reads as `.cataloop/s3/SearchLogStore/
 search-log/dt=YYYY-MM-DD/*.jsonl`), listed with their ETag and content type in the bucket's `index.json`,
