@@ -20,9 +20,14 @@
   the results of DynamoDB's item operations with `json.dumps` (same body; the serializer took 4 of the 4.5
   profiled s of `cataloop kb tree`'s knowledge scans).
 - Restoring saved items through BatchWriteItem serialised each item for moto to parse back; `load_items` and
-  `dump_items` put items into moto's tables and read them out directly. A restored item takes moto's types
-  when first read; a save writes the unread ones back as loaded (`cataloop events put`: restore 0.91 ->
-  0.17 s, save 0.92 -> 0.17 s on the demo's state).
+  `dump_lines` put items into moto's tables and read them out directly. A restored item takes moto's types
+  when first read (`SavedItem`, which answers sizes, copies and index membership from its saved shapes
+  until then); a save writes the unread ones back as loaded (`cataloop events put`: restore 0.91 -> 0.17 s,
+  save 0.92 -> 0.17 s on the demo's state).
+- botocore parses every DynamoDB answer value by value, and moto converts every result with one generic
+  walk: `fast_item_parsing` and `fast_item_results` take the short way for the usual values.
+- moto loads botocore's data files through sessions and loaders of its own (`share_botocore_data`), and
+  every process parsed the state machines with ANTLR (`_parsed_from_disk` keeps the programs).
 - Importing moto's Step Functions interpreter pulls in moto's EC2 models (through its Batch task): about
   2 s and 90 MiB per process; `light_step_functions_import` imports it without them. Creating a state
   machine parses its definition with ANTLR. `defer_until_called` creates a service's resources (and installs
@@ -222,7 +227,6 @@ def detect_invocations(inside_invocation: Any) -> None:
 def emit_execution_status_events() -> None:
     if "status_events" in _patched:
         return
-    import json
     from datetime import UTC, datetime
 
     from moto.events.models import events_backends
@@ -333,9 +337,7 @@ def trim_stream(
     table_name: str, consumed_up_to: int, account: str = "123456789012", region: str = "us-east-1"
 ) -> int:
     """Drop the records of `table_name`'s stream with sequence numbers <= `consumed_up_to`; returns how many."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[account][region].tables.get(table_name)
+    table = _backend(account, region).tables.get(table_name)
     shard = getattr(table, "stream_shard", None)
     if shard is None:
         return 0
@@ -393,9 +395,7 @@ def count_table_writes() -> None:
 
 def table_version(table_name: str, account: str = "123456789012", region: str = "us-east-1") -> object | None:
     """A token that changes whenever `table_name` is written (None when there is no such table)."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[account][region].tables.get(table_name)
+    table = _backend(account, region).tables.get(table_name)
     if table is None:
         return None
     if getattr(table, VERSION_ATTRIBUTE, None) is None:
@@ -586,7 +586,8 @@ def dump_lines(
     table_name: str, encode: Any, account: str = "123456789012", region: str = "us-east-1"
 ) -> list[str]:
     """Every item of the table as a line of text: the saved line of a restored item nothing read, else
-    `encode` of the item's low-level shapes (as `dump_items` gives them)."""
+    `encode` of the item in the low-level client's shapes, as a full Scan returns them (moto's own
+    conversion for its responses), without serialising a response and parsing it back."""
     from moto.dynamodb.responses import dynamo_to_dict
 
     table = _backend(account, region).get_table(table_name)
@@ -595,18 +596,6 @@ def dump_lines(
         or encode(getattr(item, "saved_shape", None) or dynamo_to_dict(item.attrs))
         for item in table.all_items()
     ]
-
-
-def dump_items(
-    table_name: str, account: str = "123456789012", region: str = "us-east-1"
-) -> list[dict[str, Any]]:
-    """Every item of the table in the low-level client's shapes, as a full Scan returns them (moto's own
-    conversion for its responses; a restored item nothing read is written back as it was loaded), without
-    serialising a response and parsing it back."""
-    from moto.dynamodb.responses import dynamo_to_dict
-
-    table = _backend(account, region).get_table(table_name)
-    return [getattr(item, "saved_shape", None) or dynamo_to_dict(item.attrs) for item in table.all_items()]
 
 
 # DynamoDB's item operations that answer with items (BatchWriteItem and TransactWriteItems answer with
@@ -805,7 +794,8 @@ def create_deferred_resources() -> None:
 
     def process_request(self: Any, request: Any) -> Any:
         if _deferred and not getattr(_creating, "now", False):
-            labels = (urlsplit(request.url).hostname or "").split(".")
+            url = urlsplit(request.url)
+            labels = (url.hostname or "").split(".")
             # The service is the host's first label ("dynamodb.us-east-1...", "streams.dynamodb..."), except
             # S3's virtual-hosted style, where the bucket comes first ("bucket.s3.amazonaws.com").
             prefix = labels[0] if labels[0] in _deferred else ("s3" if "s3" in labels else None)
@@ -813,7 +803,7 @@ def create_deferred_resources() -> None:
                 prefix = "dynamodb"  # a table's stream needs the table
             if prefix in _deferred:
                 # An invocation needs its function's record only (6 of the 15 for an enrichment).
-                named = _invoked_function(urlsplit(request.url).path) if prefix == "lambda" else None
+                named = _invoked_function(url.path) if prefix == "lambda" else None
                 run_deferred(prefix, named)
         return original(self, request)
 

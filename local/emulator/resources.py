@@ -1,9 +1,10 @@
 """Creating the template's resources on moto: every table (with streams), queue, bus, S3 bucket, secret,
 function and state machine `template.yaml` declares, with the functions' and state machines' `Events` wired as
-stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Only the tables and
-secrets (whose ARNs moto makes up) are created at once; every other resource is created in moto at the first
-call to its service (`moto_patches.defer_until_called`): a command that runs no execution does not pay for
-moto's interpreter, and one that reads a table pays for no bucket, queue or bus. Nothing here names a
+stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Only the secrets (whose
+ARNs moto makes up) are created at once; every other resource is created in moto at the first call to its
+service (`moto_patches.defer_until_called`; a function at its own invocation, a table stream with a label
+chosen at start): a command that runs no execution does not pay for moto's interpreter, one that reads a
+table pays for no bucket, queue or bus, and one that reads no table (a search) creates none. Nothing here names a
 resource of the project: adding a function, rule or route to the template needs no change here.
 
 A resource whose `Condition` is false under the local parameters is not created, as in CloudFormation. Every

@@ -378,6 +378,15 @@ def test_a_definition_is_parsed_once_for_its_creation_and_every_execution() -> N
         StepFunctionsParserBackend._validate_definition(definition='{"StartAt": "Nowhere", "States": {}}')
 
 
+def _dumped(table_name: str) -> list[object]:
+    """The table as a save writes it, line by line, read back."""
+    import json
+
+    from cataloop_local.emulator import moto_patches
+
+    return [json.loads(line) for line in moto_patches.dump_lines(table_name, json.dumps)]
+
+
 def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_then_are() -> None:
     """`load_items` keeps each saved item as loaded until something reads it: a save writes the unread ones
     back unchanged, the read ones (which an update may have changed in place) from moto's attributes, and
@@ -413,7 +422,7 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
         )
         moto_patches.index_members_from_saved_shapes()
         moto_patches.load_items("t", [dict(item) for item in saved])
-        assert moto_patches.dump_items("t") == saved
+        assert _dumped("t") == saved
 
         assert client.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"] == saved[0]
         table = moto_patches._backend("123456789012", "us-east-1").get_table("t")
@@ -432,7 +441,7 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
             UpdateExpression="SET flag = :t",
             ExpressionAttributeValues={":t": {"BOOL": True}},
         )
-        dumped = moto_patches.dump_items("t")
+        dumped = _dumped("t")
         assert dumped == [saved[0], saved[1], {"pk": {"S": "c"}, "flag": {"BOOL": True}}]
 
         byg = client.query(
@@ -465,7 +474,7 @@ def test_restored_items_take_motos_types_when_first_read_and_are_saved_as_they_t
             )
         grown = client.get_item(TableName="t", Key={"pk": {"S": "b"}})["Item"]["tags"]["SS"]
         assert sorted(grown) == ["p", "q", "r"]
-        assert sorted(moto_patches.dump_items("t")[1]["tags"]["SS"]) == ["p", "q", "r"]
+        assert sorted(_dumped("t")[1]["tags"]["SS"]) == ["p", "q", "r"]
 
 
 def test_moto_lists_regions_through_the_clients_session() -> None:
