@@ -39,20 +39,19 @@ def cmd_events_put(args: argparse.Namespace) -> int:
     entries = events_from_file(Path(args.file))
     with local_cloud(args.state_dir) as cloud:
         rules = bus_rules(cloud)
-        before = {
-            execution["executionArn"]
-            for logical in cloud.state_machine_arns
-            for execution in cloud.executions(logical)
-        }
+        marker = cloud.router.delivered
         response = cloud.put_events(entries)
         delivered = cloud.pump_streams()
-        executions = []
-        for logical in cloud.state_machine_arns:
-            for execution in cloud.executions(logical):
-                if execution["executionArn"] in before:
-                    continue
-                detail = cloud.describe_execution(execution["executionArn"])
-                executions.append(execution_outcome(cloud, logical, detail))
+        # The executions this call started: the bus's deliveries to state machines (the events the
+        # executions put on the bus start theirs through it too).
+        machines = {arn: logical for logical, arn in cloud.state_machine_arns.items()}
+        executions = [
+            execution_outcome(
+                cloud, machines[delivery.target_arn], cloud.describe_execution(delivery.execution_arn)
+            )
+            for delivery in cloud.router.deliveries_since(marker)
+            if delivery.execution_arn and delivery.target_arn in machines
+        ]
     misses = [entry for entry in entries if not matching_rules(rules, entry)]
     result = {
         "put": response,

@@ -60,6 +60,7 @@ class Delivery:
     event_id: str
     ok: bool
     detail: str = ""
+    execution_arn: str | None = None  # the execution a state-machine target started
 
 
 @dataclass
@@ -70,6 +71,13 @@ class EventRouter:
     region: str
     invoke_function: Callable[[str, Any], Any]
     deliveries: deque[Delivery] = field(default_factory=lambda: deque(maxlen=KEEP_DELIVERIES))
+    delivered: int = 0  # deliveries ever recorded (`deliveries_since` counts from it)
+
+    def deliveries_since(self, delivered: int) -> list[Delivery]:
+        """The deliveries recorded after `delivered` had been (the value of `.delivered` before a PutEvents):
+        what that call delivered, in order (at most the last `KEEP_DELIVERIES`)."""
+        count = max(0, min(self.delivered - delivered, len(self.deliveries)))
+        return list(self.deliveries)[len(self.deliveries) - count :]
 
     def deliver(
         self, rule: Any, raw_event: dict[str, Any], targets: list[dict[str, Any]] | None = None
@@ -83,21 +91,27 @@ class EventRouter:
                 continue
             payload = _target_input(target, event)
             try:
+                execution_arn = None
                 if service == "states":
-                    self._start_execution(arn, event, payload)
+                    execution_arn = self._start_execution(arn, event, payload)
                 else:
                     self.invoke_function(arn, payload)
-                self.deliveries.append(Delivery(rule.name, arn, event["id"], True))
+                self._record(Delivery(rule.name, arn, event["id"], True, execution_arn=execution_arn))
             except Exception as error:
-                self.deliveries.append(Delivery(rule.name, arn, event["id"], False, str(error)))
+                self._record(Delivery(rule.name, arn, event["id"], False, str(error)))
                 self._dead_letter(target, event, error)
 
-    def _start_execution(self, arn: str, event: dict[str, Any], payload: Any) -> None:
+    def _record(self, delivery: Delivery) -> None:
+        self.deliveries.append(delivery)
+        self.delivered += 1
+
+    def _start_execution(self, arn: str, event: dict[str, Any], payload: Any) -> str:
         client = aws_client("stepfunctions", self.region)
         # Execution names are at most 80 characters; an event id is a UUID.
-        client.start_execution(
+        started = client.start_execution(
             stateMachineArn=arn, name=event["id"][:80], input=json.dumps(payload, ensure_ascii=False)
         )
+        return str(started["executionArn"])
 
     def _dead_letter(self, target: dict[str, Any], event: dict[str, Any], error: Exception) -> None:
         dlq_arn = target.get("DeadLetterConfig", {}).get("Arn")

@@ -318,6 +318,68 @@ def route_moto_invocations(registry: FunctionRegistry | None) -> None:
     _active_registry = registry
 
 
+class TaskLambdaClient:
+    """The Lambda client a Step Functions task gets here: `invoke` runs the handler through the registry and
+    answers as the Lambda API does (botocore's Invoke output: StatusCode, ExecutedVersion, a streaming
+    Payload, and FunctionError `Unhandled` with Lambda's error payload when the handler raised; an unknown
+    function is a ResourceNotFoundException). moto's own path answers the same (tests/unit/test_lambdas.py
+    compares both) but makes a new boto3 client per task and a trip through moto's Lambda service."""
+
+    def invoke(self, **parameters: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+        from botocore.response import StreamingBody
+
+        if _active_registry is None:
+            raise RuntimeError("no local function registry is attached to moto")
+        name = str(parameters["FunctionName"])
+        body = parameters.get("Payload")
+        raw = body.read() if hasattr(body, "read") else body
+        event = json.loads(raw) if raw else {}
+        request_id = str(uuid.uuid4())
+        try:
+            _active_registry.get(name)
+        except KeyError:
+            error = {"Code": "ResourceNotFoundException", "Message": f"Function not found: {name}"}
+            metadata = {"HTTPStatusCode": 404, "RequestId": request_id}
+            raise ClientError({"Error": error, "ResponseMetadata": metadata}, "Invoke") from None
+        response: dict[str, Any] = {"StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        try:
+            payload = json.dumps(_active_registry.invoke(name, event), default=str, ensure_ascii=False)
+        except FunctionError as error:
+            response["FunctionError"] = "Unhandled"
+            payload = json.dumps(error.payload, ensure_ascii=False)
+        if parameters.get("InvocationType", "RequestResponse") != "RequestResponse":
+            response["StatusCode"] = 202
+            payload = ""
+        data = payload.encode("utf-8")
+        response["Payload"] = StreamingBody(io.BytesIO(data), len(data))
+        response["ResponseMetadata"] = {"HTTPStatusCode": response["StatusCode"], "RequestId": request_id}
+        return response
+
+
+def route_task_invocations() -> None:
+    """Step Functions tasks that invoke a function get `TaskLambdaClient` (once per process; every other
+    service's client stays moto's)."""
+    global _tasks_routed
+    if _tasks_routed:
+        return
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    original = lambda_eval_utils.boto_client_for
+    client = TaskLambdaClient()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        if service == "lambda":
+            return client
+        return original(region=region, service=service, state_credentials=state_credentials)
+
+    lambda_eval_utils.boto_client_for = boto_client_for
+    _tasks_routed = True
+
+
+_tasks_routed = False
+
+
 def patch_moto_invoke() -> None:
     global _patched
     if _patched:

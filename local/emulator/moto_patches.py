@@ -777,6 +777,26 @@ def _invoked_function(path: str) -> str | None:
     return name.split(":")[0]
 
 
+def _named_state_machine(request: Any) -> str | None:
+    """The state machine a Step Functions request names (its `stateMachineArn`, or the machine of its
+    `executionArn`: `arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME`); None when it names none (a
+    listing) or the body is not JSON."""
+    body = request.body
+    if not body:
+        return None
+    try:
+        loaded = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(loaded, dict):
+        return None
+    for key, kind in (("stateMachineArn", "stateMachine"), ("executionArn", "execution")):
+        parts = str(loaded.get(key) or "").split(":")
+        if len(parts) >= 7 and parts[2] == "states" and parts[5] == kind:
+            return parts[6]
+    return None
+
+
 def discard_deferred() -> None:
     """Forget the creators not run yet (the local cloud stopped)."""
     with _deferred_lock:
@@ -802,8 +822,13 @@ def create_deferred_resources() -> None:
             if labels[0] == "streams" and "dynamodb" in _deferred:
                 prefix = "dynamodb"  # a table's stream needs the table
             if prefix in _deferred:
-                # An invocation needs its function's record only (6 of the 15 for an enrichment).
-                named = _invoked_function(url.path) if prefix == "lambda" else None
+                # An invocation needs its function's record only (6 of the 15 for an enrichment), an
+                # execution its state machine only.
+                named = None
+                if prefix == "lambda":
+                    named = _invoked_function(url.path)
+                elif prefix == "states":
+                    named = _named_state_machine(request)
                 run_deferred(prefix, named)
         return original(self, request)
 

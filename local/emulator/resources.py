@@ -1,10 +1,10 @@
 """Creating the template's resources on moto: every table (with streams), queue, bus, S3 bucket, secret,
 function and state machine `template.yaml` declares, with the functions' and state machines' `Events` wired as
-stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Only the secrets (whose
-ARNs moto makes up) are created at once; every other resource is created in moto at the first call to its
-service (`moto_patches.defer_until_called`; a function at its own invocation, a table stream with a label
-chosen at start): a command that runs no execution does not pay for moto's interpreter, one that reads a
-table pays for no bucket, queue or bus, and one that reads no table (a search) creates none. Nothing here names a
+stream mappings, HTTP routes and EventBridge rules. `LocalCloud.start` runs it once. Every resource is
+created in moto at the first call to its service (`moto_patches.defer_until_called`; a function at its own
+invocation, a table stream with a label chosen at start, a secret with an ARN chosen at start): a command that
+runs no execution does not pay for moto's interpreter, one that reads a table pays for no bucket, queue or
+bus, and one that reads no table (a search) creates none. Nothing here names a
 resource of the project: adding a function, rule or route to the template needs no change here.
 
 A resource whose `Condition` is false under the local parameters is not created, as in CloudFormation. Every
@@ -14,9 +14,11 @@ what runs locally in its place); an unknown type stops the local cloud.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import string
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,17 @@ from cataloop_local.emulator.streams import StreamMapping, StreamPoller
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/cataloop-local"
+
+
+def secret_arn(name: str) -> str:
+    """The ARN of the local secret `name`: Secrets Manager's form, the name and a hyphen and six letters (AWS
+    draws them at random; here they come from the name's hash, so the ARN is known before the secret exists
+    and is the same at every start)."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    suffix = "".join(string.ascii_letters[byte % len(string.ascii_letters)] for byte in digest[:6])
+    return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-{suffix}"
+
+
 # The resource types the local cloud creates.
 EMULATED = {
     "AWS::DynamoDB::Table",
@@ -211,18 +224,37 @@ class ResourceCreator:
             )
 
     def _create_secret(self, logical_id: str) -> None:
-        """The secret with its SecretString, or a value made as GenerateSecretString says. A generated value is
-        kept in the state directory, so it survives restarts as the stack's secret survives deploys."""
+        """The secret with its SecretString, or a value made as GenerateSecretString says, created at the first
+        Secrets Manager call (only the search function reads it). Its ARN, which the functions' environment
+        names, is chosen here: the name plus a six-letter suffix from the name's hash, given to moto through
+        its id manager. A generated value is kept in the state directory, so it survives restarts as the
+        stack's secret survives deploys."""
         props = self._properties(logical_id)
         name = str(props.get("Name") or f"cataloop-local-{logical_id}")
-        client = self._client("secretsmanager")
-        value = props.get("SecretString")
-        if value is None:
-            value = self._generated_secret(logical_id, props.get("GenerateSecretString", {}), client)
-        arguments: dict[str, Any] = {"Name": name, "SecretString": str(value)}
-        if props.get("Description"):
-            arguments["Description"] = str(props["Description"])
-        self.secret_arns[logical_id] = client.create_secret(**arguments)["ARN"]
+        arn = secret_arn(name)
+        self.secret_arns[logical_id] = arn
+
+        def create_in_moto() -> None:
+            from moto.secretsmanager.utils import SecretsManagerSecretIdentifier
+            from moto.utilities.id_generator import moto_id_manager
+
+            client = self._client("secretsmanager")
+            value = props.get("SecretString")
+            if value is None:
+                value = self._generated_secret(logical_id, props.get("GenerateSecretString", {}), client)
+            arguments: dict[str, Any] = {"Name": name, "SecretString": str(value)}
+            if props.get("Description"):
+                arguments["Description"] = str(props["Description"])
+            identifier = SecretsManagerSecretIdentifier(ACCOUNT, REGION, name)
+            moto_id_manager.set_custom_id(identifier, arn.rsplit("-", 1)[1])
+            try:
+                created = client.create_secret(**arguments)["ARN"]
+            finally:
+                moto_id_manager.unset_custom_id(identifier)
+            if created != arn:
+                raise TemplateError(f"{logical_id}: moto named the secret {created}, not {arn}")
+
+        moto_patches.defer_until_called("secretsmanager", create_in_moto)
 
     def _generated_secret(self, logical_id: str, spec: dict[str, Any], client: Any) -> str:
         kept = Path(self.state_dir) / "secrets" / logical_id if self.state_dir is not None else None
@@ -378,6 +410,7 @@ class ResourceCreator:
             # Created at the first Step Functions call (moto's interpreter costs seconds to import and to
             # parse a definition); the ARN, which rules and functions name, is known before.
             moto_patches.run_executions_synchronously()
+            lambdas.route_task_invocations()
             moto_patches.emit_execution_status_events()
             created = self._client("stepfunctions").create_state_machine(
                 name=name, definition=definition, roleArn=ROLE_ARN, type=props.get("Type", "STANDARD")
@@ -385,7 +418,7 @@ class ResourceCreator:
             if created != arn:
                 raise TemplateError(f"{logical_id}: moto named the state machine {created}, not {arn}")
 
-        moto_patches.defer_until_called("states", create_in_moto)
+        moto_patches.defer_until_called("states", create_in_moto, resource=name)
         self.state_machine_arns[logical_id] = arn
         for event_name, event in props.get("Events", {}).items():
             if event["Type"] not in ("EventBridgeRule", "CloudWatchEvent"):

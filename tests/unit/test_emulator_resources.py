@@ -3,6 +3,7 @@ skips knowingly (with what runs in its place) every type it does not create."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import boto3
 import pytest
 import yaml
 
+from cataloop_local.emulator import moto_patches
 from cataloop_local.emulator.cfn import TemplateError, load_template
 from cataloop_local.emulator.cloud import LocalCloud
 from cataloop_local.emulator.resources import EMULATED, LOCAL_STAND_INS, NOT_EMULATED
@@ -96,6 +98,12 @@ def test_every_type_of_the_template_is_created_or_knowingly_skipped() -> None:
 
 
 def test_buckets_and_secrets_are_created_on_moto_and_resolve(mini: LocalCloud) -> None:
+    # The secret's ARN is known before the secret exists (it is created at the first Secrets Manager call).
+    arn = mini._resolver.resolve({"Ref": "SigningKey"})
+    assert re.fullmatch(
+        r"arn:aws:secretsmanager:us-east-1:123456789012:secret:cataloop-local-SigningKey-[A-Za-z]{6}", arn
+    )
+    assert moto_patches.pending("secretsmanager")
     s3 = boto3.client("s3", region_name="us-east-1")
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["cataloop-local-logs"]
     assert s3.get_bucket_versioning(Bucket="cataloop-local-logs")["Status"] == "Enabled"
@@ -113,7 +121,8 @@ def test_buckets_and_secrets_are_created_on_moto_and_resolve(mini: LocalCloud) -
     assert len(generated["SecretString"]) == 48 and generated["SecretString"].isalnum()
     assert secrets.describe_secret(SecretId="cataloop-local-SigningKey")["Description"] == "key of dev"
     assert secrets.get_secret_value(SecretId="cataloop/named")["SecretString"] == "for-dev"
-    assert mini._resolver.resolve({"Ref": "SigningKey"}) == generated["ARN"]
+    assert mini._resolver.resolve({"Ref": "SigningKey"}) == generated["ARN"] == arn
+    assert secrets.get_secret_value(SecretId=arn)["SecretString"] == generated["SecretString"]
 
 
 def test_a_generated_secret_survives_a_restart_like_the_stack_secret_survives_a_deploy(

@@ -106,13 +106,32 @@ def test_the_execution_input_is_utf8_json(monkeypatch: pytest.MonkeyPatch) -> No
     sent: dict[str, Any] = {}
 
     class Client:
-        def start_execution(self, **arguments: Any) -> None:
+        def start_execution(self, **arguments: Any) -> dict[str, Any]:
             sent.update(arguments)
+            return {"executionArn": "arn:aws:states:us-east-1:1:execution:m:e1", "startDate": 0}
 
     router = eventbus.EventRouter("us-east-1", lambda *_: None)
     monkeypatch.setattr(eventbus, "aws_client", lambda *_: Client())
-    router._start_execution("arn:aws:states:x", {"id": "e1"}, {"detail": KOREAN})
+    started = router._start_execution("arn:aws:states:x", {"id": "e1"}, {"detail": KOREAN})
     assert "야쿠르트" in sent["input"] and "\\u" not in sent["input"]
+    assert started == "arn:aws:states:us-east-1:1:execution:m:e1"
+
+
+def test_deliveries_since_a_marker_are_what_was_delivered_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`events put` reports the executions its own PutEvents started: the deliveries after its marker, also
+    once the record of deliveries has dropped its oldest ones."""
+    monkeypatch.setattr(eventbus, "KEEP_DELIVERIES", 3)
+    router = eventbus.EventRouter("us-east-1", lambda *_: None)
+    assert router.deliveries.maxlen == 3
+    for number in range(5):
+        router._record(eventbus.Delivery("rule", "arn", f"e{number}", True))
+    marker = router.delivered
+    assert router.deliveries_since(marker) == []
+    router._record(eventbus.Delivery("rule", "arn", "e5", True, execution_arn="x5"))
+    router._record(eventbus.Delivery("rule", "arn", "e6", False, "boom"))
+    assert [d.event_id for d in router.deliveries_since(marker)] == ["e5", "e6"]
+    assert [d.event_id for d in router.deliveries_since(marker - 2)] == ["e4", "e5", "e6"]
+    assert [d.event_id for d in router.deliveries_since(0)] == ["e4", "e5", "e6"]  # the kept ones
 
 
 def test_local_cloud_put_events_batches_like_an_sdk_caller(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -194,6 +194,27 @@ def test_state_machines_are_created_at_the_first_step_functions_call(cloud: Loca
     assert len(backend.state_machines) == 2
 
 
+def test_a_call_naming_one_state_machine_creates_only_that_one(cloud: LocalCloud) -> None:
+    """A request that names a state machine (by its ARN or one of its executions') needs that machine only
+    (`events put` of a product creates the enrichment's, not the feedback's); a listing creates them all."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends["123456789012"]["us-east-1"]
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    enrich = cloud.state_machine_arns["EnrichProductStateMachine"]
+    missing = enrich.replace(":stateMachine:", ":execution:") + ":no-such-execution"
+    with pytest.raises(ClientError):
+        client.describe_execution(executionArn=missing)
+    assert [machine.arn for machine in backend.state_machines] == [enrich]
+    assert client.describe_state_machine(stateMachineArn=enrich)["stateMachineArn"] == enrich
+    assert len(backend.state_machines) == 1
+    client.list_state_machines()
+    assert sorted(machine.arn for machine in backend.state_machines) == sorted(
+        cloud.state_machine_arns.values()
+    )
+
+
 def test_tables_are_created_and_restored_at_the_first_dynamodb_call_and_not_saved_before(
     tmp_path: Path,
 ) -> None:
