@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import json
 import logging
 import os
@@ -174,9 +175,16 @@ class LocalCloud:
             # The saved items go in at the first DynamoDB call (a command that reads no table, like `search`,
             # never loads them). Until then no table is written, so none is saved over its file.
             moto_patches.defer_until_called("dynamodb", self._restore_tables)
-            # The buckets' saved objects, likewise, right after the buckets (created at the first S3 call).
-            state, buckets = self.state, self.bucket_names()
-            moto_patches.defer_until_called("s3", lambda: state.restore_buckets(buckets))
+            # The buckets' saved objects, likewise, after the buckets (created at the first S3 call), a group
+            # of keys (the first path segment) at a time: a request that names one object, or lists under one
+            # prefix, puts back that group only (reading the dictionaries does not load every search log).
+            for logical, name in self.bucket_names().items():
+                for group in sorted(self.state.saved_object_groups(logical)):
+                    moto_patches.defer_until_called(
+                        "s3",
+                        functools.partial(self.state.restore_buckets, {logical: name}, group),
+                        resource=f"{name}/{group}",
+                    )
         return self
 
     def _restore_tables(self) -> None:
@@ -227,8 +235,13 @@ class LocalCloud:
             if not moto_patches.pending("dynamodb"):  # else no table was created: the files are as they were
                 # Versions read before the scans: a write during the save makes the next save write again.
                 self.state.save(self.table_names(), self.table_versions())
-            if not moto_patches.pending("s3"):  # else nothing touched S3: the saved objects are as they were
-                self.state.save_buckets(self.bucket_names())
+            # When nothing touched S3, the saved objects are as they were. Else the groups of objects no request
+            # reached were never put back, and their files stay as they are; the save's own listing must not
+            # put them back either (it would read every group).
+            if not moto_patches.untouched("s3"):
+                with moto_patches.creators_held():
+                    unrestored = moto_patches.pending_resources("s3")
+                    self.state.save_buckets(self.bucket_names(), unrestored)
 
     def __enter__(self) -> LocalCloud:
         return self.start()

@@ -46,12 +46,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import datetime
 import functools
 import itertools
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 _patched: set[str] = set()
@@ -741,6 +743,20 @@ def pending(endpoint_prefix: str) -> bool:
     return endpoint_prefix in _deferred
 
 
+def untouched(endpoint_prefix: str) -> bool:
+    """Whether no request has reached the service yet: its unnamed creators (run by any request) wait still.
+    A service with no unnamed creators counts as touched once it has none pending at all."""
+    with _deferred_lock:
+        creators = _deferred.get(endpoint_prefix, [])
+        return any(named is None for named, _ in creators)
+
+
+def pending_resources(endpoint_prefix: str) -> set[str]:
+    """The named resources of the service whose creators have not run (no request has named them yet)."""
+    with _deferred_lock:
+        return {named for named, _ in _deferred.get(endpoint_prefix, []) if named is not None}
+
+
 def run_deferred(endpoint_prefix: str, resource: str | None = None) -> None:
     """Create the service's deferred resources now (also what a request to the service does first): all of
     them, or with `resource` the unnamed ones and that one. The creators stay listed until they have run
@@ -797,6 +813,55 @@ def _named_state_machine(request: Any) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def creators_held() -> Iterator[None]:
+    """No deferred creator runs meanwhile: this thread's requests pass them by (as the creators' own requests
+    do) and other threads' wait. A save lists what is in moto, not what its listing would have put back, and
+    no group is put back half-way through it."""
+    with _deferred_lock:
+        previous = getattr(_creating, "now", False)
+        _creating.now = True
+        try:
+            yield
+        finally:
+            _creating.now = previous
+
+
+def s3_object_group(key: str) -> str:
+    """The group a saved S3 object is restored with: its key's first path segment (`search-log` for
+    `search-log/dt=.../x.jsonl`, `dictionaries` for `dictionaries/current.json`, the key itself when it has
+    no `/`)."""
+    return key.split("/", 1)[0]
+
+
+def _named_s3_group(url: Any, headers: Any) -> str | None:
+    """`BUCKET/GROUP` for an S3 request that reaches only one group of a bucket's objects: one naming an
+    object key (GetObject, PutObject, HeadObject, DeleteObject...) or listing under a prefix with a `/`; None
+    for every other request (a listing of the whole bucket, a copy, a bucket-level call, list_buckets), which
+    needs every object there."""
+    from urllib.parse import parse_qs, unquote
+
+    if headers.get("x-amz-copy-source"):
+        return None  # the copy's source may be in another group
+    labels = (url.hostname or "").split(".")
+    at = next((i for i, label in enumerate(labels) if label == "s3" or label.startswith("s3-")), None)
+    path = unquote(url.path or "/").lstrip("/")
+    if at is None:
+        return None
+    if at > 0:  # virtual-hosted style: bucket.s3.amazonaws.com/key
+        bucket, key = ".".join(labels[:at]), path
+    else:  # path style: s3.amazonaws.com/bucket/key
+        bucket, _, key = path.partition("/")
+    if not bucket:
+        return None
+    if key:
+        return f"{bucket}/{s3_object_group(key)}"
+    prefix = (parse_qs(url.query).get("prefix") or [""])[0]
+    if "/" in prefix:
+        return f"{bucket}/{s3_object_group(prefix)}"
+    return None
+
+
 def discard_deferred() -> None:
     """Forget the creators not run yet (the local cloud stopped)."""
     with _deferred_lock:
@@ -823,12 +888,14 @@ def create_deferred_resources() -> None:
                 prefix = "dynamodb"  # a table's stream needs the table
             if prefix in _deferred:
                 # An invocation needs its function's record only (6 of the 15 for an enrichment), an
-                # execution its state machine only.
+                # execution its state machine only, an object read its group of saved objects only.
                 named = None
                 if prefix == "lambda":
                     named = _invoked_function(url.path)
                 elif prefix == "states":
                     named = _named_state_machine(request)
+                elif prefix == "s3":
+                    named = _named_s3_group(url, request.headers)
                 run_deferred(prefix, named)
         return original(self, request)
 

@@ -208,13 +208,23 @@ class LocalState:
             restored = restored or bool(items)
         return restored
 
-    def save_buckets(self, buckets: dict[str, str]) -> None:
-        """Write each bucket's (logical id -> physical name) current objects under `s3/<logical id>/`."""
+    def save_buckets(
+        self, buckets: dict[str, str], unrestored: set[str] | frozenset[str] = frozenset()
+    ) -> None:
+        """Write each bucket's (logical id -> physical name) current objects under `s3/<logical id>/`.
+        `unrestored` names the `BUCKET/GROUP`s whose saved objects were never put back (no request reached
+        them): their files and index entries stay as they are."""
         client = boto3.client("s3", region_name=REGION)
         for logical, name in buckets.items():
             directory = self.buckets_dir / logical
             directory.mkdir(parents=True, exist_ok=True)
-            previous = _read_index(directory)
+            saved = _read_index(directory)
+            kept = {
+                key: entry
+                for key, entry in saved.items()
+                if f"{name}/{moto_patches.s3_object_group(key)}" in unrestored
+            }
+            previous = {key: entry for key, entry in saved.items() if key not in kept}
             listed: dict[str, str] = {}
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
                 listed.update((item["Key"], item.get("ETag", "")) for item in page.get("Contents", []))
@@ -224,12 +234,17 @@ class LocalState:
             for key, entry in previous.items():
                 if files.get(key) != entry.get("file"):
                     _remove_file(directory, entry.get("file", ""))
-            index: dict[str, dict[str, str]] = {}
+            index: dict[str, dict[str, str]] = dict(kept)
             for key, etag in sorted(listed.items()):
-                kept = previous.get(key)
+                known = previous.get(key)
                 target = directory / files[key]
-                if kept and kept.get("etag") == etag and kept.get("file") == files[key] and target.is_file():
-                    index[key] = kept
+                if (
+                    known
+                    and known.get("etag") == etag
+                    and known.get("file") == files[key]
+                    and target.is_file()
+                ):
+                    index[key] = known
                     continue
                 response = client.get_object(Bucket=name, Key=key)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -240,16 +255,24 @@ class LocalState:
                 if response.get("ContentType"):
                     index[key]["content_type"] = response["ContentType"]
             temporary_index = directory / (BUCKET_INDEX + ".tmp")
-            temporary_index.write_text(json.dumps(index, ensure_ascii=False, indent=1), encoding="utf-8")
+            ordered = dict(sorted(index.items()))
+            temporary_index.write_text(json.dumps(ordered, ensure_ascii=False, indent=1), encoding="utf-8")
             os.replace(temporary_index, directory / BUCKET_INDEX)
 
-    def restore_buckets(self, buckets: dict[str, str]) -> int:
-        """Put the saved objects back into the (new, empty) buckets; returns how many were restored."""
+    def saved_object_groups(self, logical: str) -> set[str]:
+        """The groups (`moto_patches.s3_object_group`) of the objects saved for bucket `logical`."""
+        return {moto_patches.s3_object_group(key) for key in _read_index(self.buckets_dir / logical)}
+
+    def restore_buckets(self, buckets: dict[str, str], group: str | None = None) -> int:
+        """Put the saved objects (only those of `group`, when given) back into the (new, empty) buckets;
+        returns how many were restored."""
         client = boto3.client("s3", region_name=REGION)
         restored = 0
         for logical, name in buckets.items():
             directory = self.buckets_dir / logical
             for key, entry in _read_index(directory).items():
+                if group is not None and moto_patches.s3_object_group(key) != group:
+                    continue
                 path = directory / str(entry.get("file", ""))
                 if directory.resolve() not in path.resolve().parents or not path.is_file():
                     continue  # removed by hand: the object is gone, as it would be in S3

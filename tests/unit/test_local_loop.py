@@ -275,6 +275,74 @@ def test_buckets_and_their_saved_objects_come_back_at_the_first_s3_call(tmp_path
     assert saved.read_bytes() == b"kept"
 
 
+def test_saved_objects_come_back_a_group_at_a_time_and_a_save_keeps_the_groups_never_read(
+    tmp_path: Path,
+) -> None:
+    """Reading one object (the dictionaries' pointer) puts back its group of keys only, not every search
+    log; a listing under a prefix puts back that prefix's group; the save after that writes what changed and
+    keeps the files of the groups no request reached; a listing of the whole bucket puts back everything."""
+    from moto.s3.models import s3_backends
+
+    state_dir = tmp_path / "state"
+    with LocalCloud(TEMPLATE, state_dir=state_dir) as cloud:
+        s3 = boto3.client("s3", region_name="us-east-1")
+        bucket = cloud.bucket_names()["SearchLogStore"]
+        for key in ("dictionaries/current.json", "search-log/dt=1/a.jsonl", "search-log/dt=2/b.jsonl", "top"):
+            s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    directory = state_dir / "s3" / "SearchLogStore"
+
+    def in_moto() -> list[str]:
+        return sorted(s3_backends["123456789012"]["aws"].buckets[bucket].keys)
+
+    with LocalCloud(TEMPLATE, state_dir=state_dir):
+        assert (
+            s3.get_object(Bucket=bucket, Key="dictionaries/current.json")["Body"].read()
+            == b"dictionaries/current.json"
+        )
+        assert in_moto() == ["dictionaries/current.json"]
+        s3.put_object(Bucket=bucket, Key="dictionaries/v0002/user.txt", Body=b"new")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix="search-log/dt=2/")["Contents"]
+        assert [item["Key"] for item in listed] == ["search-log/dt=2/b.jsonl"]
+        assert "top" not in in_moto() and "search-log/dt=1/a.jsonl" in in_moto()
+    index = json.loads((directory / "index.json").read_text(encoding="utf-8"))
+    assert sorted(index) == [
+        "dictionaries/current.json",
+        "dictionaries/v0002/user.txt",
+        "search-log/dt=1/a.jsonl",
+        "search-log/dt=2/b.jsonl",
+        "top",
+    ]
+    assert (directory / "top").read_bytes() == b"top"
+    with LocalCloud(TEMPLATE, state_dir=state_dir):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        everything = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        assert everything == sorted(index) == in_moto()
+        s3.delete_object(Bucket=bucket, Key="top")
+    assert not (directory / "top").exists()
+    assert "top" not in json.loads((directory / "index.json").read_text(encoding="utf-8"))
+
+
+def test_an_s3_request_names_the_group_of_saved_objects_it_needs() -> None:
+    from types import SimpleNamespace
+    from urllib.parse import urlsplit
+
+    from cataloop_local.emulator.moto_patches import _named_s3_group
+
+    def named(url: str, **headers: str) -> str | None:
+        return _named_s3_group(urlsplit(url), SimpleNamespace(get=headers.get))
+
+    assert named("https://logs.s3.amazonaws.com/dictionaries/current.json") == "logs/dictionaries"
+    assert named("https://s3.amazonaws.com/logs/search-log/dt%3D1/a.jsonl") == "logs/search-log"
+    assert named("https://logs.s3.us-east-1.amazonaws.com/top") == "logs/top"
+    assert (
+        named("https://logs.s3.amazonaws.com/?list-type=2&prefix=search-log%2Fdt%3D2%2F") == "logs/search-log"
+    )
+    assert named("https://logs.s3.amazonaws.com/?list-type=2&prefix=search") is None  # may span groups
+    assert named("https://logs.s3.amazonaws.com/?list-type=2") is None
+    assert named("https://s3.amazonaws.com/") is None  # list_buckets
+    assert named("https://logs.s3.amazonaws.com/b/c", **{"x-amz-copy-source": "logs/a/c"}) is None
+
+
 def test_a_stream_read_first_creates_the_tables_it_reads(tmp_path: Path) -> None:
     from moto.dynamodb.models import dynamodb_backends
 
