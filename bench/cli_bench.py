@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -76,25 +77,52 @@ def _first_learning(state: Path) -> str | None:
     return None
 
 
-def time_command(words: list[str], state: Path, runs: int) -> dict[str, Any]:
-    samples = []
-    status = 0
+def user_environment() -> dict[str, str]:
+    """The environment the commands run in: this one, except that Python caches bytecode as it does in a
+    user's shell (PYTHONDONTWRITEBYTECODE, set in some development shells, would recompile every module
+    edited since its cached bytecode was written, in every run)."""
+    environment = dict(os.environ)
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
+
+
+def run_once(words: list[str], state: Path) -> tuple[float, int]:
+    """One fresh process on a fresh copy of `state`: (wall seconds from start to exit, exit status)."""
+    with tempfile.TemporaryDirectory(prefix="cataloop-cli-bench-") as scratch:
+        copy = Path(scratch) / "state"
+        shutil.copytree(state, copy, ignore=shutil.ignore_patterns(".lock", "artifacts"))
+        started = time.perf_counter()
+        completed = subprocess.run(
+            [str(CATALOOP), "--state-dir", str(copy), *words],
+            capture_output=True,
+            check=False,
+            cwd=ROOT,
+            env=user_environment(),
+        )
+        return time.perf_counter() - started, completed.returncode
+
+
+def time_commands(chosen: dict[str, list[str]], state: Path, runs: int) -> dict[str, dict[str, Any]]:
+    """Each command `runs` times, taken in turns (round 1 runs every command once, then round 2...), so a
+    machine that slows down or speeds up during the benchmark weighs on every command alike. A first round
+    is not timed: it writes the bytecode caches a first use after an install or an edit writes."""
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
+    status: dict[str, int] = {}
+    for words in chosen.values():
+        run_once(words, state)
     for _ in range(runs):
-        with tempfile.TemporaryDirectory(prefix="cataloop-cli-bench-") as scratch:
-            copy = Path(scratch) / "state"
-            shutil.copytree(state, copy, ignore=shutil.ignore_patterns(".lock", "artifacts"))
-            started = time.perf_counter()
-            completed = subprocess.run(
-                [str(CATALOOP), "--state-dir", str(copy), *words], capture_output=True, check=False, cwd=ROOT
-            )
-            samples.append(time.perf_counter() - started)
-            status = completed.returncode
+        for name, words in chosen.items():
+            seconds, status[name] = run_once(words, state)
+            samples[name].append(seconds)
     return {
-        "seconds": round(statistics.median(samples), 2),
-        "min": round(min(samples), 2),
-        "max": round(max(samples), 2),
-        "runs": runs,
-        "exit": status,
+        name: {
+            "seconds": round(statistics.median(times), 2),
+            "min": round(min(times), 2),
+            "max": round(max(times), 2),
+            "runs": runs,
+            "exit": status[name],
+        }
+        for name, times in samples.items()
     }
 
 
@@ -107,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not (args.state / "tables").is_dir():
         raise SystemExit(f"no local state in {args.state}: run `make demo` first")
     previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
-    timed = {name: time_command(words, args.state, args.runs) for name, words in commands(args.state).items()}
+    timed = time_commands(commands(args.state), args.state, args.runs)
     for name, row in timed.items():
         print(f"  {name:<14} {row['seconds']:>6.2f} s  (exit {row['exit']})", flush=True)
     payload = {
@@ -117,7 +145,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "target_seconds": 3.0,
         "how": (
             f"median wall seconds of {args.runs} fresh `cataloop --state-dir COPY ...` processes per command, "
-            "each on its own copy of the demo's state (.cataloop after `make demo`, default sizes)"
+            "each on its own copy of the demo's state (.cataloop after `make demo`, default sizes); the "
+            "commands take turns, one run of each per round"
         ),
     }
     write_result("cli", payload)

@@ -84,11 +84,10 @@ def cmd_events_put(args: argparse.Namespace) -> int:
 
 def bus_rules(cloud: Any) -> list[dict[str, Any]]:
     """The enabled rules of the template's bus, each with its parsed event pattern."""
-    import boto3
-
+    from cataloop.wiring import aws_client
     from cataloop_local.emulator.resources import REGION
 
-    client = boto3.client("events", region_name=REGION)
+    client = aws_client("events", REGION)
     rules = []
     for logical, spec in cloud.resources.items():
         if spec["Type"] != "AWS::Events::EventBus":
@@ -140,12 +139,12 @@ def closest_patterns(rules: list[dict[str, Any]], entry: dict[str, Any], count: 
 
 def _state_output(cloud: Any, execution_arn: str, state: str) -> dict[str, Any] | None:
     """The output of `state` in the execution's history (None when it did not run or is not recorded)."""
-    import boto3
     from botocore.exceptions import ClientError
 
+    from cataloop.wiring import aws_client
     from cataloop_local.emulator.resources import REGION
 
-    client = boto3.client("stepfunctions", region_name=REGION)
+    client = aws_client("stepfunctions", REGION)
     try:
         events = client.get_execution_history(executionArn=execution_arn, reverseOrder=True)["events"]
     except ClientError:  # the history is a nice-to-have for the summary

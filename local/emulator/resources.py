@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
+from cataloop.wiring import aws_client
 from cataloop_local.emulator import lambdas, moto_patches
 from cataloop_local.emulator.cfn import IntrinsicResolver, TemplateError, merged_function_properties
 from cataloop_local.emulator.http_api import Route
@@ -110,7 +109,6 @@ class ResourceCreator:
     buckets: dict[str, str] = field(default_factory=dict)
     # The label of every table stream, chosen before the tables are created (`LocalCloud.stream_label`).
     stream_label: str = "local"
-    _clients: dict[str, Any] = field(default_factory=dict)
 
     def create_all(self) -> None:
         """Create every resource of the template whose Condition holds, dead-letter queues before the queues
@@ -158,10 +156,8 @@ class ResourceCreator:
         )
 
     def _client(self, service: str) -> Any:
-        """One boto3 client per service for the whole creation (each new one loads its service model)."""
-        if service not in self._clients:
-            self._clients[service] = boto3.client(service, region_name=REGION)  # type: ignore[call-overload]
-        return self._clients[service]
+        """The process's client of the service (`wiring.aws_client`: each new one loads its service model)."""
+        return aws_client(service, REGION)
 
     def _properties(self, logical_id: str) -> dict[str, Any]:
         return dict(self.resolver.resolve(self.resources[logical_id].get("Properties", {})))

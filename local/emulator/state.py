@@ -45,8 +45,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import boto3
-
+from cataloop.wiring import aws_client
 from cataloop_local.emulator import moto_patches
 
 REGION = "us-east-1"
@@ -184,7 +183,7 @@ class LocalState:
 
     def restore(self, tables: dict[str, str]) -> bool:
         """Load saved items into the (new, empty) tables. Returns True when anything was restored."""
-        client = boto3.client("dynamodb", region_name=REGION)  # for the few items moto must parse itself
+        client = aws_client("dynamodb", REGION)  # for the few items moto must parse itself
         restored = False
         for logical, name in tables.items():
             path = self.tables_dir / f"{logical}.json"
@@ -214,7 +213,7 @@ class LocalState:
         """Write each bucket's (logical id -> physical name) current objects under `s3/<logical id>/`.
         `unrestored` names the `BUCKET/GROUP`s whose saved objects were never put back (no request reached
         them): their files and index entries stay as they are."""
-        client = boto3.client("s3", region_name=REGION)
+        client = aws_client("s3", REGION)
         for logical, name in buckets.items():
             directory = self.buckets_dir / logical
             directory.mkdir(parents=True, exist_ok=True)
@@ -266,7 +265,7 @@ class LocalState:
     def restore_buckets(self, buckets: dict[str, str], group: str | None = None) -> int:
         """Put the saved objects (only those of `group`, when given) back into the (new, empty) buckets;
         returns how many were restored."""
-        client = boto3.client("s3", region_name=REGION)
+        client = aws_client("s3", REGION)
         restored = 0
         for logical, name in buckets.items():
             directory = self.buckets_dir / logical

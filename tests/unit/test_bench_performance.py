@@ -64,3 +64,23 @@ def test_the_cli_bench_takes_its_ids_from_the_demo_state(tmp_path: Path) -> None
     assert {"kb tree", "search", "events put", "review list"} <= set(chosen)
     (tables / "ProductsTable.json").write_text("[]", encoding="utf-8")
     assert "product show" not in cli_bench.commands(tmp_path)
+
+
+def test_the_cli_bench_runs_the_commands_in_turns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 1 runs every command once, then round 2: a machine that slows down during the benchmark
+    weighs on every command alike; each command reports the median, min and max of its timed runs (a first
+    round warms the bytecode caches)."""
+    from bench import cli_bench
+
+    order: list[str] = []
+    seconds = iter([9.0, 9.0, 1.0, 5.0, 3.0, 6.0, 2.0, 4.0])  # the first round warms up, untimed
+
+    def run_once(words: list[str], state: Path) -> tuple[float, int]:
+        order.append(words[0])
+        return next(seconds), 0
+
+    monkeypatch.setattr(cli_bench, "run_once", run_once)
+    timed = cli_bench.time_commands({"a": ["a"], "b": ["b"]}, tmp_path, runs=3)
+    assert order == ["a", "b"] * 4
+    assert timed["a"] == {"seconds": 2.0, "min": 1.0, "max": 3.0, "runs": 3, "exit": 0}
+    assert timed["b"] == {"seconds": 5.0, "min": 4.0, "max": 6.0, "runs": 3, "exit": 0}
