@@ -4,10 +4,9 @@ changes, routed by the table in their `eventSourceARN`; the indexing service wri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cataloop import wiring
@@ -15,6 +14,9 @@ from cataloop.adapters.dynamodb_streams import decode_stream_event
 from cataloop.observability import logger, metrics, tracer
 from cataloop.services.indexing import IndexBatchResult, index_learning_changes, index_product_changes
 from cataloop.settings import settings
+
+if TYPE_CHECKING:  # a TypedDict: importing Powertools' batch package at run time costs every cold start
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 def index_event(event: dict[str, Any]) -> IndexBatchResult:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from pydantic import ValidationError
 
 from cataloop.domain.catalog.listing import ProductListing
@@ -28,6 +27,9 @@ from cataloop.domain.search.changes import LearningChanged, ProductChanged
 from cataloop.domain.search.documents import BulkOutcome, LearningDocument, ProductDocument, product_document
 from cataloop.errors import InvalidInput
 from cataloop.ports import LearningIndex, ProductIndex, ProductStore, StoredVocabulary
+
+if TYPE_CHECKING:  # a TypedDict: Powertools' batch package is not imported at run time for its type
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 MAX_PROBLEM_CHARS = 500
 
