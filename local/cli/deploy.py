@@ -181,6 +181,7 @@ def reindex_stack(args: argparse.Namespace) -> int:
             else:
                 learnings.ensure_index()
                 report = reindex_learnings(learnings, wiring.knowledge_store(config), **options)
+            bar.total = bar.n  # the total was the table's item count, an upper bound: end at 100 %
         reports.append(report.model_dump())
         vocabulary = (
             f"; vocabulary {report.vocabulary_terms} terms" if report.vocabulary_terms is not None else ""

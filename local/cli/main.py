@@ -462,7 +462,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
             update={"products_table": tables["ProductsTable"], "knowledge_table": tables["KnowledgeTable"]}
         )
         for target in targets:
-            with tqdm(desc=f"reindex {target}", unit="item", disable=args.quiet) as bar:
+            # A progress bar on a terminal only (a log or a pipe gets the summary line below).
+            quiet = args.quiet or not sys.stderr.isatty()
+            with tqdm(desc=f"reindex {target}", unit="item", disable=quiet) as bar:
                 options = {
                     "on_total": lambda total, bar=bar: bar.reset(total=total),
                     "on_progress": bar.update,
@@ -475,6 +477,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                     report = reindex_learnings(
                         wiring.learning_index(config), wiring.knowledge_store(config), **options
                     )
+                bar.total = bar.n  # the total was the table's item count, an upper bound: end at 100 %
             reports.append(report.model_dump())
             print(
                 f"{report.alias}: {report.indexed} documents from {report.scanned} items into "

@@ -83,6 +83,12 @@ def test_the_commands_on_a_state_directory(tmp_path: Path, capsys: pytest.Captur
     assert main([*state, "product", "list"]) == 0
     assert PRODUCT_ID in capsys.readouterr().out
 
+    # Off a terminal (captured here, as in a log or a pipe) a rebuild prints its summary, no progress bar.
+    assert main([*state, "reindex"]) == 0
+    rebuilt = capsys.readouterr()
+    assert "products: 1 documents from 1 items" in rebuilt.out and "alias swapped" in rebuilt.out
+    assert "reindex products" not in rebuilt.err and "it/s" not in rebuilt.err and "item/s" not in rebuilt.err
+
     # the AWS CLI's put-events shape, with a detail-type no rule matches
     missed = tmp_path / "entries.json"
     missed.write_text(

@@ -15,6 +15,8 @@ from tests.conftest import ROOT
 PROBE = """
 import json
 import sys
+
+import pytest
 import aws_xray_sdk.core.patcher as patcher
 from cataloop import observability
 at_import = sorted(patcher._PATCHED_MODULES)
@@ -112,3 +114,22 @@ print(json.dumps({"result": handler({"x": 1}, Context()), "recorder": "aws_xray_
     assert local == {"result": 2, "recorder": False, "provider": "_NoTracing"}
     in_lambda = _probe_code(code, LAMBDA_TASK_ROOT="/var/task")
     assert in_lambda["result"] == 2 and in_lambda["recorder"] is True
+
+
+def test_an_invocation_that_raises_before_any_metric_prints_no_empty_metrics_warning() -> None:
+    """In a fresh process, as in Lambda or the CLI (pytest resets warning filters around each test)."""
+    probe = (
+        "from cataloop.observability import metrics\n"
+        "@metrics.log_metrics\n"
+        "def handler(event, context):\n"
+        "    raise ValueError('not in the catalog')\n"
+        "try:\n"
+        "    handler({}, None)\n"
+        "except ValueError:\n"
+        "    print('raised')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True, timeout=120
+    )
+    assert done.stdout.strip().endswith("raised")
+    assert "No application metrics" not in done.stderr

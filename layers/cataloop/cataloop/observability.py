@@ -12,7 +12,8 @@
   sampled s of a local `cataloop events put`; 17.7 MiB of `cataloop serve`, bench/serve_memory.py --analyse).
 - `logger` is named by POWERTOOLS_SERVICE_NAME (the template sets `cataloop`), so the layer's module loggers
   (`logging.getLogger(__name__)` under `cataloop.`) write through its JSON handler too.
-- `metrics` writes EMF to stdout under POWERTOOLS_METRICS_NAMESPACE.
+- `metrics` writes EMF to stdout under POWERTOOLS_METRICS_NAMESPACE; an invocation with no metric to flush
+  (one that raised first) does not warn about it.
 
 The fallbacks below equal the template's Globals, so what this module builds does not depend on which
 environment imported it first (a test, a script, or one function of the local cloud, which runs every
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from types import ModuleType
@@ -114,3 +116,7 @@ if not tracer.disabled:
     for _name in PATCHED_WHEN_IMPORTED:
         wrapt.register_post_import_hook(_patch_on_import, _name)  # runs at once if already imported
 metrics = Metrics(service=SERVICE_NAME, namespace=METRICS_NAMESPACE)
+# An invocation that raises before it adds a metric (a malformed event, a product not in the catalog) has
+# nothing to flush; Powertools then warns "No application metrics to publish" on stderr, beside the error
+# the function already logged and returned. Powertools' documented way to silence that warning:
+warnings.filterwarnings("ignore", "No application metrics to publish*")
