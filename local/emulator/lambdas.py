@@ -1,9 +1,11 @@
 """In-process Lambda: every function of the template runs its Python handler in this process.
 
-moto would run a Lambda in Docker. All of moto's callers (a Step Functions task, `lambda.invoke`, an
-EventBridge target) go through one method, `moto.awslambda.models.LambdaFunction.invoke`; routing that
-method to the registry below makes every caller work, and an exception comes back as a function error
-(`X-Amz-Function-Error: Unhandled` with `errorType`/`errorMessage`) so Retry/Catch in the ASL apply.
+moto would run a Lambda in Docker. moto's callers of the Lambda API (`lambda.invoke`, an EventBridge target)
+go through one method, `moto.awslambda.models.LambdaFunction.invoke`; routing that method to the registry
+below makes every caller work, and an exception comes back as a function error (`X-Amz-Function-Error:
+Unhandled` with `errorType`/`errorMessage`) so Retry/Catch in the ASL apply. Step Functions' Lambda tasks
+get `TaskLambdaClient` instead, which gives the same answer without a boto3 client per task and a trip
+through moto's Lambda service.
 """
 
 from __future__ import annotations

@@ -731,8 +731,10 @@ _creating = threading.local()  # set while this thread runs creators: their own 
 def defer_until_called(endpoint_prefix: str, create: Any, resource: str | None = None) -> None:
     """Run `create()` just before the first request to the service whose endpoint host starts with
     `endpoint_prefix`, from any client (a handler's, the CLI's, moto's own Step Functions tasks). With
-    `resource`, a request that names only that resource (an invocation of the function) runs only its
-    creator and the service's unnamed ones (the functions' role); any other request runs them all."""
+    `resource`, a request that names only that resource (an invocation of the function, a call about one
+    state machine or its executions, an object or a prefix of one group of a bucket's keys) runs only its
+    creator and the service's unnamed ones (the functions' role, the buckets); any other request runs them
+    all."""
     with _deferred_lock:
         _deferred.setdefault(endpoint_prefix, []).append((resource, create))
     create_deferred_resources()
