@@ -45,11 +45,15 @@ def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
 
 @contextmanager
 def local_cloud(
-    state_dir: Path, save: bool = True, holder: str = "another cataloop command"
+    state_dir: Path,
+    save: bool = True,
+    holder: str = "another cataloop command",
+    embedding_threads: int = 2,
 ) -> Iterator[Any]:
     """The project's template on the local cloud with state in `state_dir`. The cloud holds the directory's
     lock until it stops: while another command (or `cataloop serve`) holds it, this one exits at once with
-    who holds it rather than overwriting its tables. `holder` is how others are told about this one."""
+    who holds it rather than overwriting its tables. `holder` is how others are told about this one. A
+    command embeds with both cores (`serve`, which answers requests side by side, passes 1)."""
     from cataloop_local.emulator.cfn import TemplateError
     from cataloop_local.emulator.cloud import LocalCloud
     from cataloop_local.emulator.state import StateLocked
@@ -59,6 +63,7 @@ def local_cloud(
         state_dir=state_dir,
         parameter_overrides=dict(PARAMETER_OVERRIDES),
         lock_holder=holder,
+        embedding_threads=embedding_threads,
     )
     try:
         cloud.start()

@@ -325,7 +325,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     # serve holds the state directory until it stops: other commands are refused meanwhile (they would
     # restore tables serve has not saved yet, and serve's save on exit would overwrite theirs).
-    with local_cloud(args.state_dir, holder=SERVE) as cloud:
+    with local_cloud(args.state_dir, holder=SERVE, embedding_threads=1) as cloud:
         server = cloud.http_server(port=args.port)
         server.start()
         if cloud.state_lock is not None:

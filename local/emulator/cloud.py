@@ -85,6 +85,9 @@ class LocalCloud:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     # Who holds the state directory's lock while this cloud runs (shown to a command that is refused).
     lock_holder: str = "a local cloud"
+    # Threads of the e5 model in this process (Settings.embedding_threads): 1 where requests run side by
+    # side (a server, the tests' workers); a one-shot command embeds faster with both cores.
+    embedding_threads: int = 1
 
     def __post_init__(self) -> None:
         self.template_path = Path(self.template_path).resolve()
@@ -116,7 +119,7 @@ class LocalCloud:
         if self.state is not None and self.state_lock is None:
             # One writer per state directory, from start to stop: raises StateLocked when another holds it.
             self.state_lock = self.state.lock(self.lock_holder).acquire()
-        environment = dict(LOCAL_ENVIRONMENT)
+        environment = dict(LOCAL_ENVIRONMENT, EMBEDDING_THREADS=str(self.embedding_threads))
         # Engines that live on disk (the embedded search index, the embedding cache) go in the state
         # directory; a cloud without one gets a temporary directory, removed at stop.
         if self.state_dir is None:

@@ -129,3 +129,34 @@ def test_blank_text_is_invalid_input(texts: list[str]) -> None:
 
 def test_empty_batch_returns_no_vectors_without_loading() -> None:
     assert E5Embedder(model_loader=never_load).embed_array([], "query").shape == (0, 384)
+
+
+def test_the_configured_thread_count_reaches_the_model_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EMBEDDING_THREADS (Settings.embedding_threads) is what the e5 embedder loads the shared model with;
+    the local cloud sets it: 2 for a one-shot command, 1 for `serve`."""
+    from cataloop import wiring
+    from cataloop.settings import Settings
+
+    asked: list[int] = []
+    monkeypatch.setattr(
+        "cataloop.adapters.e5_embeddings.load_shared_e5", lambda threads=1: asked.append(threads)
+    )
+    config = Settings(data_dir=str(tmp_path), embedding_threads=2)
+    embedder = wiring.embedder(config)
+    assert isinstance(embedder, E5Embedder)
+    embedder._model_loader()
+    assert asked == [2]
+    assert Settings(data_dir=str(tmp_path)).embedding_threads == 1
+
+
+def test_a_command_embeds_with_two_threads_and_serve_with_one(tmp_path: Path) -> None:
+    import os
+
+    from cataloop_local.cli.common import local_cloud
+
+    with local_cloud(tmp_path / "state"):
+        assert os.environ["EMBEDDING_THREADS"] == "2"
+    with local_cloud(tmp_path / "state", embedding_threads=1):  # what `serve` passes
+        assert os.environ["EMBEDDING_THREADS"] == "1"

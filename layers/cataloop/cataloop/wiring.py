@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -266,9 +266,12 @@ def korean_analyzer(settings: Settings) -> KoreanAnalyzer:
 
 def embedder(settings: Settings) -> Embedder:
     if _embedder_adapter(settings) == "E5Embedder":
-        from cataloop.adapters.e5_embeddings import E5Embedder
+        from cataloop.adapters.e5_embeddings import E5Embedder, load_shared_e5
 
-        return E5Embedder(cache_dir=Path(settings.data_dir) / "embeddings" if settings.data_dir else None)
+        return E5Embedder(
+            cache_dir=Path(settings.data_dir) / "embeddings" if settings.data_dir else None,
+            model_loader=partial(load_shared_e5, settings.embedding_threads),
+        )
     from cataloop.adapters.bedrock_embeddings import TitanEmbedder
     from cataloop.adapters.bedrock_models import make_bedrock_runtime_client
 

