@@ -19,6 +19,7 @@ __all__ = [
     "local_cloud",
     "parse_parameter_overrides",
     "printable",
+    "serving",
     "write_json",
 ]
 
@@ -43,6 +44,22 @@ def parse_parameter_overrides(items: list[str]) -> dict[str, str]:
     return overrides
 
 
+# The local cloud of the `cataloop serve` this process is, while it runs a command handed to it (forward.py):
+# `local_cloud` on its state directory gives that cloud instead of starting another.
+_SERVING: list[tuple[Any, Path]] = []
+
+
+@contextmanager
+def serving(cloud: Any, state_dir: Path) -> Iterator[None]:
+    """Within: `local_cloud(state_dir)` is `cloud`, already started, neither stopped nor saved after (the
+    server saves its tables when it stops)."""
+    _SERVING.append((cloud, Path(state_dir).resolve()))
+    try:
+        yield
+    finally:
+        _SERVING.pop()
+
+
 @contextmanager
 def local_cloud(
     state_dir: Path,
@@ -54,6 +71,9 @@ def local_cloud(
     lock until it stops: while another command (or `cataloop serve`) holds it, this one exits at once with
     who holds it rather than overwriting its tables. `holder` is how others are told about this one. A
     command embeds with both cores (`serve`, which answers requests side by side, passes 1)."""
+    if _SERVING and _SERVING[-1][1] == Path(state_dir).resolve():
+        yield _SERVING[-1][0]
+        return
     from cataloop_local.emulator.cfn import TemplateError
     from cataloop_local.emulator.cloud import LocalCloud
     from cataloop_local.emulator.state import StateLocked

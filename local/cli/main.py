@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -321,22 +321,12 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from cataloop_local.emulator.state import SERVE
-
-    # serve holds the state directory until it stops: other commands are refused meanwhile (they would
-    # restore tables serve has not saved yet, and serve's save on exit would overwrite theirs).
-    with local_cloud(args.state_dir, holder=SERVE, embedding_threads=1) as cloud:
-        server = cloud.http_server(port=args.port)
-        server.start()
-        if cloud.state_lock is not None:
-            cloud.state_lock.note(url=server.url)
-        token_file = write_serve_token(Path(args.state_dir), server.token)
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with serving_state(Path(args.state_dir), args.port) as (cloud, server, guard):
         print(
             f"Cataloop local cloud on {server.url}  (routes: {', '.join(r.route_key for r in cloud.routes)})"
         )
         authorised = [r.route_key for r in cloud.routes if r.needs_token]
+        token_file = Path(args.state_dir) / "serve-token"
         if authorised:
             print(
                 f"IAM-authorised routes ({len(authorised)}: /kb/...) need  Authorization: Bearer {server.token}"
@@ -345,17 +335,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # The token travels in the URL fragment, which the browser never sends to a server: the console
             # keeps it in the tab's sessionStorage and removes it from the address bar (README, "Console").
             print(f"Console: {server.url}/kb.html#token={server.token}  (search page: {server.url}/)")
+        print(
+            "cataloop commands on this state directory run here meanwhile (product, kb, review, search, ...)."
+        )
         print("Ctrl-C to stop; tables are saved on exit.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             # Stream delivery runs between requests too, as Lambda's pollers do.
             while not stop.wait(0.5):
-                cloud.pump_streams()
+                with guard:
+                    cloud.pump_streams()
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+@contextlib.contextmanager
+def serving_state(state_dir: Path, port: int = 0) -> Iterator[tuple[Any, Any, Any]]:
+    """What `cataloop serve` runs: the local cloud on `state_dir` with its HTTP API on `port`, the server's
+    URL noted in the state's lock and its token in `serve-token`; yields (cloud, server, guard). Commands
+    of the CLI on the same state directory are handed to it (forward.py) and run under `guard`, one at a
+    time with the server's invocations and stream deliveries."""
+    from cataloop_local.cli.forward import run_forwarded
+    from cataloop_local.emulator.state import SERVE
+
+    guard = threading.RLock()
+    # serve holds the state directory until it stops: other commands cannot start a cloud there meanwhile
+    # (they would restore tables serve has not saved yet, and serve's save on exit would overwrite theirs);
+    # they hand their work to this one.
+    with local_cloud(state_dir, holder=SERVE, embedding_threads=1) as cloud:
+        server = cloud.http_server(
+            port=port, local_command=lambda words: run_forwarded(words, state_dir, cloud), guard=guard
+        )
+        server.start()
+        try:
+            token_file = write_serve_token(state_dir, server.token)
+            try:
+                if cloud.state_lock is not None:
+                    cloud.state_lock.note(url=server.url)
+                yield cloud, server, guard
+            finally:
+                token_file.unlink(missing_ok=True)
         finally:
             server.stop()
-            token_file.unlink(missing_ok=True)
-    return 0
 
 
 def write_serve_token(state_dir: Path, token: str) -> Path:
@@ -649,6 +672,15 @@ def run() -> None:
       command's state is saved and its output written by then, so the process flushes its streams and log
       files and leaves with the command's status. An error that escapes `main()` ends as Python ends it,
       traceback included."""
+    from cataloop_local.cli.forward import forward_to_serve
+
+    # A `cataloop serve` holding the state directory runs the command itself (already started: fast).
+    forwarded = forward_to_serve(sys.argv[1:], DEFAULT_STATE)
+    if forwarded is not None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(forwarded)
     gc.set_threshold(20_000, 20, 20)
     gc.disable()
     later = threading.Timer(COLLECT_GARBAGE_AFTER_SECONDS, gc.enable)

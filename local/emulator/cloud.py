@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -321,8 +321,20 @@ class LocalCloud:
             moto_patches.trim_stream(stream_arn.split(":table/")[1].split("/")[0], sequence)
         return delivered
 
-    def http_server(self, port: int = 0) -> HttpApiServer:
-        return HttpApiServer(self.routes, self.invoke, port, after_request=self.pump_streams)
+    def http_server(
+        self,
+        port: int = 0,
+        local_command: Callable[[list[str]], dict[str, Any]] | None = None,
+        guard: Any = None,
+    ) -> HttpApiServer:
+        return HttpApiServer(
+            self.routes,
+            self.invoke,
+            port,
+            after_request=self.pump_streams,
+            local_command=local_command,
+            guard=guard,
+        )
 
     def executions(self, logical_id: str) -> list[dict[str, Any]]:
         client = aws_client("stepfunctions", REGION)

@@ -16,6 +16,7 @@ The server listens on 127.0.0.1 only, and is hardened against the browser on the
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import mimetypes
@@ -149,11 +150,17 @@ def _error(status: int, message: str, **headers: str) -> Response:
     return status, {"content-type": "application/json", **headers}, body
 
 
+# Where `cataloop serve` takes a command of the CLI's (local/cli/forward.py): bearer token only.
+LOCAL_CLI_PATH = "/_local/cli"
+
+
 class HttpApiServer:
     """Serves the template's HTTP API routes on 127.0.0.1 by calling `invoke(function, event)`.
 
     `token` is what callers of authorised routes send as `Authorization: Bearer <token>`; a random one is
-    made when none is given."""
+    made when none is given. With `local_command`, `POST /_local/cli` (authorised) runs a CLI command's
+    words through it and answers its JSON. With `guard`, route invocations and local commands run one at a
+    time under it (the console's static files do not wait)."""
 
     def __init__(
         self,
@@ -164,6 +171,8 @@ class HttpApiServer:
         token: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         read_timeout: float = READ_TIMEOUT_SECONDS,
+        local_command: Callable[[list[str]], dict[str, Any]] | None = None,
+        guard: Any = None,
     ):
         self.routes = routes
         self.token = token or secrets.token_urlsafe(32)
@@ -171,6 +180,8 @@ class HttpApiServer:
         self.read_timeout = read_timeout
         self._invoke = invoke
         self._after_request = after_request
+        self._local_command = local_command
+        self._guard = guard if guard is not None else contextlib.nullcontext()
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
@@ -203,8 +214,10 @@ class HttpApiServer:
             return _error(421, "Misdirected Request: the Host must be 127.0.0.1 or localhost")
         if length > self.max_body_bytes:
             return _error(413, f"Payload Too Large: the body limit is {self.max_body_bytes} bytes")
-        route = self._route(method, urlsplit(target).path)
-        if route is not None and route[0].needs_token and not self._authorised(lowered):
+        path = urlsplit(target).path
+        route = self._route(method, path)
+        needs_token = (route is not None and route[0].needs_token) or path == LOCAL_CLI_PATH
+        if needs_token and not self._authorised(lowered):
             return _error(401, "Unauthorized", **{"WWW-Authenticate": 'Bearer realm="cataloop-local"'})
         if (length > 0 or method in ("POST", "PUT", "PATCH")) and not _is_json(lowered.get("content-type")):
             return _error(415, "Unsupported Media Type: send Content-Type: application/json")
@@ -215,19 +228,22 @@ class HttpApiServer:
         if refused is not None:
             return refused
         split = urlsplit(target)
+        if split.path == LOCAL_CLI_PATH and self._local_command is not None:
+            return self._run_local_command(method, body)
         found = self._route(method, split.path)
         if found is not None:
             route, params = found
             event = build_http_event(route, method, split.path, split.query, headers, body, params)
-            try:
-                result = self._invoke(route.function, event)
-            except FunctionError as error:
-                # API Gateway hides the error and answers 500 when the integration fails.
-                _ = error
-                return _error(500, "Internal Server Error")
-            finally:
-                if self._after_request is not None:
-                    self._after_request()
+            with self._guard:
+                try:
+                    result = self._invoke(route.function, event)
+                except FunctionError as error:
+                    # API Gateway hides the error and answers 500 when the integration fails.
+                    _ = error
+                    return _error(500, "Internal Server Error")
+                finally:
+                    if self._after_request is not None:
+                        self._after_request()
             return http_response(result)
         if method == "GET":
             page = _console_file(split.path)
@@ -237,6 +253,20 @@ class HttpApiServer:
                     content_type += "; charset=utf-8"
                 return 200, {"content-type": content_type}, page.read_bytes()
         return _error(404, "Not Found")
+
+    def _run_local_command(self, method: str, body: bytes) -> Response:
+        if method != "POST":
+            return _error(405, "Method Not Allowed: POST a command's words", Allow="POST")
+        try:
+            words = json.loads(body or b"{}").get("argv")
+        except (ValueError, AttributeError):
+            words = None
+        if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
+            return _error(400, 'Bad Request: send {"argv": ["command", "word", ...]}')
+        assert self._local_command is not None
+        with self._guard:
+            answer = self._local_command(words)
+        return 200, {"content-type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode()
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:
