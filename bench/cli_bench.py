@@ -6,6 +6,9 @@ commands that write (events put) do not change the state the next one reads; med
 clock from process start to exit. The demo time is not measured here (it takes minutes): pass
 `--demo-seconds` from a `make demo` run, or the previous value in cli.json is kept.
 
+The same commands are also timed while `cataloop serve` holds a copy of the state (they run on the server's
+started cloud: `commands_with_serve_running`).
+
 Run after `make demo`: `.venv/bin/python -m bench.cli_bench [--state .cataloop] [--runs 3]`.
 """
 
@@ -126,6 +129,77 @@ def time_commands(chosen: dict[str, list[str]], state: Path, runs: int) -> dict[
     }
 
 
+def unique_product_event(template: Path, number: int, directory: Path) -> Path:
+    """`template` (a ProductCreated file) as a new product, its id and title numbered: a put on a state
+    that already holds the previous run's product starts a new enrichment and embeds a new text, as a put
+    on a fresh copy does."""
+    event = json.loads(template.read_text(encoding="utf-8"))
+    product = event["detail"]["product"]
+    product["product_id"] = f"{product['product_id']}-bench-{number}"
+    product["title"] = f"{product['title']} #{number}"
+    path = directory / f"product_created_{number}.json"
+    path.write_text(json.dumps(event, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def time_via_serve(chosen: dict[str, list[str]], state: Path, runs: int) -> dict[str, dict[str, Any]]:
+    """The same commands, in turns, while `cataloop serve` holds a copy of `state`: each runs on the
+    server's started cloud (local/cli/forward.py) from a fresh `cataloop` process. `events put` puts a new
+    product each run; every other command reads the served state."""
+    from cataloop_local.cli.forward import serving_at
+
+    chosen = {name: words for name, words in chosen.items() if name != "doctor"}  # needs no local cloud
+    samples: dict[str, list[float]] = {name: [] for name in chosen}
+    status: dict[str, int] = {}
+    with tempfile.TemporaryDirectory(prefix="cataloop-cli-bench-serve-") as scratch:
+        copy = Path(scratch) / "state"
+        shutil.copytree(state, copy, ignore=shutil.ignore_patterns(".lock", "artifacts", "serve-token"))
+        server = subprocess.Popen(
+            [str(CATALOOP), "--state-dir", str(copy), "serve", "--port", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=user_environment(),
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while serving_at(copy) is None:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("cataloop serve did not start on the copy of the state")
+                time.sleep(0.2)
+            for number in range(runs + 1):  # round 0 warms the server up, untimed
+                for name, words in chosen.items():
+                    if name == "events put":
+                        words = [
+                            *words[:-1],
+                            str(unique_product_event(Path(words[-1]), number, Path(scratch))),
+                        ]
+                    started = time.perf_counter()
+                    completed = subprocess.run(
+                        [str(CATALOOP), "--state-dir", str(copy), *words],
+                        capture_output=True,
+                        check=False,
+                        cwd=ROOT,
+                        env=user_environment(),
+                    )
+                    if number:
+                        samples[name].append(time.perf_counter() - started)
+                        status[name] = completed.returncode
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    return {
+        name: {
+            "seconds": round(statistics.median(times), 2),
+            "min": round(min(times), 2),
+            "max": round(max(times), 2),
+            "runs": runs,
+            "exit": status[name],
+        }
+        for name, times in samples.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--state", type=Path, default=ROOT / ".cataloop", help="the demo's state directory")
@@ -138,15 +212,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timed = time_commands(commands(args.state), args.state, args.runs)
     for name, row in timed.items():
         print(f"  {name:<14} {row['seconds']:>6.2f} s  (exit {row['exit']})", flush=True)
+    served = time_via_serve(commands(args.state), args.state, args.runs)
+    for name, row in served.items():
+        print(f"  {name:<14} {row['seconds']:>6.2f} s  with serve running (exit {row['exit']})", flush=True)
     payload = {
         "commands": {name: row["seconds"] for name, row in timed.items()},
         "details": timed,
+        "commands_with_serve_running": {name: row["seconds"] for name, row in served.items()},
+        "details_with_serve_running": served,
         "demo_seconds": args.demo_seconds if args.demo_seconds is not None else previous.get("demo_seconds"),
         "target_seconds": 3.0,
         "how": (
             f"median wall seconds of {args.runs} fresh `cataloop --state-dir COPY ...` processes per command, "
             "each on its own copy of the demo's state (.cataloop after `make demo`, default sizes); the "
-            "commands take turns, one run of each per round"
+            "commands take turns, one run of each per round. With serve running: the same commands, from fresh "
+            "processes, while `cataloop serve` holds one copy of the state (they run on its started cloud; "
+            "`events put` puts a new product each run)"
         ),
     }
     write_result("cli", payload)

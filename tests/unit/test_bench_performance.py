@@ -84,3 +84,17 @@ def test_the_cli_bench_runs_the_commands_in_turns(tmp_path: Path, monkeypatch: p
     assert order == ["a", "b"] * 4
     assert timed["a"] == {"seconds": 2.0, "min": 1.0, "max": 3.0, "runs": 3, "exit": 0}
     assert timed["b"] == {"seconds": 5.0, "min": 4.0, "max": 6.0, "runs": 3, "exit": 0}
+
+
+def test_each_served_events_put_is_a_new_product(tmp_path: Path) -> None:
+    from bench import cli_bench
+    from tests.conftest import ROOT
+
+    template = ROOT / "events" / "product_created.json"
+    first = json.loads(cli_bench.unique_product_event(template, 1, tmp_path).read_text(encoding="utf-8"))
+    second = json.loads(cli_bench.unique_product_event(template, 2, tmp_path).read_text(encoding="utf-8"))
+    original = json.loads(template.read_text(encoding="utf-8"))["detail"]["product"]
+    ids = {first["detail"]["product"]["product_id"], second["detail"]["product"]["product_id"]}
+    assert len(ids) == 2 and original["product_id"] not in ids
+    assert first["detail"]["product"]["title"] != second["detail"]["product"]["title"]
+    assert first["detail-type"] == "ProductCreated"
