@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import io
 import json
+import os
 import re
 import sys
 import urllib.error
@@ -102,7 +103,8 @@ def forward_to_serve(argv: list[str], default_state: Path) -> int | None:
     url, token = server
     request = urllib.request.Request(
         url + CLI_PATH,
-        data=json.dumps({"argv": words}).encode("utf-8"),
+        # The caller's directory: the command's relative paths (an event file, --json) are the caller's.
+        data=json.dumps({"argv": words, "cwd": os.getcwd()}).encode("utf-8"),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
@@ -114,15 +116,18 @@ def forward_to_serve(argv: list[str], default_state: Path) -> int | None:
             f"error: cataloop serve holds {state_dir} but did not run the command: {error}", file=sys.stderr
         )
         return 1
-    sys.stdout.write(str(answer.get("stdout", "")))
-    sys.stderr.write(str(answer.get("stderr", "")))
+    with contextlib.suppress(BrokenPipeError):  # a reader that left early (`| head`) is not an error
+        sys.stdout.write(str(answer.get("stdout", "")))
+        sys.stderr.write(str(answer.get("stderr", "")))
     status = answer.get("status")
     return status if isinstance(status, int) else 1
 
 
-def run_forwarded(argv: list[str], state_dir: Path, cloud: Any) -> dict[str, Any]:
-    """On the server: run the command `argv` on `cloud` (the server's, on `state_dir`) and return its exit
-    status and what it printed. The caller holds the server's lock for the duration."""
+def run_forwarded(argv: list[str], state_dir: Path, cloud: Any, cwd: str | None = None) -> dict[str, Any]:
+    """On the server: run the command `argv` on `cloud` (the server's, on `state_dir`, an absolute path)
+    in the caller's directory `cwd`, and return its exit status and what it printed. The caller holds the
+    server's lock for the duration: nothing else of the server runs meanwhile, so changing the process's
+    directory for the command's relative paths is safe."""
     from cataloop_local.cli import common
     from cataloop_local.cli.main import main
     from cataloop_local.emulator.lambdas import applied_environment
@@ -137,8 +142,11 @@ def run_forwarded(argv: list[str], state_dir: Path, cloud: Any) -> dict[str, Any
     # The stack's shared variables, as a command's own cloud sets them in its thread at start (this runs on
     # one of the server's request threads).
     environment = applied_environment(cloud.shared_environment())
+    if cwd is not None and not Path(cwd).is_dir():
+        return {"status": 2, "stdout": "", "stderr": f"error: no directory {cwd!r} here\n"}
     with (
         environment,
+        contextlib.chdir(cwd or os.getcwd()),
         common.serving(cloud, state_dir),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),

@@ -361,12 +361,16 @@ def serving_state(state_dir: Path, port: int = 0) -> Iterator[tuple[Any, Any, An
     from cataloop_local.emulator.state import SERVE
 
     guard = threading.RLock()
+    # Absolute: a forwarded command runs in its caller's directory (forward.run_forwarded).
+    state_dir = Path(state_dir).resolve()
     # serve holds the state directory until it stops: other commands cannot start a cloud there meanwhile
     # (they would restore tables serve has not saved yet, and serve's save on exit would overwrite theirs);
     # they hand their work to this one.
     with local_cloud(state_dir, holder=SERVE, embedding_threads=1) as cloud:
         server = cloud.http_server(
-            port=port, local_command=lambda words: run_forwarded(words, state_dir, cloud), guard=guard
+            port=port,
+            local_command=lambda words, cwd: run_forwarded(words, state_dir, cloud, cwd),
+            guard=guard,
         )
         server.start()
         try:

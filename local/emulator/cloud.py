@@ -324,7 +324,7 @@ class LocalCloud:
     def http_server(
         self,
         port: int = 0,
-        local_command: Callable[[list[str]], dict[str, Any]] | None = None,
+        local_command: Callable[[list[str], str | None], dict[str, Any]] | None = None,
         guard: Any = None,
     ) -> HttpApiServer:
         return HttpApiServer(

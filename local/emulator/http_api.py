@@ -159,7 +159,7 @@ class HttpApiServer:
 
     `token` is what callers of authorised routes send as `Authorization: Bearer <token>`; a random one is
     made when none is given. With `local_command`, `POST /_local/cli` (authorised) runs a CLI command's
-    words through it and answers its JSON. With `guard`, route invocations and local commands run one at a
+    words (in the caller's directory) through it and answers its JSON. With `guard`, route invocations and local commands run one at a
     time under it (the console's static files do not wait)."""
 
     def __init__(
@@ -171,7 +171,7 @@ class HttpApiServer:
         token: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         read_timeout: float = READ_TIMEOUT_SECONDS,
-        local_command: Callable[[list[str]], dict[str, Any]] | None = None,
+        local_command: Callable[[list[str], str | None], dict[str, Any]] | None = None,
         guard: Any = None,
     ):
         self.routes = routes
@@ -258,14 +258,17 @@ class HttpApiServer:
         if method != "POST":
             return _error(405, "Method Not Allowed: POST a command's words", Allow="POST")
         try:
-            words = json.loads(body or b"{}").get("argv")
+            request = json.loads(body or b"{}")
+            words, cwd = request.get("argv"), request.get("cwd")
         except (ValueError, AttributeError):
-            words = None
+            words, cwd = None, None
         if not isinstance(words, list) or not all(isinstance(word, str) for word in words):
-            return _error(400, 'Bad Request: send {"argv": ["command", "word", ...]}')
+            return _error(400, 'Bad Request: send {"argv": ["command", "word", ...], "cwd": "/dir"}')
+        if cwd is not None and not isinstance(cwd, str):
+            return _error(400, "Bad Request: cwd is the caller's directory, a string")
         assert self._local_command is not None
         with self._guard:
-            answer = self._local_command(words)
+            answer = self._local_command(words, cwd)
         return 200, {"content-type": "application/json"}, json.dumps(answer, ensure_ascii=False).encode()
 
     def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -29,6 +29,20 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, Any]]:
         yield state, server
 
 
+def _post(server: Any, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        server.url + "/_local/cli",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
 def test_commands_on_a_served_state_run_on_the_server(
     served: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -51,6 +65,26 @@ def test_commands_on_a_served_state_run_on_the_server(
     assert json.loads(report.read_text(encoding="utf-8"))["product_id"] == "oa-coffee-0001"
 
 
+def test_a_forwarded_command_reads_and_writes_paths_relative_to_its_callers_directory(
+    served: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """The caller sends its directory; the server (here the same process, whose directory stays another)
+    runs the command there."""
+    _, server = served
+    caller = tmp_path / "elsewhere"
+    caller.mkdir()
+    (caller / "event.json").write_text((EVENTS / "product_created.json").read_text("utf-8"), "utf-8")
+    assert Path.cwd() != caller
+    words = ["events", "put", "event.json", "--json", "put.json"]
+    status, answer = _post(server, {"argv": words, "cwd": str(caller)}, server.authorization)
+    assert status == 200 and answer["status"] == 0, answer["stderr"]
+    assert (
+        json.loads((caller / "put.json").read_text(encoding="utf-8"))["executions"][0]["status"]
+        == "SUCCEEDED"
+    )
+    assert not (Path.cwd() / "put.json").exists()
+
+
 def test_commands_that_replace_the_state_are_not_forwarded_and_are_refused(
     served: tuple[Path, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -67,25 +101,13 @@ def test_commands_that_replace_the_state_are_not_forwarded_and_are_refused(
 def test_the_command_route_needs_the_servers_token(served: tuple[Path, Any]) -> None:
     _, server = served
 
-    def post(body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        request = urllib.request.Request(
-            server.url + "/_local/cli",
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **headers},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    assert post({"argv": ["kb", "tree"]}, {})[0] == 401
-    assert post({"argv": ["kb", "tree"]}, {"Authorization": "Bearer wrong"})[0] == 401
-    assert post({"argv": "kb tree"}, server.authorization)[0] == 400
-    status, answer = post({"argv": ["serve"]}, server.authorization)
+    assert _post(server, {"argv": ["kb", "tree"]}, {})[0] == 401
+    assert _post(server, {"argv": ["kb", "tree"]}, {"Authorization": "Bearer wrong"})[0] == 401
+    assert _post(server, {"argv": "kb tree"}, server.authorization)[0] == 400
+    assert _post(server, {"argv": ["kb", "tree"], "cwd": 3}, server.authorization)[0] == 400
+    status, answer = _post(server, {"argv": ["serve"]}, server.authorization)
     assert status == 200 and answer["status"] == 2 and "does not run 'serve'" in answer["stderr"]
-    status, answer = post({"argv": ["kb", "tree"]}, server.authorization)
+    status, answer = _post(server, {"argv": ["kb", "tree"]}, server.authorization)
     assert status == 200 and answer["status"] == 0
 
 
