@@ -366,12 +366,15 @@ def serving_state(state_dir: Path, port: int = 0) -> Iterator[tuple[Any, Any, An
     # serve holds the state directory until it stops: other commands cannot start a cloud there meanwhile
     # (they would restore tables serve has not saved yet, and serve's save on exit would overwrite theirs);
     # they hand their work to this one.
+    closing = threading.Event()
+
+    def local_command(words: list[str], cwd: str | None) -> dict[str, Any]:
+        if closing.is_set():  # accepted just before the server stopped: the cloud is being saved
+            return {"status": 1, "stdout": "", "stderr": "error: cataloop serve is stopping; run it again\n"}
+        return run_forwarded(words, state_dir, cloud, cwd)
+
     with local_cloud(state_dir, holder=SERVE, embedding_threads=1) as cloud:
-        server = cloud.http_server(
-            port=port,
-            local_command=lambda words, cwd: run_forwarded(words, state_dir, cloud, cwd),
-            guard=guard,
-        )
+        server = cloud.http_server(port=port, local_command=local_command, guard=guard)
         server.start()
         try:
             token_file = write_serve_token(state_dir, server.token)
@@ -382,7 +385,10 @@ def serving_state(state_dir: Path, port: int = 0) -> Iterator[tuple[Any, Any, An
             finally:
                 token_file.unlink(missing_ok=True)
         finally:
-            server.stop()
+            # A command in flight finishes before the cloud stops and saves its tables; none starts after.
+            with guard:
+                closing.set()
+                server.stop()
 
 
 def write_serve_token(state_dir: Path, token: str) -> Path:
