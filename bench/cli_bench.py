@@ -89,20 +89,39 @@ def user_environment() -> dict[str, str]:
     return environment
 
 
+def timed_process(words: list[str], state: Path) -> tuple[float, int]:
+    """`cataloop --state-dir STATE WORDS` in a fresh process: (wall seconds from start to exit, status)."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [str(CATALOOP), "--state-dir", str(state), *words],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+        env=user_environment(),
+    )
+    return time.perf_counter() - started, completed.returncode
+
+
 def run_once(words: list[str], state: Path) -> tuple[float, int]:
     """One fresh process on a fresh copy of `state`: (wall seconds from start to exit, exit status)."""
     with tempfile.TemporaryDirectory(prefix="cataloop-cli-bench-") as scratch:
         copy = Path(scratch) / "state"
         shutil.copytree(state, copy, ignore=shutil.ignore_patterns(".lock", "artifacts"))
-        started = time.perf_counter()
-        completed = subprocess.run(
-            [str(CATALOOP), "--state-dir", str(copy), *words],
-            capture_output=True,
-            check=False,
-            cwd=ROOT,
-            env=user_environment(),
-        )
-        return time.perf_counter() - started, completed.returncode
+        return timed_process(words, copy)
+
+
+def summary(samples: dict[str, list[float]], status: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Each command's median, min and max seconds over its runs, and the exit status of its last run."""
+    return {
+        name: {
+            "seconds": round(statistics.median(times), 2),
+            "min": round(min(times), 2),
+            "max": round(max(times), 2),
+            "runs": len(times),
+            "exit": status[name],
+        }
+        for name, times in samples.items()
+    }
 
 
 def time_commands(chosen: dict[str, list[str]], state: Path, runs: int) -> dict[str, dict[str, Any]]:
@@ -117,16 +136,7 @@ def time_commands(chosen: dict[str, list[str]], state: Path, runs: int) -> dict[
         for name, words in chosen.items():
             seconds, status[name] = run_once(words, state)
             samples[name].append(seconds)
-    return {
-        name: {
-            "seconds": round(statistics.median(times), 2),
-            "min": round(min(times), 2),
-            "max": round(max(times), 2),
-            "runs": runs,
-            "exit": status[name],
-        }
-        for name, times in samples.items()
-    }
+    return summary(samples, status)
 
 
 def unique_product_event(template: Path, number: int, directory: Path) -> Path:
@@ -174,30 +184,14 @@ def time_via_serve(chosen: dict[str, list[str]], state: Path, runs: int) -> dict
                             *words[:-1],
                             str(unique_product_event(Path(words[-1]), number, Path(scratch))),
                         ]
-                    started = time.perf_counter()
-                    completed = subprocess.run(
-                        [str(CATALOOP), "--state-dir", str(copy), *words],
-                        capture_output=True,
-                        check=False,
-                        cwd=ROOT,
-                        env=user_environment(),
-                    )
+                    seconds, code = timed_process(words, copy)
                     if number:
-                        samples[name].append(time.perf_counter() - started)
-                        status[name] = completed.returncode
+                        samples[name].append(seconds)
+                        status[name] = code
         finally:
             server.terminate()
             server.wait(timeout=60)
-    return {
-        name: {
-            "seconds": round(statistics.median(times), 2),
-            "min": round(min(times), 2),
-            "max": round(max(times), 2),
-            "runs": runs,
-            "exit": status[name],
-        }
-        for name, times in samples.items()
-    }
+    return summary(samples, status)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
