@@ -238,9 +238,9 @@ class LocalCloud:
             if not moto_patches.pending("dynamodb"):  # else no table was created: the files are as they were
                 # Versions read before the scans: a write during the save makes the next save write again.
                 self.state.save(self.table_names(), self.table_versions())
-            # When nothing touched S3, the saved objects are as they were. Else the groups of objects no request
-            # reached were never put back, and their files stay as they are; the save's own listing must not
-            # put them back either (it would read every group).
+            # When nothing touched S3, the saved objects are as they were. Else the groups of objects no
+            # request reached were never put back, and their files stay as they are; the save's own listing
+            # must not put them back either (it would read every group).
             if not moto_patches.untouched("s3"):
                 with moto_patches.creators_held():
                     unrestored = moto_patches.pending_resources("s3")

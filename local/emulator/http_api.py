@@ -159,8 +159,8 @@ class HttpApiServer:
 
     `token` is what callers of authorised routes send as `Authorization: Bearer <token>`; a random one is
     made when none is given. With `local_command`, `POST /_local/cli` (authorised) runs a CLI command's
-    words (in the caller's directory) through it and answers its JSON. With `guard`, route invocations and local commands run one at a
-    time under it (the console's static files do not wait)."""
+    words (in the caller's directory) through it and answers its JSON. With `guard`, route invocations and
+    local commands run one at a time under it (the console's static files do not wait)."""
 
     def __init__(
         self,

@@ -324,8 +324,9 @@ class TaskLambdaClient:
     """The Lambda client a Step Functions task gets here: `invoke` runs the handler through the registry and
     answers as the Lambda API does (botocore's Invoke output: StatusCode, ExecutedVersion, a streaming
     Payload, and FunctionError `Unhandled` with Lambda's error payload when the handler raised; an unknown
-    function is a ResourceNotFoundException). moto's own path answers the same (tests/unit/test_lambdas.py
-    compares both) but makes a new boto3 client per task and a trip through moto's Lambda service."""
+    function is a ResourceNotFoundException). moto's own path answers the same
+    (tests/unit/test_task_lambda_client.py compares both) but makes a new boto3 client per task and a trip
+    through moto's Lambda service."""
 
     def invoke(self, **parameters: Any) -> dict[str, Any]:
         from botocore.exceptions import ClientError

@@ -746,8 +746,8 @@ def pending(endpoint_prefix: str) -> bool:
 
 
 def untouched(endpoint_prefix: str) -> bool:
-    """Whether no request has reached the service yet: its unnamed creators (run by any request) wait still.
-    A service with no unnamed creators counts as touched once it has none pending at all."""
+    """Whether no request has reached the service yet: unnamed creators of it (which any request runs) are
+    still waiting. Named ones may wait long after the first request (those no request has named)."""
     with _deferred_lock:
         creators = _deferred.get(endpoint_prefix, [])
         return any(named is None for named, _ in creators)
