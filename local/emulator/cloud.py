@@ -150,6 +150,7 @@ class LocalCloud:
         moto_patches.fast_item_results()
         moto_patches.fast_item_parsing()
         moto_patches.index_members_from_saved_shapes()
+        moto_patches.answer_scans_from_saved_shapes()
         moto_patches.fast_item_sizes()
         moto_patches.fast_stream_records()
         lambdas.route_moto_invocations(self.functions)

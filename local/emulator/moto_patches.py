@@ -50,6 +50,7 @@ import contextlib
 import copy
 import datetime
 import functools
+import inspect
 import itertools
 import json
 import threading
@@ -465,6 +466,10 @@ def _saved_item_class() -> type:
     from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 
     class SavedItem(Item):
+        # A Scan's copy that only goes into the answer (answer_scans_from_saved_shapes); a class attribute,
+        # as moto's own deepcopy of a read item makes its copy without __init__.
+        answer_only = False
+
         def __init__(
             self, hash_key: Any, range_key: Any, saved: dict[str, Any], line: str | None = None
         ) -> None:
@@ -477,6 +482,8 @@ def _saved_item_class() -> type:
 
         @property  # type: ignore[override]
         def attrs(self) -> Any:
+            if self.answer_only and self._saved is not None:
+                return SavedShapes(self._saved)
             if self._attributes is None:
                 attributes = LimitedSizeDict.__new__(LimitedSizeDict)  # sizes were checked when written
                 dict.update(attributes, {key: typed(value) for key, value in (self._saved or {}).items()})
@@ -514,6 +521,43 @@ def _saved_item_class() -> type:
             return twin
 
     return SavedItem
+
+
+class SavedShapes(dict):  # type: ignore[type-arg]
+    """An item's attributes as saved (AttributeValue JSON shapes): what a Scan's answer holds for a restored
+    item nobody read, instead of moto's types built only to be turned back into these shapes."""
+
+
+def answer_scans_from_saved_shapes() -> None:
+    """A Scan copies every item it returns and its answer reads each copy's attributes, which gives a
+    restored item's copy moto's types (`typed`) only to turn them back into JSON shapes: for a Scan with no
+    filter, projection or index, the copies of items nobody read answer with their saved shapes instead
+    (`SavedShapes`, passed through by `fast_item_results`). The stored items are untouched either way; a
+    filtered, projected or index Scan reads the copies' attributes as before. The answer is moto's
+    (tests/unit/test_moto_quirks.py compares both, paginated too)."""
+    if "scan_answers" in _patched:
+        return
+    from moto.dynamodb.comparisons import OpDefault
+    from moto.dynamodb.models.table import Table
+
+    original = originals["scan_answers"] = Table.scan
+    signature = inspect.signature(original)
+
+    def scan(*args: Any, **kwargs: Any) -> Any:
+        results, scanned_count, last_evaluated_key = original(*args, **kwargs)
+        asked = signature.bind(*args, **kwargs)
+        asked.apply_defaults()
+        request = asked.arguments
+        expression = request["filter_expression"]
+        unfiltered = not request["filters"] and (expression is None or isinstance(expression, OpDefault))
+        if unfiltered and not request["index_name"] and not request["projection_expression"]:
+            for item in results:
+                if getattr(item, "saved_shape", None) is not None:
+                    item.answer_only = True
+        return results, scanned_count, last_evaluated_key
+
+    Table.scan = scan  # type: ignore[method-assign]
+    _patched.add("scan_answers")
 
 
 def index_members_from_saved_shapes() -> None:
@@ -667,6 +711,8 @@ def fast_item_results() -> None:
 
     def plain(value: Any) -> Any:
         kind = type(value)
+        if kind is SavedShapes:
+            return value  # already JSON shapes (answer_scans_from_saved_shapes)
         if kind is DynamoType:
             tag, inner = value.type, value.value
             if tag == "M":

@@ -566,3 +566,67 @@ def test_fast_item_results_are_motos_results() -> None:
     assert fast(result) == dynamo_to_dict(result)
     for value in [*leaves, nested]:
         assert fast(DynamoType(value)) == dynamo_to_dict(DynamoType(value)), value
+
+
+def test_unfiltered_scans_answer_from_saved_shapes_as_moto_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Scan with no filter, projection or index answers restored items nobody read from their saved
+    shapes (no moto types built for the copies); the pages, a filtered Scan and the stored items are what
+    moto's own Scan gives."""
+    import boto3
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+
+    from cataloop_local.emulator import moto_patches
+
+    saved = [
+        {"pk": {"S": "a"}, "n": {"N": "1.50"}, "m": {"M": {"l": {"L": [{"S": "x"}, {"NULL": True}]}}}},
+        {"pk": {"S": "b"}, "tags": {"SS": ["p", "q"]}, "nums": {"NS": ["1", "2"]}, "g": {"S": "G"}},
+        {"pk": {"S": "c"}, "flag": {"BOOL": False}, "empty": {"M": {}}},
+    ]
+    built: list[object] = []
+    typed = moto_patches.typed
+    monkeypatch.setattr(moto_patches, "typed", lambda shape: built.append(shape) or typed(shape))
+
+    def scans(client: object) -> list[object]:
+        pages, start = [], None
+        while True:
+            page = client.scan(  # type: ignore[attr-defined]
+                TableName="t", Limit=2, **({"ExclusiveStartKey": start} if start else {})
+            )
+            pages.append({key: page.get(key) for key in ("Items", "Count", "LastEvaluatedKey")})
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        filtered = client.scan(  # type: ignore[attr-defined]
+            TableName="t", FilterExpression="attribute_exists(g)", ProjectionExpression="pk, g"
+        )["Items"]
+        return [pages, filtered, client.scan(TableName="t")["Items"]]  # type: ignore[attr-defined]
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName="t",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        moto_patches.fast_item_results()
+        moto_patches.fast_item_responses()
+        moto_patches.answer_scans_from_saved_shapes()
+        moto_patches.load_items("t", [dict(item) for item in saved])
+        built.clear()
+        assert sorted(client.scan(TableName="t")["Items"], key=lambda item: item["pk"]["S"]) == saved
+        assert built == []  # answered from the saved shapes
+        table = moto_patches._backend("123456789012", "us-east-1").get_table("t")
+        assert all(item.saved_shape is not None for item in table.all_items())  # the stored items too
+        answered = scans(client)
+        patched = Table.scan
+        Table.scan = moto_patches.originals["scan_answers"]  # type: ignore[method-assign]
+        try:
+            moto_patches.load_items("t", [dict(item) for item in saved])  # unread again
+            built.clear()
+            assert client.scan(TableName="t")["Items"] == answered[2]
+            assert built  # moto's own Scan builds its types for the answer
+            assert scans(client) == answered
+        finally:
+            Table.scan = patched  # type: ignore[method-assign]
