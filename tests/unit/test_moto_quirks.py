@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -66,12 +67,8 @@ def test_a_cancelled_transaction_restores_items_and_emits_no_stream_records() ->
     moto_patches.light_transaction_backups()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        _hash_table(
+            client, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
         )
         client.put_item(TableName="t", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
         with pytest.raises(ClientError, match="TransactionCanceled"):
@@ -604,12 +601,7 @@ def test_unfiltered_scans_answer_from_saved_shapes_as_moto_answers(monkeypatch: 
 
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        _hash_table(client)
         moto_patches.fast_item_results()
         moto_patches.fast_item_responses()
         moto_patches.answer_scans_from_saved_shapes()
@@ -630,3 +622,14 @@ def test_unfiltered_scans_answer_from_saved_shapes_as_moto_answers(monkeypatch: 
             assert scans(client) == answered
         finally:
             Table.scan = patched  # type: ignore[method-assign]
+
+
+def _hash_table(client: Any, **extra: Any) -> None:
+    """Table `t`, keyed by the string `pk`, on demand."""
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
